@@ -1,0 +1,1 @@
+"""Command-line mains: flag parsing and nothing else."""

@@ -1,0 +1,65 @@
+"""t2t-decoder: decodes with a trained model, from a file, stdin or the dev set.
+
+  t2t-decoder --output_dir=runs/reverse --decode_from_file=in.txt --decode_to_file=out.txt \\
+      --decode_hparams="beam_size=4,alpha=0.6"
+
+--problem, --model and --hparams_set default to those of the run in --output_dir; its
+hparams.json supplies the model's hparams.
+"""
+import os
+import sys
+
+from absl import flags
+
+from t2t_lite.bin import common_flags
+from t2t_lite.bin.common_flags import FLAGS
+
+common_flags.define_registry_flags()
+common_flags.define_dir_flags()
+flags.DEFINE_string("decode_hparams", "", "Search settings: beam_size, alpha, extra_length, "
+                    "batch_size, num_samples, use_cache, e.g. 'beam_size=4,alpha=0.6'.")
+flags.DEFINE_string("decode_from_file", None, "Decode each line of this file.")
+flags.DEFINE_string("decode_to_file", None, "Write the outputs here, one per input line "
+                    "(default: stdout).")
+flags.DEFINE_bool("decode_interactive", False, "Read inputs from stdin, one per line.")
+flags.DEFINE_string("checkpoint_path", None, "A checkpoint to use (default: the latest).")
+flags.DEFINE_string("decode_split", "dev", "Without a file or stdin: the split to decode.")
+
+
+def main(argv):
+  from t2t_lite import experiment, registry
+  from t2t_lite.decoding import decoder
+  from t2t_lite.errors import UserError
+  from t2t_lite.training import run_dir
+  experiment.load_registrations(FLAGS.t2t_usr_dir)
+  if FLAGS.registry_help:
+    common_flags.print_registry_and_exit()
+  common_flags.require("output_dir")
+  output_dir = os.path.expanduser(FLAGS.output_dir)
+  dhp = decoder.decode_hparams(FLAGS.decode_hparams)
+  run = run_dir.read_run(output_dir) or {}
+  problem_name = FLAGS.problem or run.get("problem")
+  model_name = FLAGS.model or run.get("model")
+  if not problem_name or not model_name:
+    raise UserError(f"{output_dir} holds no run.json; pass --problem and --model")
+  problem = registry.problem(problem_name)
+  model_cls = registry.model(model_name)
+  if FLAGS.hparams_set:
+    registry.hparams(FLAGS.hparams_set)  # a mistyped name is still an error
+  hparams = run_dir.read_hparams(output_dir).parse(FLAGS.hparams)
+  checkpoint = decoder.find_checkpoint(output_dir, FLAGS.checkpoint_path)
+  dec = decoder.Decoder(problem, model_cls, hparams, common_flags.data_dir(), checkpoint, dhp)
+  if FLAGS.decode_from_file:
+    dec.decode_from_file(os.path.expanduser(FLAGS.decode_from_file), FLAGS.decode_to_file)
+  elif FLAGS.decode_interactive:
+    dec.interactive(sys.stdin, sys.stdout)
+  else:
+    dec.decode_dataset(FLAGS.decode_split)
+
+
+def run():
+  common_flags.run_main(main, "t2t-decoder")
+
+
+if __name__ == "__main__":
+  run()

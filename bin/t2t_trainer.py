@@ -1,0 +1,85 @@
+"""t2t-trainer: trains and evaluates a registered model on a registered problem.
+
+  t2t-trainer --generate_data --problem=algorithmic_reverse_decimal40 \\
+      --model=transformer --hparams_set=transformer_tiny --output_dir=runs/reverse \\
+      --train_steps=2500
+
+Rerunning the same command resumes from the latest checkpoint in --output_dir.
+"""
+import os
+
+from absl import flags
+
+from t2t_lite.bin import common_flags
+from t2t_lite.bin.common_flags import FLAGS
+
+common_flags.define_registry_flags()
+common_flags.define_dir_flags()
+flags.DEFINE_bool("generate_data", False, "Generate the problem's data into --data_dir first "
+                  "(kept if it is already there).")
+flags.DEFINE_integer("train_steps", 250000, "Train until this global step.")
+flags.DEFINE_integer("eval_steps", 100, "Eval batches per evaluation (0: the whole split).")
+flags.DEFINE_enum("schedule", "train_and_evaluate",
+                  ["train", "evaluate", "train_and_evaluate", "continuous_eval"],
+                  "What to run: train only, evaluate the latest checkpoint once, train and "
+                  "evaluate at every checkpoint, or evaluate each new checkpoint as it appears.")
+flags.DEFINE_integer("local_eval_frequency", 1000,
+                     "Save a checkpoint (and evaluate, with train_and_evaluate) every N steps.")
+flags.DEFINE_integer("keep_checkpoint_max", 20, "How many recent checkpoints to keep.")
+flags.DEFINE_integer("log_step_count_steps", 100, "Log loss and speed every N steps.")
+flags.DEFINE_integer("random_seed", 1234, "Seed for initialization and input shuffling.")
+flags.DEFINE_string("eval_split", "dev", "Which split to evaluate on (e.g. dev, dev_long).")
+flags.DEFINE_integer("eval_timeout_secs", 3600,
+                     "continuous_eval stops after this long without a new checkpoint.")
+
+
+def main(argv):
+  from t2t_lite import experiment
+  experiment.load_registrations(FLAGS.t2t_usr_dir)
+  if FLAGS.registry_help:
+    common_flags.print_registry_and_exit()
+  common_flags.require("problem", "model", "hparams_set", "output_dir")
+  problem, model_cls, hparams = experiment.resolve(
+      FLAGS.problem, FLAGS.model, FLAGS.hparams_set, FLAGS.hparams)
+
+  import keras
+  from t2t_lite.training import run_dir
+  from t2t_lite.training.trainer import Trainer
+  output_dir = os.path.expanduser(FLAGS.output_dir)
+  data_dir = common_flags.data_dir()
+  run = {"problem": problem.name, "model": FLAGS.model, "hparams_set": FLAGS.hparams_set}
+  run_dir.check_run(output_dir, run)
+  if FLAGS.generate_data:
+    problem.generate_data(data_dir, common_flags.tmp_dir())
+  problem.update_hparams(hparams, data_dir)
+  if FLAGS.schedule in ("evaluate", "continuous_eval"):
+    hparams = run_dir.read_hparams(output_dir)
+  else:
+    run_dir.prepare(output_dir, run, hparams)
+  keras.utils.set_random_seed(FLAGS.random_seed)
+  trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir,
+                    train_steps=FLAGS.train_steps, eval_steps=FLAGS.eval_steps,
+                    local_eval_frequency=FLAGS.local_eval_frequency,
+                    keep_checkpoint_max=FLAGS.keep_checkpoint_max,
+                    log_step_count_steps=FLAGS.log_step_count_steps,
+                    seed=FLAGS.random_seed, eval_split=FLAGS.eval_split)
+  if FLAGS.schedule == "train":
+    trainer.restore()
+    trainer.train()
+  elif FLAGS.schedule == "train_and_evaluate":
+    trainer.train_and_evaluate()
+  elif FLAGS.schedule == "evaluate":
+    if not trainer.restore():
+      from t2t_lite.errors import UserError
+      raise UserError(f"no checkpoint in {output_dir} to evaluate; train first")
+    trainer.evaluate()
+  else:
+    trainer.continuous_eval(timeout_secs=FLAGS.eval_timeout_secs)
+
+
+def run():
+  common_flags.run_main(main, "t2t-trainer")
+
+
+if __name__ == "__main__":
+  run()

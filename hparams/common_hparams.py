@@ -1,0 +1,48 @@
+"""basic_params1: the hparams every model shares (Tensor2Tensor's names and defaults)."""
+from t2t_lite import registry
+from t2t_lite.hparams_lib import HParams
+
+
+@registry.register_hparams
+def basic_params1():
+  return HParams(
+      # Batching. batch_size counts tokens per replica (the longer of inputs/targets per
+      # example), as in Tensor2Tensor; examples longer than max_length are dropped in
+      # training (max_length=0 means batch_size).
+      batch_size=4096,
+      max_length=0,
+      min_length_bucket=8,
+      length_bucket_step=1.1,
+      eval_drop_long_sequences=False,
+      # Model size.
+      hidden_size=64,
+      num_hidden_layers=2,
+      # Regularization.
+      layer_prepostprocess_dropout=0.1,
+      label_smoothing=0.1,
+      norm_epsilon=1e-6,
+      # Initialization.
+      initializer="orthogonal",
+      initializer_gain=1.5,
+      # Optimization.
+      optimizer="adam",
+      optimizer_adam_beta1=0.85,
+      optimizer_adam_beta2=0.997,
+      optimizer_adam_epsilon=1e-6,
+      optimizer_adafactor_decay_rate=0.8,
+      optimizer_adafactor_clipping_threshold=1.0,
+      clip_grad_norm=2.0,
+      learning_rate_schedule="constant*linear_warmup*rsqrt_decay",
+      learning_rate_constant=1.0,
+      learning_rate_warmup_steps=100,
+      learning_rate_decay_steps=5000,
+      # Embeddings and softmax.
+      shared_embedding_and_softmax_weights=False,
+      symbol_modality_num_shards=1,
+      multiply_embedding_mode="sqrt_depth",
+      # Filled in from the problem by Problem.update_hparams.
+      input_vocab_size=0,
+      target_vocab_size=0,
+      # Numerics: "float32" (the activation dtype; weights stay float32).
+      activation_dtype="float32",
+  )

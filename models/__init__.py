@@ -1,0 +1,2 @@
+"""Registered models. Importing this package registers all of them."""
+from t2t_lite.models import transformer  # noqa: F401

@@ -1,0 +1,170 @@
+"""Transformer (Vaswani et al., 2017) with Tensor2Tensor's semantics.
+
+Inputs and targets share one embedding table, which is also the softmax weight matrix;
+embeddings are scaled by sqrt(hidden_size) and added to sinusoidal timing signals.
+Each sublayer is layer_norm -> sublayer -> dropout -> residual add ("n" / "da"), and each
+stack ends with a layer norm. Decoding caches the keys and values of every decoder layer.
+"""
+import keras
+import tensorflow as tf
+
+from t2t_lite import registry
+from t2t_lite.layers import common
+from t2t_lite.layers.attention import MultiHeadAttention, decoding_self_attention_bias
+from t2t_lite.layers.ffn import DenseReluDense
+from t2t_lite.layers.modality import SharedEmbedding
+from t2t_lite.t2t_model import T2TModel
+
+
+class ResidualSublayer(keras.layers.Layer):
+  """x + dropout(fn(layer_norm(x)))."""
+
+  def __init__(self, fn, hparams, **kwargs):
+    super().__init__(**kwargs)
+    self.fn = fn
+    self.norm = keras.layers.LayerNormalization(epsilon=hparams.norm_epsilon)
+    self.dropout = keras.layers.Dropout(hparams.layer_prepostprocess_dropout)
+
+  def build(self, *shapes, **kw):
+    self.built = True  # children build on their first call
+
+  def call(self, x, training=False, **kwargs):
+    y = self.fn(self.norm(x), training=training, **kwargs)
+    if isinstance(y, tuple):  # attention with a decoding cache: (output, new cache)
+      y, cache = y
+      return x + self.dropout(y, training=training), cache
+    return x + self.dropout(y, training=training)
+
+
+class EncoderLayer(keras.layers.Layer):
+
+  def build(self, *shapes, **kw):
+    self.built = True
+
+  def __init__(self, hparams, **kwargs):
+    super().__init__(**kwargs)
+    init = common.initializer(hparams)
+    self.self_attention = ResidualSublayer(MultiHeadAttention(
+        hparams.hidden_size, hparams.num_heads, hparams.attention_dropout, init,
+        self_attention=True, name="self_attention"), hparams, name="self_attention_block")
+    self.ffn = ResidualSublayer(DenseReluDense(hparams.filter_size, hparams.hidden_size,
+                                        hparams.relu_dropout, init, name="ffn"), hparams,
+                                name="ffn_block")
+
+  def call(self, x, bias, training=False):
+    x = self.self_attention(x, bias=bias, training=training)
+    return self.ffn(x, training=training)
+
+
+class DecoderLayer(keras.layers.Layer):
+
+  def build(self, *shapes, **kw):
+    self.built = True
+
+  def __init__(self, hparams, **kwargs):
+    super().__init__(**kwargs)
+    init = common.initializer(hparams)
+    self.self_attention = ResidualSublayer(MultiHeadAttention(
+        hparams.hidden_size, hparams.num_heads, hparams.attention_dropout, init,
+        self_attention=True, name="self_attention"), hparams, name="self_attention_block")
+    self.encdec_attention = ResidualSublayer(MultiHeadAttention(
+        hparams.hidden_size, hparams.num_heads, hparams.attention_dropout, init,
+        self_attention=False, name="encdec_attention"), hparams, name="encdec_attention_block")
+    self.ffn = ResidualSublayer(DenseReluDense(hparams.filter_size, hparams.hidden_size,
+                                        hparams.relu_dropout, init, name="ffn"), hparams,
+                                name="ffn_block")
+
+  def call(self, x, memory, self_bias, memory_bias, training=False, cache=None, step=None):
+    """With a decoding cache, returns (output, updated self-attention cache)."""
+    if cache is None:
+      x = self.self_attention(x, bias=self_bias, training=training)
+      x = self.encdec_attention(x, memory=memory, bias=memory_bias, training=training)
+      return self.ffn(x, training=training)
+    x, self_cache = self.self_attention(x, bias=self_bias, cache=cache["self"], step=step)
+    x, _ = self.encdec_attention(x, bias=memory_bias, cache=cache["encdec"])
+    return self.ffn(x), self_cache
+
+
+@registry.register_model
+class Transformer(T2TModel):
+
+  def __init__(self, hparams, **kwargs):
+    super().__init__(hparams, **kwargs)
+    hp = hparams
+    if hp.input_vocab_size != hp.target_vocab_size and hp.shared_embedding_and_softmax_weights:
+      from t2t_lite.errors import UserError
+      raise UserError("transformer shares one embedding between inputs and targets, but the "
+                      f"problem's vocabularies differ ({hp.input_vocab_size} vs "
+                      f"{hp.target_vocab_size}); use a shared vocabulary")
+    self.embedding = SharedEmbedding(
+        hp.target_vocab_size, hp.hidden_size, hp.symbol_modality_num_shards,
+        multiply_by_sqrt_depth=hp.multiply_embedding_mode == "sqrt_depth", name="symbol_modality")
+    self.input_dropout = keras.layers.Dropout(hp.layer_prepostprocess_dropout)
+    self.encoder_layers = [EncoderLayer(hp, name=f"encoder_layer_{i}")
+                           for i in range(hp.num_encoder_layers or hp.num_hidden_layers)]
+    self.decoder_layers = [DecoderLayer(hp, name=f"decoder_layer_{i}")
+                           for i in range(hp.num_decoder_layers or hp.num_hidden_layers)]
+    self.encoder_norm = keras.layers.LayerNormalization(epsilon=hp.norm_epsilon)
+    self.decoder_norm = keras.layers.LayerNormalization(epsilon=hp.norm_epsilon)
+
+  def _add_timing(self, x, start=0):
+    if self.hparams.pos == "timing":
+      x += tf.cast(common.timing_signal(tf.shape(x)[1], self.hparams.hidden_size, start=start),
+                   x.dtype)
+    return x
+
+  def encode(self, inputs, training=False):
+    """inputs [b, s] -> (encoder output [b, s, d], attention bias hiding padding)."""
+    bias = common.padding_bias(inputs)
+    x = self.input_dropout(self._add_timing(self.embedding.embed(inputs)), training=training)
+    for layer in self.encoder_layers:
+      x = layer(x, bias, training=training)
+    return self.encoder_norm(x), bias
+
+  def decode(self, decoder_input_ids, memory, memory_bias, training=False):
+    """Teacher-forced decoder: shifted targets [b, t] -> logits [b, t, vocab]."""
+    x = self.embedding.embed(decoder_input_ids)
+    x = self.input_dropout(self._add_timing(x), training=training)
+    self_bias = common.causal_bias(tf.shape(decoder_input_ids)[1])
+    for layer in self.decoder_layers:
+      x = layer(x, memory, self_bias, memory_bias, training=training)
+    return self.embedding.logits(self.decoder_norm(x))
+
+  def call(self, features, training=False):
+    memory, memory_bias = self.encode(features["inputs"], training=training)
+    return self.decode(common.shift_right(features["targets"]), memory, memory_bias,
+                       training=training)
+
+  def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True):
+    if not use_cache:
+      return super().decoding_fn(inputs, rows_per_example, max_length, use_cache)
+    hp = self.hparams
+    memory, memory_bias = self.encode(inputs, training=False)
+    memory = tf.repeat(memory, rows_per_example, axis=0)
+    memory_bias = tf.repeat(memory_bias, rows_per_example, axis=0)
+    rows = tf.shape(memory)[0]
+    heads, depth = hp.num_heads, hp.hidden_size // hp.num_heads
+    # Encoder keys/values are fixed for the whole search: computed once, not carried in
+    # the loop state (which beam search reorders every step).
+    encdec = []
+    for layer in self.decoder_layers:
+      k, v = layer.encdec_attention.fn.memory_kv(memory)
+      encdec.append({"memory_k": k, "memory_v": v})
+    state = {f"layer_{i}": {"k": tf.zeros([rows, heads, max_length, depth]),
+                            "v": tf.zeros([rows, heads, max_length, depth])}
+             for i in range(len(self.decoder_layers))}
+
+    def symbols_to_logits_fn(seq, step, state):
+      ids = seq[:, step][:, None]  # the symbol chosen at the previous step
+      x = self.embedding.embed(ids)
+      x = self._add_timing(x, start=step)
+      self_bias = decoding_self_attention_bias(step, max_length)
+      new_state = {}
+      for i, layer in enumerate(self.decoder_layers):
+        cache = {"self": state[f"layer_{i}"], "encdec": encdec[i]}
+        x, new_state[f"layer_{i}"] = layer(x, None, self_bias, memory_bias, cache=cache,
+                                           step=step)
+      logits = self.embedding.logits(self.decoder_norm(x))
+      return logits[:, 0], new_state
+
+    return symbols_to_logits_fn, state

@@ -1,0 +1,34 @@
+"""t2t-lite: a Tensor2Tensor-style sequence-modeling framework on TensorFlow 2.
+
+Only one import name is installed, `t2t_lite`. The top-level folders problems/, models/,
+hparams/ and bin/ are mapped into it so that generic names never land in site-packages.
+"""
+from setuptools import setup
+
+SUBPACKAGES = ["problems", "models", "hparams", "bin"]
+
+setup(
+    name="t2t-lite",
+    version="0.1.0",
+    description="Tensor2Tensor-style research framework for sequence modeling on TensorFlow 2",
+    python_requires=">=3.10",
+    packages=["t2t_lite", "t2t_lite.data", "t2t_lite.layers", "t2t_lite.training",
+              "t2t_lite.decoding"] + [f"t2t_lite.{p}" for p in SUBPACKAGES],
+    package_dir={"t2t_lite": "t2t_lite", **{f"t2t_lite.{p}": p for p in SUBPACKAGES}},
+    install_requires=[
+        "tensorflow==2.21.0",
+        "tensorflow-datasets",
+        "sentencepiece",
+        "absl-py",
+        "gin-config",
+        "tensorboard",  # tf.summary writes through it; TF no longer pulls it in
+    ],
+    extras_require={"test": ["pytest"]},
+    entry_points={
+        "console_scripts": [
+            "t2t-datagen=t2t_lite.bin.t2t_datagen:run",
+            "t2t-trainer=t2t_lite.bin.t2t_trainer:run",
+            "t2t-decoder=t2t_lite.bin.t2t_decoder:run",
+        ],
+    },
+)

@@ -1,0 +1,76 @@
+"""tf.data pipeline: TFRecords -> parsed examples -> length buckets -> padded batches.
+
+batch_size counts tokens per replica, as in Tensor2Tensor: an example's length is the
+longer of its inputs and targets, examples are grouped into length buckets, and a bucket
+whose longest example has L tokens is batched batch_size // L examples at a time. In
+training, examples longer than max_length (or batch_size when max_length is 0) are dropped.
+"""
+import tensorflow as tf
+
+from t2t_lite.errors import UserError
+
+
+def bucket_boundaries(max_length, min_length=8, length_bucket_step=1.1):
+  """Tensor2Tensor's geometric bucket boundaries below max_length."""
+  if length_bucket_step <= 1.0:
+    raise UserError(f"hparam length_bucket_step must be > 1.0, got {length_bucket_step}")
+  x, boundaries = min_length, []
+  while x < max_length:
+    boundaries.append(x)
+    x = max(x + 1, int(x * length_bucket_step))
+  return boundaries
+
+
+def batching_scheme(batch_size, max_length, min_length_bucket, length_bucket_step):
+  """(boundaries, batch sizes) for bucket_by_sequence_length. A bucket holds examples of
+  length < its boundary; its batch size keeps the padded batch within batch_size tokens."""
+  max_length = max_length or batch_size
+  boundaries = bucket_boundaries(max_length, min_length_bucket, length_bucket_step)
+  # The last bucket holds everything from the last boundary up to max_length.
+  batch_sizes = [max(1, batch_size // max(1, b - 1)) for b in boundaries]
+  batch_sizes.append(max(1, batch_size // max_length))
+  return boundaries, batch_sizes
+
+
+def example_length(example):
+  length = tf.shape(example["targets"])[0]
+  if "inputs" in example:
+    length = tf.maximum(length, tf.shape(example["inputs"])[0])
+  return length
+
+
+def make_dataset(problem, hparams, data_dir, split, training, seed=None,
+                 input_context=None, batch_size=None):
+  """The batched dataset of one split of `problem`.
+
+  Training data is shuffled (seeded when `seed` is given) and repeats forever; eval data
+  is read once, in order. Under a distribution strategy, `input_context` shards the files
+  across input pipelines."""
+  files = problem.data_files(data_dir, split)
+  batch_size = batch_size or hparams.batch_size
+  ds = tf.data.Dataset.from_tensor_slices(files)
+  if input_context and input_context.num_input_pipelines > 1:
+    if len(files) >= input_context.num_input_pipelines:
+      ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+  if training:
+    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
+  ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if input_context and input_context.num_input_pipelines > 1 and \
+      len(files) < input_context.num_input_pipelines:
+    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+  if training:
+    ds = ds.shuffle(10000, seed=seed, reshuffle_each_iteration=True)
+  ds = ds.map(problem.decode_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  max_length = hparams.max_length or batch_size
+  if training or hparams.eval_drop_long_sequences:
+    ds = ds.filter(lambda ex: example_length(ex) <= max_length)
+  else:
+    # Eval keeps every example; very long ones get a bucket of batch size 1.
+    max_length = max(max_length, 1 << 16)
+  boundaries, batch_sizes = batching_scheme(batch_size, max_length,
+                                            hparams.min_length_bucket,
+                                            hparams.length_bucket_step)
+  ds = ds.bucket_by_sequence_length(example_length, boundaries, batch_sizes,
+                                    drop_remainder=False)
+  return ds.prefetch(tf.data.AUTOTUNE)

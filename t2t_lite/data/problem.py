@@ -1,0 +1,89 @@
+"""The Problem API: how a dataset becomes TFRecords, encoders and eval metrics.
+
+A problem never builds layers and never trains; it owns its data: generating it into
+sharded TFRecords in data_dir, its vocabulary files, parsing examples back, and naming the
+metrics its evaluation reports.
+"""
+import glob
+import os
+
+import tensorflow as tf
+
+from t2t_lite.data import generator_utils
+from t2t_lite.data.text_encoder import ensure_dir
+from t2t_lite.errors import UserError
+from t2t_lite.registry import default_name
+
+TRAIN, DEV = "train", "dev"
+
+
+class Problem:
+  """Base class. Subclasses implement `feature_encoders` and
+  `generate_encoded_samples` (or override `generate_data` entirely)."""
+
+  # (split name, number of shards). Subclasses may add splits (e.g. a long-length dev set).
+  dataset_splits = ((TRAIN, 10), (DEV, 1))
+  has_inputs = True
+  eval_metrics = ("accuracy", "accuracy_per_sequence", "neg_log_perplexity")
+
+  @property
+  def name(self):
+    return getattr(type(self), "registered_name", None) or default_name(type(self))
+
+  # -- vocabulary -------------------------------------------------------------------------
+  def feature_encoders(self, data_dir):
+    """{"inputs": TextEncoder, "targets": TextEncoder}, read from data_dir."""
+    raise NotImplementedError
+
+  def write_vocab(self, data_dir):
+    """Builds and saves the vocabulary files in data_dir (once; existing ones are kept)."""
+
+  def update_hparams(self, hparams, data_dir):
+    """Copies what the model must know about the data (vocabulary sizes) into hparams."""
+    encoders = self.feature_encoders(data_dir)
+    hparams.target_vocab_size = encoders["targets"].vocab_size
+    hparams.input_vocab_size = (encoders["inputs"].vocab_size if self.has_inputs
+                                else hparams.target_vocab_size)
+    return hparams
+
+  # -- generation -------------------------------------------------------------------------
+  def generate_encoded_samples(self, data_dir, tmp_dir, split):
+    """Yields {"inputs": [ids...], "targets": [ids...]} for one split (ids end with EOS)."""
+    raise NotImplementedError
+
+  def split_filenames(self, data_dir, split):
+    num_shards = dict(self.dataset_splits)[split]
+    return generator_utils.shard_filenames(data_dir, self.name, split, num_shards)
+
+  def generate_data(self, data_dir, tmp_dir=None, log=print):
+    """Writes the vocabulary and every split's shards; splits already written are kept."""
+    ensure_dir(data_dir)
+    self.write_vocab(data_dir)
+    for split, _ in self.dataset_splits:
+      paths = self.split_filenames(data_dir, split)
+      if generator_utils.shards_exist(paths):
+        log(f"{self.name}: {split} data already in {data_dir}, keeping it")
+        continue
+      n = generator_utils.write_shards(
+          self.generate_encoded_samples(data_dir, tmp_dir, split), paths)
+      log(f"{self.name}: wrote {n} {split} examples to {len(paths)} shard(s) in {data_dir}")
+
+  # -- reading ----------------------------------------------------------------------------
+  def data_files(self, data_dir, split):
+    pattern = os.path.join(data_dir, f"{self.name}-{split}-*-of-*")
+    files = sorted(f for f in glob.glob(pattern) if not f.endswith(".incomplete"))
+    if not files:
+      raise UserError(f"no {split} data for problem '{self.name}' in {data_dir}; run "
+                      f"t2t-datagen --problem={self.name} --data_dir={data_dir} "
+                      "(or pass --generate_data to t2t-trainer)")
+    return files
+
+  def example_spec(self):
+    spec = {"targets": tf.io.VarLenFeature(tf.int64)}
+    if self.has_inputs:
+      spec["inputs"] = tf.io.VarLenFeature(tf.int64)
+    return spec
+
+  def decode_example(self, serialized):
+    parsed = tf.io.parse_single_example(serialized, self.example_spec())
+    return {k: tf.cast(tf.sparse.to_dense(v), tf.int32) for k, v in parsed.items()}

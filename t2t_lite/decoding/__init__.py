@@ -1,0 +1,1 @@
+"""Search algorithms and the decode driver (files, stdin, datasets)."""

@@ -1,0 +1,127 @@
+"""Greedy and beam search over a `symbols_to_logits_fn`, inside one tf.while_loop.
+
+symbols_to_logits_fn(seq, step, state) -> (logits [rows, vocab], new state), where `seq`
+is a [rows, max_length + 1] buffer whose column 0 is the start symbol (0) and whose
+columns 1..step hold the symbols chosen so far; the function returns the distribution of
+the symbol at column step + 1. Buffers keep fixed shapes so the loop traces once.
+
+Beam search uses Tensor2Tensor's length penalty ((5 + length) / 6) ** alpha and its stop
+rule (stop once no alive hypothesis can beat the worst hypothesis finished so far). A hypothesis that
+ends in EOS joins the finished set only if it ranks within the top beam_size of the
+2 * beam_size candidates of its step (as Hugging Face's beam search does); with one beam
+and alpha = 0 the search therefore takes exactly the greedy path.
+"""
+import tensorflow as tf
+
+from t2t_lite.data.text_encoder import EOS_ID
+
+INF = 1.0e7
+
+
+def _write_column(seq, column, values):
+  width = tf.shape(seq)[-1]
+  mask = tf.one_hot(column, width, dtype=seq.dtype)
+  return seq * (1 - mask) + values[..., None] * mask
+
+
+def greedy_search(symbols_to_logits_fn, batch_size, max_length, state, eos_id=EOS_ID):
+  """Returns (ids [batch, max_length], log-prob scores [batch])."""
+  seq = tf.zeros([batch_size, max_length + 1], tf.int32)
+  finished = tf.zeros([batch_size], tf.bool)
+  scores = tf.zeros([batch_size], tf.float32)
+
+  def cond(step, seq, finished, scores, state):
+    return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(finished)))
+
+  def body(step, seq, finished, scores, state):
+    logits, state = symbols_to_logits_fn(seq, step, state)
+    log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+    token = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+    token = tf.where(finished, 0, token)
+    gained = tf.gather(log_probs, token, batch_dims=1)
+    scores += tf.where(finished, 0.0, gained)
+    seq = _write_column(seq, step + 1, token)
+    finished = tf.logical_or(finished, tf.equal(token, eos_id))
+    return step + 1, seq, finished, scores, state
+
+  _, seq, _, scores, _ = tf.while_loop(
+      cond, body, (tf.constant(0), seq, finished, scores, state), maximum_iterations=max_length)
+  return seq[:, 1:], scores
+
+
+def _length_penalty(length, alpha):
+  return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, alpha)
+
+
+def _gather_beams(nested, beam_indices, batch_size, beam_size):
+  """Picks rows of [batch * beam, ...] tensors by per-batch beam indices [batch, n]."""
+  flat = tf.reshape(beam_indices + tf.range(batch_size)[:, None] * beam_size, [-1])
+  return tf.nest.map_structure(lambda t: tf.gather(t, flat), nested)
+
+
+def beam_search(symbols_to_logits_fn, batch_size, beam_size, max_length, vocab_size, alpha,
+                state, eos_id=EOS_ID):
+  """Returns (ids [batch, beam, max_length], scores [batch, beam]), best beam first.
+
+  `state` rows are batch-major: row b * beam_size + i belongs to beam i of example b."""
+  k = beam_size
+  seq = tf.zeros([batch_size, k, max_length + 1], tf.int32)
+  alive_log_probs = tf.tile(tf.constant([[0.0] + [-INF] * (k - 1)]), [batch_size, 1])
+  finished_seq = tf.zeros_like(seq)
+  finished_scores = tf.fill([batch_size, k], -INF)
+  finished_flags = tf.zeros([batch_size, k], tf.bool)
+  max_penalty = _length_penalty(max_length, alpha)
+
+  def cond(step, seq, alive_log_probs, finished_seq, finished_scores, finished_flags, state):
+    # The best any alive beam can still reach, against the worst finished hypothesis.
+    best_alive = alive_log_probs[:, 0] / max_penalty
+    worst_finished = tf.reduce_min(tf.where(finished_flags, finished_scores, INF), axis=1)
+    worst_finished = tf.where(tf.reduce_any(finished_flags, axis=1), worst_finished, -INF)
+    done = tf.reduce_all(worst_finished > best_alive)
+    return tf.logical_and(step < max_length, tf.logical_not(done))
+
+  def body(step, seq, alive_log_probs, finished_seq, finished_scores, finished_flags, state):
+    flat_seq = tf.reshape(seq, [batch_size * k, max_length + 1])
+    logits, state = symbols_to_logits_fn(flat_seq, step, state)
+    log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+    log_probs = tf.reshape(log_probs, [batch_size, k, vocab_size]) + alive_log_probs[..., None]
+    penalty = _length_penalty(step + 1, alpha)
+    flat_scores = tf.reshape(log_probs / penalty, [batch_size, k * vocab_size])
+    top_scores, top_ids = tf.math.top_k(flat_scores, k=2 * k)
+    top_log_probs = top_scores * penalty
+    top_beams = top_ids // vocab_size
+    top_tokens = top_ids % vocab_size
+    top_seq = tf.gather(seq, top_beams, batch_dims=1)
+    top_seq = _write_column(top_seq, step + 1, top_tokens)
+    is_eos = tf.equal(top_tokens, eos_id)
+
+    # Alive: the best k candidates that did not end.
+    _, alive_pick = tf.math.top_k(tf.where(is_eos, -INF, top_log_probs), k=k)
+    new_seq = tf.gather(top_seq, alive_pick, batch_dims=1)
+    new_alive_log_probs = tf.gather(tf.where(is_eos, -INF, top_log_probs), alive_pick,
+                                    batch_dims=1)
+    state = _gather_beams(state, tf.gather(top_beams, alive_pick, batch_dims=1),
+                          batch_size, k)
+
+    # Finished: candidates that ended with EOS among the top k, merged with earlier ones.
+    eligible = tf.logical_and(is_eos, tf.range(2 * k)[None, :] < k)
+    cand_scores = tf.where(eligible, top_scores, -INF)
+    all_seq = tf.concat([finished_seq, top_seq], axis=1)
+    all_scores = tf.concat([finished_scores, cand_scores], axis=1)
+    all_flags = tf.concat([finished_flags, eligible], axis=1)
+    finished_scores, pick = tf.math.top_k(all_scores, k=k)
+    finished_seq = tf.gather(all_seq, pick, batch_dims=1)
+    finished_flags = tf.gather(all_flags, pick, batch_dims=1)
+    return (step + 1, new_seq, new_alive_log_probs, finished_seq, finished_scores,
+            finished_flags, state)
+
+  loop_vars = (tf.constant(0), seq, alive_log_probs, finished_seq, finished_scores,
+               finished_flags, state)
+  (_, seq, alive_log_probs, finished_seq, finished_scores, finished_flags,
+   _) = tf.while_loop(cond, body, loop_vars, maximum_iterations=max_length)
+  # Examples with no finished hypothesis fall back on their alive beams.
+  any_finished = tf.reduce_any(finished_flags, axis=1)
+  out_seq = tf.where(any_finished[:, None, None], finished_seq, seq)
+  out_scores = tf.where(any_finished[:, None], finished_scores,
+                        alive_log_probs / max_penalty)
+  return out_seq[:, :, 1:], out_scores

@@ -1,0 +1,94 @@
+"""Multi-head dot-product attention with an incremental-decoding cache.
+
+Projections have no biases (as in Tensor2Tensor). Self-attention projects q, k and v with
+one fused matmul. For decoding, the cache holds keys/values for every output position in a
+fixed-size [batch, heads, max_length, depth] buffer written one position per step, so the
+decoding loop keeps constant shapes; encoder keys/values for cross-attention are projected
+once per sequence.
+"""
+import keras
+import tensorflow as tf
+
+from t2t_lite.layers.common import NEG_INF, Fused, fresh
+
+
+def _project(x, kernel):
+  """[b, t, d] x [d, e] -> [b, t, e] as one 2-D matmul."""
+  shape = tf.shape(x)
+  y = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), tf.cast(kernel, x.dtype))
+  return tf.reshape(y, tf.concat([shape[:-1], [kernel.shape[-1]]], 0))
+
+
+class MultiHeadAttention(keras.layers.Layer):
+
+  def build(self, *shapes, **kw):
+    self.built = True  # weights are made in __init__; children build on first call
+
+  def __init__(self, hidden_size, num_heads, dropout, initializer, self_attention,
+               **kwargs):
+    super().__init__(**kwargs)
+    if hidden_size % num_heads:
+      from t2t_lite.errors import UserError
+      raise UserError(f"hidden_size={hidden_size} must be divisible by num_heads={num_heads}")
+    self.hidden_size, self.num_heads = hidden_size, num_heads
+    self.depth = hidden_size // num_heads
+    self.self_attention = self_attention
+    d = hidden_size
+    if self_attention:
+      self.qkv = self.add_weight(name="qkv", shape=(d, 3 * d),
+                                 initializer=Fused(initializer, 3))
+    else:
+      self.q = self.add_weight(name="q", shape=(d, d), initializer=fresh(initializer))
+      self.kv = self.add_weight(name="kv", shape=(d, 2 * d),
+                                initializer=Fused(initializer, 2))
+    self.out = self.add_weight(name="output", shape=(d, d), initializer=fresh(initializer))
+    self.dropout = keras.layers.Dropout(dropout)
+
+  def _split_heads(self, x):
+    """[b, t, n*h*depth] -> n tensors of [b, h, t, depth]."""
+    b, t = tf.shape(x)[0], tf.shape(x)[1]
+    n = x.shape[-1] // self.hidden_size
+    x = tf.reshape(x, [b, t, n, self.num_heads, self.depth])
+    x = tf.transpose(x, [2, 0, 3, 1, 4])
+    return tf.unstack(x, num=n, axis=0)
+
+  def _combine_heads(self, x):
+    b, t = tf.shape(x)[0], tf.shape(x)[2]
+    return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, self.hidden_size])
+
+  def memory_kv(self, memory):
+    """Cross-attention keys and values of the encoder output (computed once)."""
+    return self._split_heads(_project(memory, self.kv))
+
+  def call(self, x, memory=None, bias=None, training=False, cache=None, step=None):
+    """x: [b, t, d]. memory: encoder output for cross-attention. bias: broadcastable to
+    [b, h, t, s]. cache/step: incremental decoding (t == 1) at output position `step`;
+    with a cache the result is (output, updated cache)."""
+    if self.self_attention:
+      q, k, v = self._split_heads(_project(x, self.qkv))
+      if cache is not None:
+        # Write this position into the fixed-size buffers; later positions stay masked.
+        where = tf.one_hot(step, tf.shape(cache["k"])[2], dtype=k.dtype)[None, None, :, None]
+        k = cache["k"] + where * k
+        v = cache["v"] + where * v
+        cache = {"k": k, "v": v}
+    else:
+      q = self._split_heads(_project(x, self.q))[0]
+      if cache is not None:
+        k, v = cache["memory_k"], cache["memory_v"]
+      else:
+        k, v = self.memory_kv(memory)
+    q *= self.depth ** -0.5
+    logits = tf.matmul(q, k, transpose_b=True)
+    if bias is not None:
+      logits += tf.cast(bias, logits.dtype)
+    weights = tf.nn.softmax(logits)
+    weights = self.dropout(weights, training=training)
+    output = _project(self._combine_heads(tf.matmul(weights, v)), self.out)
+    return output if cache is None else (output, cache)
+
+
+def decoding_self_attention_bias(step, max_length):
+  """[1, 1, 1, max_length]: position `step` sees positions 0..step of the cache."""
+  visible = tf.range(max_length) <= step
+  return tf.where(visible, 0.0, NEG_INF)[None, None, None, :]

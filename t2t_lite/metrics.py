@@ -1,0 +1,54 @@
+"""Loss and eval metrics over padded target batches (padding id 0 is never counted).
+
+Metrics are computed as sums per batch (so replicas and batches add up exactly) and turned
+into means at the end: accuracy (per token), accuracy_per_sequence (every token of the
+sequence right) and neg_log_perplexity (mean log-probability of the target tokens),
+Tensor2Tensor's teacher-forced eval metrics.
+"""
+import math
+
+import tensorflow as tf
+
+
+def smoothed_cross_entropy_sum(logits, targets, label_smoothing):
+  """(sum of label-smoothed cross-entropy over non-padding tokens, number of such tokens).
+
+  As in Tensor2Tensor, the entropy of the smoothed target distribution is subtracted, so
+  a perfect prediction has loss 0 whatever the smoothing."""
+  vocab_size = logits.shape[-1]
+  logits = tf.cast(logits, tf.float32)
+  confidence = 1.0 - label_smoothing
+  low = label_smoothing / max(vocab_size - 1, 1)
+  soft = tf.one_hot(targets, vocab_size, on_value=confidence, off_value=low)
+  xent = tf.nn.softmax_cross_entropy_with_logits(labels=soft, logits=logits)
+  if label_smoothing > 0:
+    xent -= -(confidence * math.log(confidence) +
+              (vocab_size - 1) * low * math.log(low + 1e-20))
+  weights = tf.cast(tf.not_equal(targets, 0), tf.float32)
+  return tf.reduce_sum(xent * weights), tf.reduce_sum(weights)
+
+
+def metric_sums(logits, targets):
+  """Sums over the batch; `finalize` turns them into the metrics."""
+  logits = tf.cast(logits, tf.float32)
+  weights = tf.cast(tf.not_equal(targets, 0), tf.float32)
+  predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+  correct = tf.cast(tf.equal(predictions, targets), tf.float32) * weights
+  log_probs = -tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+  wrong_in_sequence = tf.reduce_sum(weights - correct, axis=-1)
+  return {
+      "tokens": tf.reduce_sum(weights),
+      "correct_tokens": tf.reduce_sum(correct),
+      "sequences": tf.cast(tf.shape(targets)[0], tf.float32),
+      "correct_sequences": tf.reduce_sum(tf.cast(tf.equal(wrong_in_sequence, 0), tf.float32)),
+      "log_prob": tf.reduce_sum(log_probs * weights),
+  }
+
+
+def finalize(sums):
+  tokens = max(float(sums["tokens"]), 1.0)
+  return {
+      "accuracy": float(sums["correct_tokens"]) / tokens,
+      "accuracy_per_sequence": float(sums["correct_sequences"]) / max(float(sums["sequences"]), 1.0),
+      "neg_log_perplexity": float(sums["log_prob"]) / tokens,
+  }

@@ -1,0 +1,68 @@
+"""T2TModel: the base class of every registered model.
+
+A model maps a features dict ({"inputs": [b, s], "targets": [b, t]} of ids) to logits
+[b, t, vocab]; the base class adds the loss, eval metric sums, and decoding. Subclasses
+that support incremental (cached) decoding implement `decoding_fn`; any other model still
+decodes through the uncached default, which reruns `call` on the prefix at every step.
+"""
+import keras
+import tensorflow as tf
+
+from t2t_lite import metrics
+from t2t_lite.decoding import search
+
+
+class T2TModel(keras.Model):
+
+  def __init__(self, hparams, **kwargs):
+    super().__init__(**kwargs)
+    self.hparams = hparams
+
+  def build(self, *shapes, **kw):
+    self.built = True  # layers build on the first call (see build_from_features)
+
+  # -- training ---------------------------------------------------------------------------
+  def call(self, features, training=False):
+    raise NotImplementedError
+
+  def loss_sums(self, logits, features):
+    """(loss sum over non-padding target tokens, their count)."""
+    return metrics.smoothed_cross_entropy_sum(logits, features["targets"],
+                                              self.hparams.label_smoothing)
+
+  def build_from_features(self, features):
+    """Creates the variables by running the model once."""
+    self(features, training=False)
+
+  # -- decoding ---------------------------------------------------------------------------
+  def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True):
+    """(symbols_to_logits_fn, initial state) for search.py.
+
+    Rows are batch-major: each example of `inputs` is repeated `rows_per_example` times
+    (the beams). This default is uncached: it runs the full model on the prefix."""
+    tiled_inputs = (None if inputs is None else
+                    tf.repeat(inputs, rows_per_example, axis=0))
+
+    def symbols_to_logits_fn(seq, step, state):
+      targets = seq[:, 1:step + 2]  # the next symbol's column is a placeholder
+      features = {"targets": targets}
+      if tiled_inputs is not None:
+        features["inputs"] = tiled_inputs
+      logits = self(features, training=False)
+      return logits[:, step], state
+
+    return symbols_to_logits_fn, {}
+
+  def infer(self, inputs, beam_size=1, alpha=0.6, extra_length=50, use_cache=True,
+            batch_size=None, max_length=None):
+    """Decodes `inputs` [b, s] (None for unconditional models, then give batch_size and
+    max_length). Returns (ids [b, length], scores [b]) of the best hypothesis."""
+    if inputs is not None:
+      batch_size = tf.shape(inputs)[0]
+      max_length = tf.shape(inputs)[1] + extra_length
+    fn, state = self.decoding_fn(inputs, beam_size, max_length, use_cache)
+    if beam_size <= 1:
+      return search.greedy_search(fn, batch_size, max_length, state)
+    ids, scores = search.beam_search(fn, batch_size, beam_size, max_length,
+                                     self.hparams.target_vocab_size, alpha, state)
+    return ids[:, 0], scores[:, 0]

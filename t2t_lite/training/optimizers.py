@@ -1,0 +1,29 @@
+"""Registered optimizers, built from hparams (Tensor2Tensor's names)."""
+import keras
+
+from t2t_lite import registry
+
+
+def _clipnorm(hp):
+  return hp.clip_grad_norm if hp.clip_grad_norm > 0 else None
+
+
+@registry.register_optimizer("adam")
+def adam(learning_rate, hp):
+  return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=hp.optimizer_adam_beta1,
+                               beta_2=hp.optimizer_adam_beta2,
+                               epsilon=hp.optimizer_adam_epsilon,
+                               global_clipnorm=_clipnorm(hp))
+
+
+@registry.register_optimizer("adafactor")
+def adafactor(learning_rate, hp):
+  """Adafactor (Shazeer & Stern, 2018): factored second moments; decay 1 - step^-0.8."""
+  return keras.optimizers.Adafactor(
+      learning_rate=learning_rate, beta_2_decay=-hp.optimizer_adafactor_decay_rate,
+      clip_threshold=hp.optimizer_adafactor_clipping_threshold,
+      global_clipnorm=_clipnorm(hp))
+
+
+def make_optimizer(hp, learning_rate):
+  return registry.optimizers.get(hp.optimizer)(learning_rate, hp)

@@ -1,0 +1,76 @@
+"""What an output_dir holds besides checkpoints: the run's identity and its final hparams.
+
+run.json names the problem, model and hparams set; hparams.json holds every hparam value.
+A rerun of the same command finds them equal and resumes; a run of another problem or
+model, or with other hparams, is refused instead of silently mixing two experiments.
+"""
+import json
+import os
+
+import tensorflow as tf
+
+from t2t_lite.errors import UserError
+from t2t_lite.hparams_lib import HParams
+
+RUN_FILE = "run.json"
+HPARAMS_FILE = "hparams.json"
+
+
+def _write_atomic(path, text):
+  tmp = path + ".tmp"
+  with tf.io.gfile.GFile(tmp, "w") as f:
+    f.write(text)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def _read_json(path):
+  with tf.io.gfile.GFile(path) as f:
+    text = f.read()
+  try:
+    return json.loads(text)
+  except json.JSONDecodeError as e:
+    raise UserError(f"{path} is not valid JSON ({e}); restore it or use a new --output_dir") from None
+
+
+def read_run(output_dir):
+  path = os.path.join(output_dir, RUN_FILE)
+  return _read_json(path) if tf.io.gfile.exists(path) else None
+
+
+def read_hparams(output_dir):
+  path = os.path.join(output_dir, HPARAMS_FILE)
+  if not tf.io.gfile.exists(path):
+    raise UserError(f"{output_dir} holds no {HPARAMS_FILE}: it is not a t2t-trainer output_dir "
+                    "(train first, or point --output_dir at a training run)")
+  with tf.io.gfile.GFile(path) as f:
+    return HParams.from_json(f.read())
+
+
+def check_run(output_dir, run):
+  """Refuses an output_dir that holds a run of another problem or model.
+  `run` is {"problem": .., "model": .., "hparams_set": ..}."""
+  old_run = read_run(output_dir)
+  if old_run is not None:
+    differing = [k for k in ("problem", "model") if old_run.get(k) != run.get(k)]
+    if differing:
+      what = ", ".join(f"{k} '{old_run.get(k)}'" for k in differing)
+      raise UserError(f"{output_dir} holds a run of {what}; use another --output_dir "
+                      "(or delete that run)")
+  return old_run
+
+
+def prepare(output_dir, run, hparams):
+  """Creates output_dir with run.json and hparams.json, or checks that an existing run
+  matches (same problem and model, same hparams)."""
+  if check_run(output_dir, run) is not None:
+    old = read_hparams(output_dir).values()
+    new = hparams.values()
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if changed:
+      detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:5])
+      raise UserError(f"{output_dir} was trained with other hparams ({detail}); use another "
+                      "--output_dir to train with new values")
+    return
+  tf.io.gfile.makedirs(output_dir)
+  _write_atomic(os.path.join(output_dir, HPARAMS_FILE), hparams.to_json())
+  _write_atomic(os.path.join(output_dir, RUN_FILE), json.dumps(run, indent=2, sort_keys=True))

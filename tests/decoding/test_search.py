@@ -1,0 +1,67 @@
+"""Search on hand-made distributions whose best sequences are known."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from t2t_lite.decoding import search
+
+V = 5  # ids: 0 pad, 1 EOS, 2..4 symbols
+
+
+def _table_fn(table):
+  """symbols_to_logits_fn whose log-probs depend only on the previous symbol."""
+  logp = tf.math.log(tf.constant(table, tf.float32))
+
+  def fn(seq, step, state):
+    prev = seq[:, step]
+    return tf.gather(logp, prev), state
+  return fn
+
+
+def test_beam_search_finds_a_better_sequence_than_greedy():
+  # From start (0): symbol 2 (p=.5) or 3 (p=.4). After 2 every continuation is poor;
+  # after 3, EOS is almost certain. Greedy takes 2; a beam of 2 finds 3 EOS.
+  table = np.full((V, V), 1e-6)
+  table[0] = [1e-6, 1e-6, 0.5, 0.4, 0.1]
+  table[2] = [1e-6, 0.3, 0.35, 0.35, 1e-6]
+  table[3] = [1e-6, 0.99, 0.005, 0.005, 1e-6]
+  table[4] = [1e-6, 0.5, 0.25, 0.25, 1e-6]
+  table /= table.sum(1, keepdims=True)
+  fn = _table_fn(table)
+  greedy, _ = search.greedy_search(fn, 1, 6, {})
+  assert greedy.numpy()[0, 0] == 2
+  ids, scores = search.beam_search(fn, 1, 2, 6, V, 0.0, {})
+  assert ids.numpy()[0, 0, :2].tolist() == [3, 1]
+  assert scores.numpy()[0, 0] == pytest.approx(np.log(table[0, 3] * table[3, 1]), rel=1e-5)
+  assert scores.numpy()[0, 0] >= scores.numpy()[0, 1]
+
+
+def test_length_penalty_prefers_longer_outputs_with_larger_alpha():
+  # Ending now costs little; continuing costs a bit per step but alpha rewards length.
+  table = np.full((V, V), 1e-6)
+  table[0] = [1e-6, 0.05, 0.95, 1e-6, 1e-6]
+  table[2] = [1e-6, 0.2, 0.8, 1e-6, 1e-6]
+  table /= table.sum(1, keepdims=True)
+  fn = _table_fn(table)
+  short, _ = search.beam_search(fn, 1, 4, 10, V, 0.0, {})
+  long, _ = search.beam_search(fn, 1, 4, 10, V, 2.0, {})
+  length = lambda ids: list(ids).index(1) if 1 in list(ids) else len(ids)
+  assert length(long.numpy()[0, 0]) > length(short.numpy()[0, 0])
+
+
+def test_greedy_stops_each_row_at_eos_and_pads_after():
+  table = np.full((V, V), 0.01)
+  table[0, 2] = table[2, 3] = table[3, 1] = 0.9
+  table /= table.sum(1, keepdims=True)
+  ids, _ = search.greedy_search(_table_fn(table), 2, 6, {})
+  assert ids.numpy().tolist() == [[2, 3, 1, 0, 0, 0]] * 2
+
+
+def test_beam_search_rows_are_independent():
+  table = np.random.default_rng(0).random((V, V)) + 0.1
+  table /= table.sum(1, keepdims=True)
+  fn = _table_fn(table)
+  one, _ = search.beam_search(fn, 1, 3, 5, V, 0.6, {})
+  three, _ = search.beam_search(fn, 3, 3, 5, V, 0.6, {})
+  for row in range(3):
+    np.testing.assert_array_equal(three.numpy()[row], one.numpy()[0])
