@@ -48,9 +48,15 @@ def main(argv):
     registry.hparams(FLAGS.hparams_set)  # a mistyped name is still an error
   hparams = run_dir.read_hparams(output_dir).parse(FLAGS.hparams)
   checkpoint = decoder.find_checkpoint(output_dir, FLAGS.checkpoint_path)
-  dec = decoder.Decoder(problem, model_cls, hparams, common_flags.data_dir(), checkpoint, dhp)
+  # The vocabulary lives where the run was trained from, unless --data_dir says otherwise.
+  data_dir = (os.path.expanduser(FLAGS.data_dir) if FLAGS.data_dir
+              else run.get("data_dir") or common_flags.data_dir())
+  out_path = os.path.expanduser(FLAGS.decode_to_file) if FLAGS.decode_to_file else None
+  if out_path and not os.path.isdir(os.path.dirname(os.path.abspath(out_path))):
+    raise UserError(f"--decode_to_file={FLAGS.decode_to_file}: its folder does not exist")
+  dec = decoder.Decoder(problem, model_cls, hparams, data_dir, checkpoint, dhp)
   if FLAGS.decode_from_file:
-    dec.decode_from_file(os.path.expanduser(FLAGS.decode_from_file), FLAGS.decode_to_file)
+    dec.decode_from_file(os.path.expanduser(FLAGS.decode_from_file), out_path)
   elif FLAGS.decode_interactive:
     dec.interactive(sys.stdin, sys.stdout)
   else:

@@ -47,22 +47,27 @@ def main(argv):
   from t2t_lite.training.trainer import Trainer
   output_dir = os.path.expanduser(FLAGS.output_dir)
   data_dir = common_flags.data_dir()
-  run = {"problem": problem.name, "model": FLAGS.model, "hparams_set": FLAGS.hparams_set}
+  run = {"problem": problem.name, "model": FLAGS.model, "hparams_set": FLAGS.hparams_set,
+         "data_dir": os.path.abspath(data_dir)}
   run_dir.check_run(output_dir, run)
   if FLAGS.generate_data:
     problem.generate_data(data_dir, common_flags.tmp_dir())
   problem.update_hparams(hparams, data_dir)
   if FLAGS.schedule in ("evaluate", "continuous_eval"):
-    hparams = run_dir.read_hparams(output_dir)
-  else:
-    run_dir.prepare(output_dir, run, hparams)
+    hparams = run_dir.read_hparams(output_dir, wait_secs=(
+        FLAGS.eval_timeout_secs if FLAGS.schedule == "continuous_eval" else 0))
   keras.utils.set_random_seed(FLAGS.random_seed)
+  # Everything that can still fail on a user's input (model construction, the eval split,
+  # the data files) fails here, before anything is written to output_dir.
   trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir,
                     train_steps=FLAGS.train_steps, eval_steps=FLAGS.eval_steps,
                     local_eval_frequency=FLAGS.local_eval_frequency,
                     keep_checkpoint_max=FLAGS.keep_checkpoint_max,
                     log_step_count_steps=FLAGS.log_step_count_steps,
                     seed=FLAGS.random_seed, eval_split=FLAGS.eval_split)
+  problem.data_files(data_dir, "train" if FLAGS.schedule.startswith("train") else FLAGS.eval_split)
+  if FLAGS.schedule.startswith("train"):
+    run_dir.prepare(output_dir, run, hparams)
   if FLAGS.schedule == "train":
     trainer.restore()
     trainer.train()

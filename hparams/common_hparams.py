@@ -43,6 +43,4 @@ def basic_params1():
       # Filled in from the problem by Problem.update_hparams.
       input_vocab_size=0,
       target_vocab_size=0,
-      # Numerics: "float32" (the activation dtype; weights stay float32).
-      activation_dtype="float32",
   )

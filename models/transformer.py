@@ -10,9 +10,11 @@ import tensorflow as tf
 
 from t2t_lite import registry
 from t2t_lite.layers import common
+from t2t_lite.layers.dropout import Dropout
 from t2t_lite.layers.attention import MultiHeadAttention, decoding_self_attention_bias
 from t2t_lite.layers.ffn import DenseReluDense
 from t2t_lite.layers.modality import SharedEmbedding
+from t2t_lite.errors import UserError
 from t2t_lite.t2t_model import T2TModel
 
 
@@ -23,7 +25,7 @@ class ResidualSublayer(keras.layers.Layer):
     super().__init__(**kwargs)
     self.fn = fn
     self.norm = keras.layers.LayerNormalization(epsilon=hparams.norm_epsilon)
-    self.dropout = keras.layers.Dropout(hparams.layer_prepostprocess_dropout)
+    self.dropout = Dropout(hparams.layer_prepostprocess_dropout)
 
   def build(self, *shapes, **kw):
     self.built = True  # children build on their first call
@@ -88,18 +90,46 @@ class DecoderLayer(keras.layers.Layer):
 @registry.register_model
 class Transformer(T2TModel):
 
+  REQUIRED_HPARAMS = ("filter_size", "num_heads", "num_encoder_layers", "num_decoder_layers",
+                      "attention_dropout", "relu_dropout", "pos")
+
+  @classmethod
+  def validate_hparams(cls, hp):
+    super().validate_hparams(hp)
+    if hp.hidden_size % hp.num_heads:
+      raise UserError(f"hidden_size={hp.hidden_size} must be divisible by "
+                      f"num_heads={hp.num_heads}")
+    if hp.pos not in ("timing", "none"):
+      raise UserError(f"hparam pos='{hp.pos}' must be 'timing' or 'none'")
+    if hp.multiply_embedding_mode not in ("sqrt_depth", "none"):
+      raise UserError(f"hparam multiply_embedding_mode='{hp.multiply_embedding_mode}' must "
+                      "be 'sqrt_depth' or 'none'")
+
   def __init__(self, hparams, **kwargs):
     super().__init__(hparams, **kwargs)
     hp = hparams
     if hp.input_vocab_size != hp.target_vocab_size and hp.shared_embedding_and_softmax_weights:
-      from t2t_lite.errors import UserError
       raise UserError("transformer shares one embedding between inputs and targets, but the "
                       f"problem's vocabularies differ ({hp.input_vocab_size} vs "
                       f"{hp.target_vocab_size}); use a shared vocabulary")
-    self.embedding = SharedEmbedding(
-        hp.target_vocab_size, hp.hidden_size, hp.symbol_modality_num_shards,
-        multiply_by_sqrt_depth=hp.multiply_embedding_mode == "sqrt_depth", name="symbol_modality")
-    self.input_dropout = keras.layers.Dropout(hp.layer_prepostprocess_dropout)
+    sqrt_depth = hp.multiply_embedding_mode == "sqrt_depth"
+    if hp.shared_embedding_and_softmax_weights:
+      # One table for inputs, targets and the softmax (T2T's symbol_modality).
+      self.embedding = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
+                                       hp.symbol_modality_num_shards, sqrt_depth,
+                                       name="symbol_modality")
+      self.input_embedding = self.target_embedding = self.softmax = None
+    else:
+      self.embedding = None
+      self.input_embedding = SharedEmbedding(hp.input_vocab_size, hp.hidden_size,
+                                             hp.symbol_modality_num_shards, sqrt_depth,
+                                             name="input_modality")
+      self.target_embedding = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
+                                              hp.symbol_modality_num_shards, sqrt_depth,
+                                              name="target_modality")
+      self.softmax = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
+                                     hp.symbol_modality_num_shards, name="softmax")
+    self.input_dropout = Dropout(hp.layer_prepostprocess_dropout)
     self.encoder_layers = [EncoderLayer(hp, name=f"encoder_layer_{i}")
                            for i in range(hp.num_encoder_layers or hp.num_hidden_layers)]
     self.decoder_layers = [DecoderLayer(hp, name=f"decoder_layer_{i}")
@@ -116,19 +146,29 @@ class Transformer(T2TModel):
   def encode(self, inputs, training=False):
     """inputs [b, s] -> (encoder output [b, s, d], attention bias hiding padding)."""
     bias = common.padding_bias(inputs)
-    x = self.input_dropout(self._add_timing(self.embedding.embed(inputs)), training=training)
+    x = self._embed_inputs(inputs)
+    x = self.input_dropout(self._add_timing(x), training=training)
     for layer in self.encoder_layers:
       x = layer(x, bias, training=training)
     return self.encoder_norm(x), bias
 
   def decode(self, decoder_input_ids, memory, memory_bias, training=False):
     """Teacher-forced decoder: shifted targets [b, t] -> logits [b, t, vocab]."""
-    x = self.embedding.embed(decoder_input_ids)
+    x = self._embed_targets(decoder_input_ids)
     x = self.input_dropout(self._add_timing(x), training=training)
     self_bias = common.causal_bias(tf.shape(decoder_input_ids)[1])
     for layer in self.decoder_layers:
       x = layer(x, memory, self_bias, memory_bias, training=training)
-    return self.embedding.logits(self.decoder_norm(x))
+    return self._logits(self.decoder_norm(x))
+
+  def _embed_inputs(self, ids):
+    return (self.embedding or self.input_embedding).embed(ids)
+
+  def _embed_targets(self, ids):
+    return (self.embedding or self.target_embedding).embed(ids)
+
+  def _logits(self, x):
+    return (self.embedding or self.softmax).logits(x)
 
   def call(self, features, training=False):
     memory, memory_bias = self.encode(features["inputs"], training=training)
@@ -156,7 +196,7 @@ class Transformer(T2TModel):
 
     def symbols_to_logits_fn(seq, step, state):
       ids = seq[:, step][:, None]  # the symbol chosen at the previous step
-      x = self.embedding.embed(ids)
+      x = self._embed_targets(ids)
       x = self._add_timing(x, start=step)
       self_bias = decoding_self_attention_bias(step, max_length)
       new_state = {}
@@ -164,7 +204,7 @@ class Transformer(T2TModel):
         cache = {"self": state[f"layer_{i}"], "encdec": encdec[i]}
         x, new_state[f"layer_{i}"] = layer(x, None, self_bias, memory_bias, cache=cache,
                                            step=step)
-      logits = self.embedding.logits(self.decoder_norm(x))
+      logits = self._logits(self.decoder_norm(x))
       return logits[:, 0], new_state
 
     return symbols_to_logits_fn, state

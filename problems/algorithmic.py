@@ -9,6 +9,7 @@ to `long_length` for length-generalization studies (`t2t-trainer --eval_split=de
 import os
 
 import numpy as np
+import tensorflow as tf
 
 from t2t_lite import registry
 from t2t_lite.data import problem
@@ -38,7 +39,7 @@ class AlgorithmicProblem(problem.Problem):
 
   def write_vocab(self, data_dir):
     path = self.vocab_filename(data_dir)
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
       TokenTextEncoder(tokens=RESERVED_TOKENS + self.symbols()).store_to_file(path)
 
   def feature_encoders(self, data_dir):

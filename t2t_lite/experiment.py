@@ -27,4 +27,5 @@ def resolve(problem_name, model_name, hparams_set, hparams_overrides=""):
   from t2t_lite.training import learning_rate  # noqa: WPS433
   learning_rate.parse_schedule(hparams.learning_rate_schedule)
   registry.optimizers.get(hparams.optimizer)
+  model_cls.validate_hparams(hparams)
   return problem, model_cls, hparams

@@ -45,10 +45,26 @@ def metric_sums(logits, targets):
   }
 
 
-def finalize(sums):
-  tokens = max(float(sums["tokens"]), 1.0)
-  return {
-      "accuracy": float(sums["correct_tokens"]) / tokens,
-      "accuracy_per_sequence": float(sums["correct_sequences"]) / max(float(sums["sequences"]), 1.0),
-      "neg_log_perplexity": float(sums["log_prob"]) / tokens,
-  }
+def _per_token(key):
+  return lambda s: float(s[key]) / max(float(s["tokens"]), 1.0)
+
+
+# Metric name -> mean computed from the sums; a problem lists the ones it reports.
+METRICS = {
+    "accuracy": _per_token("correct_tokens"),
+    "accuracy_per_sequence":
+        lambda s: float(s["correct_sequences"]) / max(float(s["sequences"]), 1.0),
+    "neg_log_perplexity": _per_token("log_prob"),
+}
+
+
+def check_names(names, problem_name):
+  from t2t_lite.errors import UserError, suggestion
+  for n in names:
+    if n not in METRICS:
+      raise UserError(f"problem '{problem_name}' asks for unknown eval metric '{n}'"
+                      f"{suggestion(n, METRICS)}")
+
+
+def finalize(sums, names=tuple(METRICS)):
+  return {n: METRICS[n](sums) for n in names}

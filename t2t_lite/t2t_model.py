@@ -8,11 +8,35 @@ decodes through the uncached default, which reruns `call` on the prefix at every
 import keras
 import tensorflow as tf
 
-from t2t_lite import metrics
+from t2t_lite import metrics, registry
 from t2t_lite.decoding import search
+from t2t_lite.errors import UserError
 
 
 class T2TModel(keras.Model):
+
+  # Hparams the model reads beyond basic_params1's; checked before anything is written.
+  REQUIRED_HPARAMS = ()
+
+  @classmethod
+  def validate_hparams(cls, hp):
+    """Raises UserError for hparams this model cannot use. Cheap: builds nothing."""
+    name = registry.default_name(cls)
+    missing = [n for n in cls.REQUIRED_HPARAMS if n not in hp]
+    if missing:
+      raise UserError(f"model {name} needs hparams {', '.join(missing)} that this hparams "
+                      "set lacks; use a set made for it")
+    for key, value in hp.values().items():
+      if key.endswith("dropout") and not 0.0 <= value < 1.0:
+        raise UserError(f"hparam {key}={value} must be in [0, 1)")
+    if not 0.0 <= hp.label_smoothing < 1.0:
+      raise UserError(f"hparam label_smoothing={hp.label_smoothing} must be in [0, 1)")
+    if hp.batch_size <= 0:
+      raise UserError(f"hparam batch_size={hp.batch_size} must be positive (tokens per replica)")
+    if hp.length_bucket_step <= 1.0:
+      raise UserError(f"hparam length_bucket_step={hp.length_bucket_step} must be > 1.0")
+    if hp.clip_grad_norm < 0:
+      raise UserError(f"hparam clip_grad_norm={hp.clip_grad_norm} must be >= 0 (0: off)")
 
   def __init__(self, hparams, **kwargs):
     super().__init__(**kwargs)

@@ -4,7 +4,6 @@ A problem never builds layers and never trains; it owns its data: generating it 
 sharded TFRecords in data_dir, its vocabulary files, parsing examples back, and naming the
 metrics its evaluation reports.
 """
-import glob
 import os
 
 import tensorflow as tf
@@ -71,7 +70,7 @@ class Problem:
   # -- reading ----------------------------------------------------------------------------
   def data_files(self, data_dir, split):
     pattern = os.path.join(data_dir, f"{self.name}-{split}-*-of-*")
-    files = sorted(f for f in glob.glob(pattern) if not f.endswith(".incomplete"))
+    files = sorted(f for f in tf.io.gfile.glob(pattern) if not f.endswith(".incomplete"))
     if not files:
       raise UserError(f"no {split} data for problem '{self.name}' in {data_dir}; run "
                       f"t2t-datagen --problem={self.name} --data_dir={data_dir} "

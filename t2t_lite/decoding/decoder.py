@@ -8,7 +8,6 @@ import sys
 
 import tensorflow as tf
 
-from t2t_lite.data import input_pipeline
 from t2t_lite.data.text_encoder import EOS_ID, strip_ids
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
@@ -21,13 +20,19 @@ def decode_hparams(overrides=""):
       alpha=0.6,          # length penalty exponent: ((5 + length) / 6) ** alpha
       extra_length=50,    # outputs may be this much longer than their input
       batch_size=32,      # sentences per decoding batch
-      num_samples=-1,     # dataset decoding: how many examples (-1: all)
+      num_samples=100,    # dataset decoding: how many examples (-1: all)
       use_cache=True,     # cached keys/values (same result, faster)
   )
   try:
-    return hp.parse(overrides)
+    hp.parse(overrides)
   except UserError as e:
     raise UserError(str(e).replace("--hparams", "--decode_hparams")) from None
+  for name, low in (("beam_size", 1), ("extra_length", 0), ("batch_size", 1)):
+    if getattr(hp, name) < low:
+      raise UserError(f"--decode_hparams {name}={getattr(hp, name)} must be >= {low}")
+  if hp.alpha < 0:
+    raise UserError(f"--decode_hparams alpha={hp.alpha} must be >= 0")
+  return hp
 
 
 class Decoder:
@@ -36,14 +41,19 @@ class Decoder:
     self.problem, self.hparams, self.dhp = problem, hparams, dhp
     self.encoders = problem.feature_encoders(data_dir)
     self.data_dir = data_dir
+    if not problem.has_inputs:
+      raise UserError(f"problem '{problem.name}' has no inputs to decode from")
+    model_cls.validate_hparams(hparams)
     self.model = model_cls(hparams)
-    features = {"targets": tf.ones([1, 1], tf.int32)}
-    if problem.has_inputs:
-      features["inputs"] = tf.ones([1, 1], tf.int32)
-    self.model.build_from_features(features)
-    tf.train.Checkpoint(model=self.model).restore(checkpoint_path).expect_partial()
-    if dhp.beam_size < 1:
-      raise UserError(f"--decode_hparams beam_size must be >= 1, got {dhp.beam_size}")
+    self.model.build_from_features({"inputs": tf.ones([1, 1], tf.int32),
+                                    "targets": tf.ones([1, 1], tf.int32)})
+    status = tf.train.Checkpoint(model=self.model).restore(checkpoint_path).expect_partial()
+    try:
+      status.assert_existing_objects_matched()
+    except AssertionError:
+      raise UserError(f"checkpoint {checkpoint_path} does not hold this model's weights "
+                      "(different hparams or model?); decode with the run's own "
+                      "hparams.json") from None
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
     def decode_batch(inputs):
@@ -116,18 +126,12 @@ class Decoder:
   def decode_dataset(self, split="dev", log=print):
     """Decodes examples of a split, printing input, target and output; returns the
     fraction of outputs that equal their targets exactly."""
-    hp = self.hparams.copy()
-    examples = []
-    ds = input_pipeline.make_dataset(self.problem, hp, self.data_dir, split, training=False)
-    limit = self.dhp.num_samples
-    for batch in ds:
-      for i in range(batch["targets"].shape[0]):
-        ex = {k: strip_ids(v[i].numpy()) for k, v in batch.items()}
-        examples.append(ex)
-        if 0 <= limit <= len(examples):
-          break
-      if 0 <= limit <= len(examples):
-        break
+    # Examples in file order (the bucketed training pipeline would favour long ones).
+    files = self.problem.data_files(self.data_dir, split)
+    ds = tf.data.TFRecordDataset(files).map(self.problem.decode_example)
+    if self.dhp.num_samples >= 0:
+      ds = ds.take(self.dhp.num_samples)
+    examples = [{k: strip_ids(v.numpy()) for k, v in ex.items()} for ex in ds]
     outputs = self.decode_ids([ex["inputs"] + [EOS_ID] for ex in examples])
     exact = 0
     for ex, out in zip(examples, outputs):

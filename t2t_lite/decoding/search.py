@@ -9,7 +9,8 @@ Beam search uses Tensor2Tensor's length penalty ((5 + length) / 6) ** alpha and 
 rule (stop once no alive hypothesis can beat the worst hypothesis finished so far). A hypothesis that
 ends in EOS joins the finished set only if it ranks within the top beam_size of the
 2 * beam_size candidates of its step (as Hugging Face's beam search does); with one beam
-and alpha = 0 the search therefore takes exactly the greedy path.
+and alpha = 0 the search therefore takes exactly the greedy path. At the end, alive beams
+compete with finished ones, scored as if they ended at max_length.
 """
 import tensorflow as tf
 
@@ -104,7 +105,8 @@ def beam_search(symbols_to_logits_fn, batch_size, beam_size, max_length, vocab_s
                           batch_size, k)
 
     # Finished: candidates that ended with EOS among the top k, merged with earlier ones.
-    eligible = tf.logical_and(is_eos, tf.range(2 * k)[None, :] < k)
+    # (A candidate grown from a dead beam, possible when beam_size >= vocab_size, never is.)
+    eligible = is_eos & (tf.range(2 * k)[None, :] < k) & (top_log_probs > -INF / 2)
     cand_scores = tf.where(eligible, top_scores, -INF)
     all_seq = tf.concat([finished_seq, top_seq], axis=1)
     all_scores = tf.concat([finished_scores, cand_scores], axis=1)
@@ -119,9 +121,11 @@ def beam_search(symbols_to_logits_fn, batch_size, beam_size, max_length, vocab_s
                finished_flags, state)
   (_, seq, alive_log_probs, finished_seq, finished_scores, finished_flags,
    _) = tf.while_loop(cond, body, loop_vars, maximum_iterations=max_length)
-  # Examples with no finished hypothesis fall back on their alive beams.
-  any_finished = tf.reduce_any(finished_flags, axis=1)
-  out_seq = tf.where(any_finished[:, None, None], finished_seq, seq)
-  out_scores = tf.where(any_finished[:, None], finished_scores,
-                        alive_log_probs / max_penalty)
+  # Alive beams compete with the finished ones as if they ended here (so a search that
+  # reached max_length keeps a long hypothesis that beats every short finished one).
+  alive_scores = alive_log_probs / _length_penalty(max_length, alpha)
+  all_seq = tf.concat([finished_seq, seq], axis=1)
+  all_scores = tf.concat([tf.where(finished_flags, finished_scores, -INF), alive_scores], axis=1)
+  out_scores, pick = tf.math.top_k(all_scores, k=k)
+  out_seq = tf.gather(all_seq, pick, batch_dims=1)
   return out_seq[:, :, 1:], out_scores

@@ -9,6 +9,7 @@ once per sequence.
 import keras
 import tensorflow as tf
 
+from t2t_lite.layers.dropout import Dropout
 from t2t_lite.layers.common import NEG_INF, Fused, fresh
 
 
@@ -42,7 +43,7 @@ class MultiHeadAttention(keras.layers.Layer):
       self.kv = self.add_weight(name="kv", shape=(d, 2 * d),
                                 initializer=Fused(initializer, 2))
     self.out = self.add_weight(name="output", shape=(d, d), initializer=fresh(initializer))
-    self.dropout = keras.layers.Dropout(dropout)
+    self.dropout = Dropout(dropout)
 
   def _split_heads(self, x):
     """[b, t, n*h*depth] -> n tensors of [b, h, t, depth]."""

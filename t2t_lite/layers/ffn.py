@@ -1,6 +1,7 @@
 """Position-wise feed-forward block (Tensor2Tensor's dense_relu_dense)."""
 import keras
 
+from t2t_lite.layers.dropout import Dropout
 from t2t_lite.layers.common import fresh
 
 
@@ -14,7 +15,7 @@ class DenseReluDense(keras.layers.Layer):
     self.inner = keras.layers.Dense(filter_size, activation="relu",
                                     kernel_initializer=fresh(initializer), name="conv1")
     self.outer = keras.layers.Dense(hidden_size, kernel_initializer=fresh(initializer), name="conv2")
-    self.dropout = keras.layers.Dropout(relu_dropout)
+    self.dropout = Dropout(relu_dropout)
 
   def call(self, x, training=False):
     return self.outer(self.dropout(self.inner(x), training=training))

@@ -4,16 +4,12 @@ import keras
 from t2t_lite import registry
 
 
-def _clipnorm(hp):
-  return hp.clip_grad_norm if hp.clip_grad_norm > 0 else None
-
-
+# Gradient clipping (clip_grad_norm) happens in the trainer, over all replicas' gradients.
 @registry.register_optimizer("adam")
 def adam(learning_rate, hp):
   return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=hp.optimizer_adam_beta1,
                                beta_2=hp.optimizer_adam_beta2,
-                               epsilon=hp.optimizer_adam_epsilon,
-                               global_clipnorm=_clipnorm(hp))
+                               epsilon=hp.optimizer_adam_epsilon)
 
 
 @registry.register_optimizer("adafactor")
@@ -21,8 +17,7 @@ def adafactor(learning_rate, hp):
   """Adafactor (Shazeer & Stern, 2018): factored second moments; decay 1 - step^-0.8."""
   return keras.optimizers.Adafactor(
       learning_rate=learning_rate, beta_2_decay=-hp.optimizer_adafactor_decay_rate,
-      clip_threshold=hp.optimizer_adafactor_clipping_threshold,
-      global_clipnorm=_clipnorm(hp))
+      clip_threshold=hp.optimizer_adafactor_clipping_threshold)
 
 
 def make_optimizer(hp, learning_rate):

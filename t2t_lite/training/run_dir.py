@@ -6,6 +6,7 @@ model, or with other hparams, is refused instead of silently mixing two experime
 """
 import json
 import os
+import time
 
 import tensorflow as tf
 
@@ -37,8 +38,12 @@ def read_run(output_dir):
   return _read_json(path) if tf.io.gfile.exists(path) else None
 
 
-def read_hparams(output_dir):
+def read_hparams(output_dir, wait_secs=0):
+  """The run's hparams; waits up to wait_secs for a trainer to write them."""
   path = os.path.join(output_dir, HPARAMS_FILE)
+  deadline = time.time() + wait_secs
+  while not tf.io.gfile.exists(path) and time.time() < deadline:
+    time.sleep(min(5.0, max(deadline - time.time(), 0.0)))
   if not tf.io.gfile.exists(path):
     raise UserError(f"{output_dir} holds no {HPARAMS_FILE}: it is not a t2t-trainer output_dir "
                     "(train first, or point --output_dir at a training run)")

@@ -26,6 +26,19 @@ def _format_eta(seconds):
   return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+def build_model(model_cls, hparams):
+  """The model, with an hparams set that lacks something the model reads reported as a
+  user error rather than an AttributeError."""
+  try:
+    return model_cls(hparams)
+  except AttributeError as e:
+    if "HParams" in str(e):
+      raise UserError(f"model {model_cls.__name__} needs an hparam the hparams set lacks "
+                      f"({e}); use one of the model's own sets, e.g. transformer_tiny for "
+                      "transformer") from None
+    raise
+
+
 class Trainer:
 
   def __init__(self, problem, model_cls, hparams, output_dir, data_dir, train_steps,
@@ -42,8 +55,13 @@ class Trainer:
     self.eval_split = eval_split
     self.log = log
     self.strategy = strategy or tf.distribute.get_strategy()
+    metrics.check_names(problem.eval_metrics, problem.name)
+    splits = [name for name, _ in problem.dataset_splits]
+    if eval_split not in splits:
+      raise UserError(f"--eval_split={eval_split}: problem '{problem.name}' has splits "
+                      f"{', '.join(splits)}")
     with self.strategy.scope():
-      self.model = model_cls(hparams)
+      self.model = build_model(model_cls, hparams)
       self.model.build_from_features(self._dummy_features())
       self.schedule = learning_rate.FactorSchedule(hparams, train_steps)
       self.optimizer = optimizers.make_optimizer(hparams, self.schedule)
@@ -98,9 +116,22 @@ class Trainer:
       loss = loss_sum / tf.maximum(global_weight, 1.0)
     variables = model.trainable_variables
     grads = tape.gradient(loss, variables)
+    if self.hparams.clip_grad_norm > 0:
+      grads = self._clip_global_norm(ctx, grads)
     optimizer.apply_gradients(zip(grads, variables))
     self.global_step.assign_add(1)
     return loss_sum, weight
+
+  def _clip_global_norm(self, ctx, grads):
+    """Clips by the norm of the gradient summed over replicas (the optimizer sums the
+    replicas' gradients after this, so clipping each replica's own would let the limit
+    grow with the replica count)."""
+    grads = [tf.convert_to_tensor(g) for g in grads]
+    total = ctx.all_reduce(SUM, grads) if ctx.num_replicas_in_sync > 1 else grads
+    norm = tf.linalg.global_norm(total)
+    clip = self.hparams.clip_grad_norm
+    scale = clip / tf.maximum(norm, clip)
+    return [g * scale for g in grads]
 
   def _make_train_fn(self):
     strategy = self.strategy
@@ -176,10 +207,8 @@ class Trainer:
       logits = self.model(features, training=False)
       return metrics.metric_sums(logits, features["targets"])
 
-    # Variable batch and length dims: one trace for every bucket shape.
-    spec = {k: tf.TensorSpec([None, None], tf.int32) for k in self._dummy_features()}
-
-    @tf.function(input_signature=[spec])
+    # Buckets differ in shape: after the first retrace, trace with unknown dimensions.
+    @tf.function(reduce_retracing=True)
     def eval_fn(features):
       sums = strategy.run(replica_eval, args=(features,))
       return {k: strategy.reduce(SUM, v, axis=None) for k, v in sums.items()}
@@ -198,7 +227,7 @@ class Trainer:
     if totals is None:
       raise UserError(f"the {self.eval_split} split of '{self.problem.name}' in "
                       f"{self.data_dir} is empty; regenerate the data")
-    results = metrics.finalize(totals)
+    results = metrics.finalize(totals, self.problem.eval_metrics)
     step = int(self.global_step.numpy())
     self.log(f"eval at step {step} ({self.eval_split}, {int(totals['sequences'])} examples): " +
              "  ".join(f"{k} {v:.4f}" for k, v in results.items()))
@@ -222,7 +251,8 @@ class Trainer:
     """Evaluates each new checkpoint until one reaches train_steps (or timeout)."""
     last, waited, results = None, 0.0, None
     while True:
-      path = self.manager.latest_checkpoint
+      # Another process writes the checkpoints: read the directory, not our manager.
+      path = tf.train.latest_checkpoint(self.output_dir)
       if path and path != last:
         step = self.restore(path)
         results, last, waited = self.evaluate(), path, 0.0

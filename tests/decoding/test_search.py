@@ -65,3 +65,22 @@ def test_beam_search_rows_are_independent():
   three, _ = search.beam_search(fn, 3, 3, 5, V, 0.6, {})
   for row in range(3):
     np.testing.assert_array_equal(three.numpy()[row], one.numpy()[0])
+
+
+def test_beam_larger_than_vocabulary_keeps_real_hypotheses_only():
+  table = np.full((V, V), 0.01)
+  table[0, 2] = table[2, 3] = table[3, 1] = 0.9
+  table /= table.sum(1, keepdims=True)
+  ids, scores = search.beam_search(_table_fn(table), 1, V + 2, 6, V, 0.6, {})
+  assert ids.numpy()[0, 0, :3].tolist() == [2, 3, 1]
+  assert np.all(scores.numpy() > -1e6)  # no hypothesis grown from a dead beam
+
+
+def test_a_long_unfinished_hypothesis_can_beat_short_finished_ones():
+  # EOS right away is unlikely; the likely path never ends within max_length.
+  table = np.full((V, V), 1e-6)
+  table[0] = [1e-6, 0.02, 0.98, 1e-6, 1e-6]
+  table[2] = [1e-6, 0.01, 0.99, 1e-6, 1e-6]
+  table /= table.sum(1, keepdims=True)
+  ids, scores = search.beam_search(_table_fn(table), 1, 2, 5, V, 0.6, {})
+  assert ids.numpy()[0, 0].tolist() == [2, 2, 2, 2, 2]

@@ -78,3 +78,35 @@ def test_greedy_equals_beam_search_with_one_beam():
   beam_ids, beam_scores = search.beam_search(fn, 4, 1, 12, 12, 0.0, state)
   np.testing.assert_array_equal(greedy_ids.numpy(), beam_ids[:, 0].numpy())
   np.testing.assert_allclose(greedy_scores.numpy(), beam_scores[:, 0].numpy(), rtol=1e-5)
+
+
+def test_unshared_embeddings_allow_different_vocabularies():
+  hp = registry.hparams("transformer_tiny")
+  hp.override_from_dict({"input_vocab_size": 20, "target_vocab_size": 7,
+                         "shared_embedding_and_softmax_weights": False})
+  model = registry.model("transformer")(hp)
+  inputs = tf.constant([[19, 5, 1]])
+  logits = model({"inputs": inputs, "targets": tf.constant([[3, 6, 1]])})
+  assert logits.shape == (1, 3, 7)
+  ids, _ = model.infer(inputs, beam_size=2, extra_length=3)
+  assert ids.shape[0] == 1
+
+
+@pytest.mark.parametrize("override,message", [
+    ("num_heads=3", "divisible"),
+    ("pos=sinusoid", "pos"),
+    ("label_smoothing=1.0", "label_smoothing"),
+    ("attention_dropout=1.0", "attention_dropout"),
+    ("length_bucket_step=1.0", "length_bucket_step"),
+])
+def test_invalid_hparams_are_rejected_before_building(override, message):
+  from t2t_lite.errors import UserError
+  hp = registry.hparams("transformer_tiny").parse(override)
+  with pytest.raises(UserError, match=message):
+    registry.model("transformer").validate_hparams(hp)
+
+
+def test_hparams_set_of_another_model_is_rejected():
+  from t2t_lite.errors import UserError
+  with pytest.raises(UserError, match="filter_size"):
+    registry.model("transformer").validate_hparams(registry.hparams("basic_params1"))

@@ -1,0 +1,41 @@
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from t2t_lite import metrics
+
+
+def test_metric_sums_ignore_padding():
+  # Two sequences; the second has one padding position.
+  targets = tf.constant([[2, 3, 1], [4, 1, 0]])
+  logits = np.full((2, 3, 5), -10.0, np.float32)
+  for b, row in enumerate([[2, 3, 1], [4, 2, 3]]):  # second sequence: one wrong token
+    for t, tok in enumerate(row):
+      logits[b, t, tok] = 10.0
+  sums = metrics.metric_sums(tf.constant(logits), targets)
+  result = metrics.finalize({k: float(v) for k, v in sums.items()})
+  assert result["accuracy"] == pytest.approx(4 / 5)
+  assert result["accuracy_per_sequence"] == pytest.approx(1 / 2)
+  assert result["neg_log_perplexity"] < 0
+
+
+def test_smoothed_loss_is_zero_at_the_smoothed_optimum_and_skips_padding():
+  vocab, eps = 6, 0.1
+  targets = tf.constant([[2, 5, 0]])
+  probs = np.full((1, 3, vocab), eps / (vocab - 1))
+  for t, tok in enumerate([2, 5, 3]):
+    probs[0, t, tok] = 1 - eps
+  loss, weight = metrics.smoothed_cross_entropy_sum(tf.constant(np.log(probs), tf.float32),
+                                                    targets, eps)
+  assert float(weight) == 2.0
+  assert float(loss) == pytest.approx(0.0, abs=1e-4)
+  plain, _ = metrics.smoothed_cross_entropy_sum(tf.zeros([1, 3, vocab]), targets, 0.0)
+  assert float(plain) == pytest.approx(2 * math.log(vocab), rel=1e-5)
+
+
+def test_unknown_metric_name_is_a_user_error():
+  from t2t_lite.errors import UserError
+  with pytest.raises(UserError, match="accuracy"):
+    metrics.check_names(["acuracy"], "p")

@@ -1,0 +1,92 @@
+"""The training loop in-process, on a small generated problem."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from t2t_lite import experiment
+from t2t_lite.training import run_dir
+from t2t_lite.training.trainer import Trainer
+
+TINY = ("batch_size=256,hidden_size=32,filter_size=64,num_heads=2,num_hidden_layers=1,"
+        "learning_rate_warmup_steps=10")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+  from t2t_lite.problems import algorithmic
+  d = str(tmp_path_factory.mktemp("data"))
+  cls = algorithmic.AlgorithmicProblem
+  old = cls.train_size, cls.dev_size
+  cls.train_size, cls.dev_size = 3000, 200
+  try:
+    experiment.resolve("algorithmic_reverse_decimal40", "transformer",
+                       "transformer_tiny")[0].generate_data(d, log=lambda *a: None)
+  finally:
+    cls.train_size, cls.dev_size = old
+  return d
+
+
+def _trainer(data_dir, out, overrides="", steps=6, **kwargs):
+  problem, model_cls, hp = experiment.resolve("algorithmic_reverse_decimal40", "transformer",
+                                              "transformer_tiny", TINY + overrides)
+  problem.update_hparams(hp, data_dir)
+  run_dir.prepare(out, {"problem": problem.name, "model": "transformer"}, hp)
+  logs = []
+  trainer = Trainer(problem, model_cls, hp, out, data_dir, train_steps=steps, eval_steps=3,
+                    local_eval_frequency=3, log_step_count_steps=2, seed=1,
+                    log=logs.append, **kwargs)
+  return trainer, logs
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adafactor"])
+def test_trains_checkpoints_and_evaluates(data_dir, tmp_path, optimizer):
+  out = str(tmp_path / optimizer)
+  trainer, logs = _trainer(data_dir, out, f",optimizer={optimizer}")
+  before = [v.numpy().copy() for v in trainer.model.trainable_variables]
+  results = trainer.train_and_evaluate()
+  assert set(results) == {"accuracy", "accuracy_per_sequence", "neg_log_perplexity"}
+  assert all(np.isfinite(v) for v in results.values())
+  after = [v.numpy() for v in trainer.model.trainable_variables]
+  assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+  assert int(trainer.global_step.numpy()) == 6
+  assert sum("eval at step" in l for l in logs) == 2  # at steps 3 and 6
+  assert any(l.startswith("step 2/6  loss") and "steps/s" in l and "ETA" in l for l in logs)
+  assert tf.train.latest_checkpoint(out).endswith("model.ckpt-6")
+  assert any(f.startswith("events.out") for f in os.listdir(out))
+  assert any(f.startswith("events.out") for f in os.listdir(os.path.join(out, "eval")))
+
+
+def test_restore_continues_the_step_and_keeps_checkpoint_max(data_dir, tmp_path):
+  out = str(tmp_path / "run")
+  trainer, _ = _trainer(data_dir, out, steps=9, keep_checkpoint_max=2)
+  trainer.restore()
+  trainer.train()
+  weights = [v.numpy() for v in trainer.model.trainable_variables]
+  again, logs = _trainer(data_dir, out, steps=12, keep_checkpoint_max=2)
+  assert again.restore() == 9
+  for a, b in zip(weights, again.model.trainable_variables):
+    np.testing.assert_array_equal(a, b.numpy())
+  assert int(again.optimizer.iterations.numpy()) == 9
+  again.train()
+  index_files = sorted(f for f in os.listdir(out) if f.endswith(".index"))
+  assert index_files == ["model.ckpt-12.index", "model.ckpt-9.index"]
+
+
+def test_continuous_eval_evaluates_the_final_checkpoint(data_dir, tmp_path):
+  out = str(tmp_path / "run")
+  trainer, _ = _trainer(data_dir, out, steps=3)
+  trainer.train()
+  evaluator, logs = _trainer(data_dir, out, steps=3)
+  results = evaluator.continuous_eval(timeout_secs=1, poll_secs=0.1)
+  assert "accuracy_per_sequence" in results and any("eval at step 3" in l for l in logs)
+
+
+def test_nan_loss_stops_with_a_clear_error(data_dir, tmp_path):
+  from t2t_lite.errors import UserError
+  out = str(tmp_path / "run")
+  trainer, _ = _trainer(data_dir, out, ",learning_rate_constant=1e30,learning_rate_warmup_steps=1",
+                        steps=40)
+  with pytest.raises(UserError, match="loss became"):
+    trainer.train()
