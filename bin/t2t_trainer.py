@@ -31,6 +31,12 @@ flags.DEFINE_integer("random_seed", 1234, "Seed for initialization and input shu
 flags.DEFINE_string("eval_split", "dev", "Which split to evaluate on (e.g. dev, dev_long).")
 flags.DEFINE_integer("eval_timeout_secs", 3600,
                      "continuous_eval stops after this long without a new checkpoint.")
+flags.DEFINE_bool("deterministic", False,
+                  "Deterministic ops (TF op determinism; seeds from --random_seed): a run "
+                  "killed at any step and rerun ends bit-identical to an uninterrupted one.")
+flags.DEFINE_integer("max_nonfinite_steps", 10,
+                     "Updates with a NaN/Inf loss are skipped; after this many in a row the "
+                     "run rolls back to its last checkpoint (and stops after 3 rollbacks).")
 
 
 def main(argv):
@@ -57,6 +63,9 @@ def main(argv):
     hparams = run_dir.read_hparams(output_dir, wait_secs=(
         FLAGS.eval_timeout_secs if FLAGS.schedule == "continuous_eval" else 0))
   keras.utils.set_random_seed(FLAGS.random_seed)
+  if FLAGS.deterministic:
+    import tensorflow as tf
+    tf.config.experimental.enable_op_determinism()
   # Everything that can still fail on a user's input (model construction, the eval split,
   # the data files) fails here, before anything is written to output_dir.
   trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir,
@@ -64,7 +73,8 @@ def main(argv):
                     local_eval_frequency=FLAGS.local_eval_frequency,
                     keep_checkpoint_max=FLAGS.keep_checkpoint_max,
                     log_step_count_steps=FLAGS.log_step_count_steps,
-                    seed=FLAGS.random_seed, eval_split=FLAGS.eval_split)
+                    seed=FLAGS.random_seed, eval_split=FLAGS.eval_split,
+                    max_nonfinite_steps=FLAGS.max_nonfinite_steps)
   problem.data_files(data_dir, "train" if FLAGS.schedule.startswith("train") else FLAGS.eval_split)
   if FLAGS.schedule.startswith("train"):
     run_dir.prepare(output_dir, run, hparams)
@@ -74,7 +84,7 @@ def main(argv):
   elif FLAGS.schedule == "train_and_evaluate":
     trainer.train_and_evaluate()
   elif FLAGS.schedule == "evaluate":
-    if not trainer.restore():
+    if not trainer.restore(with_input=False):
       from t2t_lite.errors import UserError
       raise UserError(f"no checkpoint in {output_dir} to evaluate; train first")
     trainer.evaluate()

@@ -130,10 +130,13 @@ class Transformer(T2TModel):
       self.softmax = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
                                      hp.symbol_modality_num_shards, name="softmax")
     self.input_dropout = Dropout(hp.layer_prepostprocess_dropout)
-    self.encoder_layers = [EncoderLayer(hp, name=f"encoder_layer_{i}")
-                           for i in range(hp.num_encoder_layers or hp.num_hidden_layers)]
-    self.decoder_layers = [DecoderLayer(hp, name=f"decoder_layer_{i}")
-                           for i in range(hp.num_decoder_layers or hp.num_hidden_layers)]
+    # Layers are attributes, not list items: Keras 3 keeps lists out of TF checkpoints.
+    self.encoder_layers = self.track_list("encoder_layer", [
+        EncoderLayer(hp, name=f"encoder_layer_{i}")
+        for i in range(hp.num_encoder_layers or hp.num_hidden_layers)])
+    self.decoder_layers = self.track_list("decoder_layer", [
+        DecoderLayer(hp, name=f"decoder_layer_{i}")
+        for i in range(hp.num_decoder_layers or hp.num_hidden_layers)])
     self.encoder_norm = keras.layers.LayerNormalization(epsilon=hp.norm_epsilon)
     self.decoder_norm = keras.layers.LayerNormalization(epsilon=hp.norm_epsilon)
 

@@ -54,9 +54,32 @@ class T2TModel(keras.Model):
     return metrics.smoothed_cross_entropy_sum(logits, features["targets"],
                                               self.hparams.label_smoothing)
 
+  def track_list(self, prefix, items):
+    """Makes each item an attribute (prefix_0, prefix_1, ...) and returns a tuple of them,
+    so checkpoints name them by role (Keras 3 lists are invisible to tf.train.Checkpoint;
+    build_from_features only attaches such leftovers by position)."""
+    for i, item in enumerate(items):
+      setattr(self, f"{prefix}_{i}", item)
+    return tuple(items)
+
   def build_from_features(self, features):
-    """Creates the variables by running the model once."""
+    """Creates the variables by running the model once, and makes every one of them part
+    of the model's checkpoints."""
     self(features, training=False)
+    # Keras 3 keeps some state where tf.train.Checkpoint does not look: layers held in
+    # lists, and the seed-generator states of Dropout/GRU/... layers. Attach whatever a
+    # checkpoint would miss, in the model's own (deterministic) variable order.
+    reachable = {id(obj) for obj in tf.train.TrackableView(self).descendants()}
+    missing = [v for v in self.variables if id(v) not in reachable]
+    # (Keras refuses new attributes once built; _trackable_children adds these instead.)
+    object.__setattr__(self, "_extra_checkpoint_state",
+                       {f"untracked_state_{i}": v for i, v in enumerate(missing)})
+
+  def _trackable_children(self, save_type="checkpoint", **kwargs):
+    children = super()._trackable_children(save_type, **kwargs)
+    if save_type == "checkpoint":
+      children.update(getattr(self, "_extra_checkpoint_state", {}))
+    return children
 
   # -- decoding ---------------------------------------------------------------------------
   def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True):

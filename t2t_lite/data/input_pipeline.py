@@ -74,3 +74,14 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
   ds = ds.bucket_by_sequence_length(example_length, boundaries, batch_sizes,
                                     drop_remainder=False)
   return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def find_corrupt_file(problem, files):
+  """The first of `files` that cannot be read and parsed to the end (None if all can)."""
+  for path in files:
+    try:
+      for record in tf.data.TFRecordDataset(path).map(problem.decode_example):
+        pass
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError):
+      return path
+  return None

@@ -19,6 +19,9 @@ class Dropout(keras.layers.Layer):
       raise UserError(f"dropout rates must be in [0, 1), got {rate}")
     self.rate = rate
     self.seed_generator = keras.random.SeedGenerator() if rate > 0 else None
+    # Keras' SeedGenerator is not a TF trackable: name its state variable here so that
+    # checkpoints (and therefore resumed runs) carry the random stream's position.
+    self.seed_state = self.seed_generator.state if rate > 0 else None
 
   def build(self, *shapes, **kw):
     self.built = True

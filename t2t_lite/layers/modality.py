@@ -29,10 +29,15 @@ class SharedEmbedding(keras.layers.Layer):
     self.hidden_size = hidden_size
     self.multiply_by_sqrt_depth = multiply_by_sqrt_depth
     # One initializer per shard: a shared unseeded Keras initializer repeats its values.
-    self.shards = [self.add_weight(name=f"weights_{i}", shape=(rows, hidden_size),
-                                   initializer=keras.initializers.RandomNormal(
-                                       0.0, hidden_size ** -0.5))
-                   for i, rows in enumerate(shard_sizes(vocab_size, num_shards))]
+    # Each shard is an attribute (weights_0, ...): checkpoints do not follow Keras lists.
+    shards = []
+    for i, rows in enumerate(shard_sizes(vocab_size, num_shards)):
+      shard = self.add_weight(name=f"weights_{i}", shape=(rows, hidden_size),
+                              initializer=keras.initializers.RandomNormal(
+                                  0.0, hidden_size ** -0.5))
+      setattr(self, f"weights_{i}", shard)
+      shards.append(shard)
+    self.shards = tuple(shards)
 
   def table(self):
     values = [s.value if hasattr(s, "value") else s for s in self.shards]

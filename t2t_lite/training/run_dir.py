@@ -71,6 +71,11 @@ def prepare(output_dir, run, hparams):
     old = read_hparams(output_dir).values()
     new = hparams.values()
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    vocab = [k for k in changed if k in ("input_vocab_size", "target_vocab_size")]
+    if vocab:
+      raise UserError(f"the vocabulary in the data_dir has {new.get(vocab[0])} tokens but "
+                      f"{output_dir} was trained with {old.get(vocab[0])}; train with the "
+                      "data_dir (and vocabulary) the run was made with, or a new --output_dir")
     if changed:
       detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:5])
       raise UserError(f"{output_dir} was trained with other hparams ({detail}); use another "

@@ -1,11 +1,11 @@
 """The training loop: a custom TF2 loop inside tf.function under a tf.distribute strategy.
 
-One Trainer owns the model, optimizer, checkpoints and summaries of one output_dir. The
-loss of a step is the label-smoothed cross-entropy summed over the non-padding target
-tokens of every replica, divided by the global count of such tokens, so it does not
-depend on how the batch is split over replicas.
+One Trainer owns the model, optimizer, checkpoints and summaries of one output_dir.
+Checkpoints hold the model, the optimizer, the global step and the position of the
+training input, so a resumed run reads the batches an uninterrupted run would have read.
+Runs stop cleanly on SIGTERM/SIGINT, skip updates whose loss is not finite, and roll back
+to the last checkpoint when that keeps happening.
 """
-import math
 import os
 import time
 
@@ -14,9 +14,18 @@ import tensorflow as tf
 from t2t_lite import metrics
 from t2t_lite.data import input_pipeline
 from t2t_lite.errors import UserError
-from t2t_lite.training import learning_rate, optimizers
+from t2t_lite.training import learning_rate, optimizers, preemption
+from t2t_lite.training.checkpoints import CheckpointKeeper
+from t2t_lite.training.train_step import SUM, TrainStep
 
-SUM = tf.distribute.ReduceOp.SUM
+# A tf.function call runs this long at most, so a stop request waits about this long.
+SECONDS_PER_CALL = 2.0
+MAX_ROLLBACKS = 3
+_DATA_ERRORS = (tf.errors.DataLossError, tf.errors.InvalidArgumentError)
+
+
+def log_line(message):
+  print(message, flush=True)  # progress must show at once, also when piped to a file
 
 
 def _format_eta(seconds):
@@ -44,17 +53,19 @@ class Trainer:
   def __init__(self, problem, model_cls, hparams, output_dir, data_dir, train_steps,
                strategy=None, eval_steps=100, local_eval_frequency=1000,
                keep_checkpoint_max=20, log_step_count_steps=100, seed=None,
-               eval_split="dev", log=print):
+               eval_split="dev", max_nonfinite_steps=10, log=log_line):
     self.problem, self.hparams = problem, hparams
     self.output_dir, self.data_dir = output_dir, data_dir
     self.train_steps = train_steps
     self.eval_steps = eval_steps
     self.local_eval_frequency = max(1, local_eval_frequency)
     self.log_step_count_steps = max(1, log_step_count_steps)
+    self.keep_checkpoint_max = keep_checkpoint_max
     self.seed = seed
     self.eval_split = eval_split
     self.log = log
     self.strategy = strategy or tf.distribute.get_strategy()
+    self.stop_signal = None  # the signal that ended the last train(), if any
     metrics.check_names(problem.eval_metrics, problem.name)
     splits = [name for name, _ in problem.dataset_splits]
     if eval_split not in splits:
@@ -68,12 +79,15 @@ class Trainer:
       self.optimizer.build(self.model.trainable_variables)
       self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                                      aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-    self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                                          global_step=self.global_step)
-    self.manager = tf.train.CheckpointManager(self.checkpoint, output_dir,
-                                              max_to_keep=keep_checkpoint_max,
-                                              checkpoint_name="model.ckpt")
-    self._train_fn = None
+    self.step_fn = TrainStep(self.strategy, self.model, self.optimizer, hparams,
+                             self.global_step, max(1, max_nonfinite_steps))
+    # Weights only (no input position): evaluation, and rollbacks after non-finite losses.
+    self.weights = CheckpointKeeper(
+        tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                            global_step=self.global_step),
+        output_dir, keep_checkpoint_max, log)
+    self.keeper = None  # with the training input's position, made with the iterator
+    self._iterator = None
     self._eval_fn = None
     self._writers = {}
 
@@ -84,11 +98,24 @@ class Trainer:
       features["inputs"] = tf.ones([1, 1], tf.int32)
     return features
 
-  def restore(self, checkpoint_path=None):
-    """Restores the given or the latest checkpoint; returns its step (0 if none)."""
-    path = checkpoint_path or self.manager.latest_checkpoint
+  def _train_iterator(self):
+    if self._iterator is None:
+      self._iterator = iter(self._dataset("train", training=True))
+      self.keeper = CheckpointKeeper(
+          tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                              global_step=self.global_step, train_input=self._iterator),
+          self.output_dir, self.keep_checkpoint_max, self.log)
+    return self._iterator
+
+  def restore(self, checkpoint_path=None, with_input=True):
+    """Restores the given or the newest readable checkpoint (with the training input's
+    position when with_input); returns its step (0 if there is none)."""
+    if with_input:
+      self._train_iterator()
+      path = self.keeper.restore(checkpoint_path)
+    else:
+      path = self.weights.restore(checkpoint_path, partial=True)
     if path:
-      self.checkpoint.restore(path).expect_partial()
       self.log(f"restored {path} (step {int(self.global_step.numpy())})")
     return int(self.global_step.numpy())
 
@@ -105,97 +132,104 @@ class Trainer:
     self.problem.data_files(self.data_dir, split)  # a clear error before tf.data starts
     return self.strategy.distribute_datasets_from_function(fn)
 
+  def _data_error(self, split, error):
+    """A tf.data failure -> a UserError naming the damaged file."""
+    files = self.problem.data_files(self.data_dir, split)
+    bad = input_pipeline.find_corrupt_file(self.problem, files)
+    what = f"data file {bad} is damaged" if bad else f"the {split} data in {self.data_dir} " \
+                                                        "could not be read"
+    return UserError(f"{what} ({error.message.strip().splitlines()[0][:120]}); delete it and "
+                     f"run t2t-datagen --problem={self.problem.name} again")
+
   # -- training ---------------------------------------------------------------------------
-  def _replica_step(self, features):
-    model, optimizer = self.model, self.optimizer
-    ctx = tf.distribute.get_replica_context()
-    with tf.GradientTape() as tape:
-      logits = model(features, training=True)
-      loss_sum, weight = model.loss_sums(logits, features)
-      global_weight = ctx.all_reduce(SUM, weight)
-      loss = loss_sum / tf.maximum(global_weight, 1.0)
-    variables = model.trainable_variables
-    grads = tape.gradient(loss, variables)
-    if self.hparams.clip_grad_norm > 0:
-      grads = self._clip_global_norm(ctx, grads)
-    optimizer.apply_gradients(zip(grads, variables))
-    self.global_step.assign_add(1)
-    return loss_sum, weight
-
-  def _clip_global_norm(self, ctx, grads):
-    """Clips by the norm of the gradient summed over replicas (the optimizer sums the
-    replicas' gradients after this, so clipping each replica's own would let the limit
-    grow with the replica count)."""
-    grads = [tf.convert_to_tensor(g) for g in grads]
-    total = ctx.all_reduce(SUM, grads) if ctx.num_replicas_in_sync > 1 else grads
-    norm = tf.linalg.global_norm(total)
-    clip = self.hparams.clip_grad_norm
-    scale = clip / tf.maximum(norm, clip)
-    return [g * scale for g in grads]
-
-  def _make_train_fn(self):
-    strategy = self.strategy
-
-    @tf.function
-    def train_fn(iterator, num_steps):
-      loss_total = tf.constant(0.0)
-      weight_total = tf.constant(0.0)
-      for _ in tf.range(num_steps):
-        loss_sum, weight = strategy.run(self._replica_step, args=(next(iterator),))
-        loss_total += strategy.reduce(SUM, loss_sum, axis=None)
-        weight_total += strategy.reduce(SUM, weight, axis=None)
-      return loss_total / tf.maximum(weight_total, 1.0)
-    return train_fn
-
   def train(self, eval_fn=None, until_step=None):
     """Trains to train_steps (or until_step), saving a checkpoint every
-    local_eval_frequency steps and at the end; calls eval_fn after each save."""
+    local_eval_frequency steps and at the end; calls eval_fn after each save. On SIGTERM
+    or SIGINT, saves at the next step boundary and returns (self.stop_signal says which)."""
     target = until_step or self.train_steps
     step = int(self.global_step.numpy())
     if step >= target:
       self.log(f"step {step} >= train_steps {target}: nothing to train")
       return step
-    if self._train_fn is None:
-      self._train_fn = self._make_train_fn()
-    iterator = iter(self._dataset("train", training=True))
+    iterator = self._train_iterator()
     writer = self._writer("train")
     self.log(f"training from step {step} to {target}")
     last_time, last_step = time.time(), step
     start_time, start_step = last_time, step
-    while step < target:
-      # Run up to the next log or checkpoint boundary inside one tf.function call.
-      next_log = (step // self.log_step_count_steps + 1) * self.log_step_count_steps
-      next_save = (step // self.local_eval_frequency + 1) * self.local_eval_frequency
-      chunk = min(next_log, next_save, target) - step
-      loss = float(self._train_fn(iterator, tf.constant(chunk)))
-      step = int(self.global_step.numpy())
-      if not math.isfinite(loss):
-        raise UserError(f"loss became {loss} at step {step}; lower the learning rate "
-                        "(--hparams=learning_rate_constant=...) or check the data. The last "
-                        f"checkpoint in {self.output_dir} is intact")
-      now = time.time()
-      if step % self.log_step_count_steps == 0 or step == target:
-        rate = (step - last_step) / max(now - last_time, 1e-9)
-        overall = (step - start_step) / max(now - start_time, 1e-9)
-        lr = float(self.schedule(self.optimizer.iterations - 1))
-        self.log(f"step {step}/{target}  loss {loss:.4f}  lr {lr:.3g}  "
-                 f"{rate:.2f} steps/s  ETA {_format_eta((target - step) / max(overall, 1e-9))}")
-        with writer.as_default(step=step):
-          tf.summary.scalar("loss", loss)
-          tf.summary.scalar("learning_rate", lr)
-          tf.summary.scalar("global_step/sec", rate)
-        last_time, last_step = now, step
-      if step % self.local_eval_frequency == 0 or step == target:
-        self.save()
-        if eval_fn is not None:
-          eval_fn()
-        last_time = time.time()  # eval time is not training time
+    steps_per_call, rollbacks, skipped = 10, 0, int(self.step_fn.nonfinite_total.numpy())
+    with preemption.StopRequest() as stop:
+      while step < target:
+        next_log = (step // self.log_step_count_steps + 1) * self.log_step_count_steps
+        next_save = (step // self.local_eval_frequency + 1) * self.local_eval_frequency
+        chunk = min(next_log, next_save, target, step + steps_per_call) - step
+        call_start = time.time()
+        try:
+          loss = float(self.step_fn.run(iterator, tf.constant(chunk)))
+        except _DATA_ERRORS as e:
+          raise self._data_error("train", e) from None
+        new_step = int(self.global_step.numpy())
+        # Size the next call to take about SECONDS_PER_CALL (prompt stop requests).
+        per_step = (time.time() - call_start) / max(new_step - step, 1)
+        steps_per_call = max(1, min(1000, int(SECONDS_PER_CALL / max(per_step, 1e-6))))
+        step = new_step
+        total = int(self.step_fn.nonfinite_total.numpy())
+        if total > skipped:
+          self.log(f"WARNING: skipped {total - skipped} update(s) with a non-finite loss "
+                   f"before step {step}")
+          skipped = total
+        if int(self.step_fn.nonfinite_run.numpy()) >= self.step_fn.max_nonfinite_steps:
+          rollbacks += 1
+          step = self._roll_back(rollbacks)
+          last_time, last_step = time.time(), step
+          continue
+        now = time.time()
+        if step % self.log_step_count_steps == 0 or step == target:
+          rate = (step - last_step) / max(now - last_time, 1e-9)
+          overall = (step - start_step) / max(now - start_time, 1e-9)
+          lr = float(self.schedule(self.optimizer.iterations - 1))
+          self.log(f"step {step}/{target}  loss {loss:.4f}  lr {lr:.3g}  {rate:.2f} steps/s"
+                   f"  ETA {_format_eta((target - step) / max(overall, 1e-9))}")
+          with writer.as_default(step=step):
+            tf.summary.scalar("loss", loss)
+            tf.summary.scalar("learning_rate", lr)
+            tf.summary.scalar("global_step/sec", rate)
+          last_time, last_step = now, step
+        if stop:
+          path = self.save()
+          self.stop_signal = stop.signal_name
+          self.log(f"received {stop.signal_name} at step {step}: saved {path}; rerun the "
+                   "same command to resume")
+          break
+        if step % self.local_eval_frequency == 0 or step == target:
+          self.save()
+          rollbacks = 0
+          if eval_fn is not None:
+            eval_fn()
+          last_time = time.time()  # eval time is not training time
     writer.flush()
     return step
 
+  def _roll_back(self, rollbacks):
+    """After max_nonfinite_steps non-finite losses in a row: back to the last checkpoint's
+    weights (the input moves on, past the batches that failed)."""
+    n = self.step_fn.max_nonfinite_steps
+    step = int(self.global_step.numpy())
+    if rollbacks > MAX_ROLLBACKS or not self.weights.candidates():
+      raise UserError(f"the loss was not finite for {n} steps in a row at step {step}"
+                      + (f", also after {MAX_ROLLBACKS} rollbacks" if rollbacks > 1 else "")
+                      + "; lower the learning rate (--hparams=learning_rate_constant=...) or "
+                      f"check the data. The checkpoints in {self.output_dir} are intact")
+    path = self.weights.restore(partial=True)
+    self.step_fn.nonfinite_run.assign(0)
+    restored = int(self.global_step.numpy())
+    self.log(f"WARNING: {n} non-finite losses in a row at step {step}: rolled back to {path} "
+             f"(step {restored}), continuing with the next batches")
+    return restored
+
   def save(self):
     step = int(self.global_step.numpy())
-    path = self.manager.save(checkpoint_number=step)
+    self._train_iterator()
+    path = self.keeper.save(step)
     self.log(f"saved checkpoint {path}")
     return path
 
@@ -219,11 +253,14 @@ class Trainer:
     if self._eval_fn is None:
       self._eval_fn = self._make_eval_fn()
     totals = None
-    for i, features in enumerate(self._dataset(self.eval_split, training=False)):
-      if self.eval_steps and i >= self.eval_steps:
-        break
-      sums = self._eval_fn(features)
-      totals = sums if totals is None else {k: totals[k] + sums[k] for k in totals}
+    try:
+      for i, features in enumerate(self._dataset(self.eval_split, training=False)):
+        if self.eval_steps and i >= self.eval_steps:
+          break
+        sums = self._eval_fn(features)
+        totals = sums if totals is None else {k: totals[k] + sums[k] for k in totals}
+    except _DATA_ERRORS as e:
+      raise self._data_error(self.eval_split, e) from None
     if totals is None:
       raise UserError(f"the {self.eval_split} split of '{self.problem.name}' in "
                       f"{self.data_dir} is empty; regenerate the data")
@@ -251,10 +288,10 @@ class Trainer:
     """Evaluates each new checkpoint until one reaches train_steps (or timeout)."""
     last, waited, results = None, 0.0, None
     while True:
-      # Another process writes the checkpoints: read the directory, not our manager.
+      # Another process writes the checkpoints: read the directory, not a manager.
       path = tf.train.latest_checkpoint(self.output_dir)
       if path and path != last:
-        step = self.restore(path)
+        step = self.restore(path, with_input=False)
         results, last, waited = self.evaluate(), path, 0.0
         if step >= self.train_steps:
           return results

@@ -1,0 +1,82 @@
+"""Checkpoints that survive crashes, corrupt files and full disks.
+
+TensorFlow writes a checkpoint's files first and updates the `checkpoint` index file last,
+so a crash while saving leaves the previous checkpoint as the latest. A checkpoint that is
+listed but unreadable (a truncated file, a disk that filled up) is skipped on restore with
+a warning, falling back to the one before it.
+"""
+import os
+
+import tensorflow as tf
+
+from t2t_lite.errors import UserError
+
+# What reading a truncated or damaged checkpoint raises, depending on where it is cut.
+_RESTORE_ERRORS = (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError,
+                   EOFError)
+_WRITE_ERRORS = (tf.errors.ResourceExhaustedError, tf.errors.UnknownError,
+                 tf.errors.InternalError, tf.errors.PermissionDeniedError, OSError)
+
+
+class CheckpointKeeper:
+
+  def __init__(self, checkpoint, directory, max_to_keep, log=print):
+    self.checkpoint = checkpoint
+    self.directory = directory
+    self.log = log
+    self.manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
+                                              checkpoint_name="model.ckpt")
+
+  def candidates(self):
+    """Checkpoint paths, newest first (from the index file, then any stray ones)."""
+    paths = list(reversed(self.manager.checkpoints))
+    latest = tf.train.latest_checkpoint(self.directory)
+    if latest and latest not in paths:
+      paths.insert(0, latest)
+    return paths
+
+  def restore(self, path=None, partial=False):
+    """Restores `path`, or the newest readable checkpoint. Returns the path or None."""
+    for candidate in ([path] if path else self.candidates()):
+      try:
+        status = self.checkpoint.restore(candidate)
+        if partial:
+          status.expect_partial()
+        else:
+          status.assert_existing_objects_matched()
+        return candidate
+      except _RESTORE_ERRORS as e:
+        if path:
+          raise UserError(f"checkpoint {path} cannot be restored: {_first_line(e)}") from None
+        self.log(f"WARNING: checkpoint {candidate} is unreadable ({_first_line(e)}); "
+                 "falling back to the previous one")
+    if self.candidates():
+      raise UserError(f"no readable checkpoint in {self.directory}; move the damaged "
+                      "model.ckpt-* files away to start over")
+    return None
+
+  def save(self, step):
+    try:
+      return self.manager.save(checkpoint_number=step)
+    except _WRITE_ERRORS as e:
+      self._remove_partial(step)
+      previous = tf.train.latest_checkpoint(self.directory)
+      kept = f"; {previous} is intact and a rerun resumes from it" if previous else ""
+      raise UserError(f"could not write the checkpoint of step {step} to {self.directory} "
+                      f"({_first_line(e)}): free disk space there{kept}") from None
+
+  def _remove_partial(self, step):
+    prefix = os.path.join(self.directory, f"model.ckpt-{step}")
+    for path in tf.io.gfile.glob(prefix + ".*") + tf.io.gfile.glob(prefix + "_temp*"):
+      try:
+        if tf.io.gfile.isdir(path):
+          tf.io.gfile.rmtree(path)
+        else:
+          tf.io.gfile.remove(path)
+      except tf.errors.OpError:
+        pass
+
+
+def _first_line(error):
+  text = getattr(error, "message", None) or str(error)
+  return text.strip().splitlines()[0][:200] if text.strip() else type(error).__name__
