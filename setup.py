@@ -29,6 +29,7 @@ setup(
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",
             "t2t-trainer=t2t_lite.bin.t2t_trainer:run",
             "t2t-decoder=t2t_lite.bin.t2t_decoder:run",
+            "t2t-benchmark=t2t_lite.bin.t2t_benchmark:run",
         ],
     },
 )

@@ -54,6 +54,7 @@ def main(argv):
   out_path = os.path.expanduser(FLAGS.decode_to_file) if FLAGS.decode_to_file else None
   if out_path and not os.path.isdir(os.path.dirname(os.path.abspath(out_path))):
     raise UserError(f"--decode_to_file={FLAGS.decode_to_file}: its folder does not exist")
+  problem.check_split(FLAGS.decode_split, "--decode_split")
   dec = decoder.Decoder(problem, model_cls, hparams, data_dir, checkpoint, dhp)
   if FLAGS.decode_from_file:
     dec.decode_from_file(os.path.expanduser(FLAGS.decode_from_file), out_path)

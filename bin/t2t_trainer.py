@@ -56,8 +56,10 @@ def main(argv):
   run = {"problem": problem.name, "model": FLAGS.model, "hparams_set": FLAGS.hparams_set,
          "data_dir": os.path.abspath(data_dir)}
   run_dir.check_run(output_dir, run)
+  problem.check_split(FLAGS.eval_split)
   if FLAGS.generate_data:
     problem.generate_data(data_dir, common_flags.tmp_dir())
+  problem.data_files(data_dir, "train" if FLAGS.schedule.startswith("train") else FLAGS.eval_split)
   problem.update_hparams(hparams, data_dir)
   if FLAGS.schedule in ("evaluate", "continuous_eval"):
     hparams = run_dir.read_hparams(output_dir, wait_secs=(
@@ -75,7 +77,6 @@ def main(argv):
                     log_step_count_steps=FLAGS.log_step_count_steps,
                     seed=FLAGS.random_seed, eval_split=FLAGS.eval_split,
                     max_nonfinite_steps=FLAGS.max_nonfinite_steps)
-  problem.data_files(data_dir, "train" if FLAGS.schedule.startswith("train") else FLAGS.eval_split)
   if FLAGS.schedule.startswith("train"):
     run_dir.prepare(output_dir, run, hparams)
   if FLAGS.schedule == "train":

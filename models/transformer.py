@@ -38,20 +38,29 @@ class ResidualSublayer(keras.layers.Layer):
     return x + self.dropout(y, training=training)
 
 
-class EncoderLayer(keras.layers.Layer):
+def attention_block(hparams, self_attention, name):
+  init = common.initializer(hparams)
+  return ResidualSublayer(MultiHeadAttention(
+      hparams.hidden_size, hparams.num_heads, hparams.attention_dropout, init,
+      self_attention=self_attention, name=name), hparams, name=f"{name}_block")
 
-  def build(self, *shapes, **kw):
-    self.built = True
+
+def ffn_block(hparams):
+  init = common.initializer(hparams)
+  return ResidualSublayer(DenseReluDense(hparams.filter_size, hparams.hidden_size,
+                                         hparams.relu_dropout, init, name="ffn"),
+                          hparams, name="ffn_block")
+
+
+class EncoderLayer(keras.layers.Layer):
 
   def __init__(self, hparams, **kwargs):
     super().__init__(**kwargs)
-    init = common.initializer(hparams)
-    self.self_attention = ResidualSublayer(MultiHeadAttention(
-        hparams.hidden_size, hparams.num_heads, hparams.attention_dropout, init,
-        self_attention=True, name="self_attention"), hparams, name="self_attention_block")
-    self.ffn = ResidualSublayer(DenseReluDense(hparams.filter_size, hparams.hidden_size,
-                                        hparams.relu_dropout, init, name="ffn"), hparams,
-                                name="ffn_block")
+    self.self_attention = attention_block(hparams, True, "self_attention")
+    self.ffn = ffn_block(hparams)
+
+  def build(self, *shapes, **kw):
+    self.built = True
 
   def call(self, x, bias, training=False):
     x = self.self_attention(x, bias=bias, training=training)
@@ -60,21 +69,14 @@ class EncoderLayer(keras.layers.Layer):
 
 class DecoderLayer(keras.layers.Layer):
 
-  def build(self, *shapes, **kw):
-    self.built = True
-
   def __init__(self, hparams, **kwargs):
     super().__init__(**kwargs)
-    init = common.initializer(hparams)
-    self.self_attention = ResidualSublayer(MultiHeadAttention(
-        hparams.hidden_size, hparams.num_heads, hparams.attention_dropout, init,
-        self_attention=True, name="self_attention"), hparams, name="self_attention_block")
-    self.encdec_attention = ResidualSublayer(MultiHeadAttention(
-        hparams.hidden_size, hparams.num_heads, hparams.attention_dropout, init,
-        self_attention=False, name="encdec_attention"), hparams, name="encdec_attention_block")
-    self.ffn = ResidualSublayer(DenseReluDense(hparams.filter_size, hparams.hidden_size,
-                                        hparams.relu_dropout, init, name="ffn"), hparams,
-                                name="ffn_block")
+    self.self_attention = attention_block(hparams, True, "self_attention")
+    self.encdec_attention = attention_block(hparams, False, "encdec_attention")
+    self.ffn = ffn_block(hparams)
+
+  def build(self, *shapes, **kw):
+    self.built = True
 
   def call(self, x, memory, self_bias, memory_bias, training=False, cache=None, step=None):
     """With a decoding cache, returns (output, updated self-attention cache)."""

@@ -50,6 +50,11 @@ class Problem:
     """Yields {"inputs": [ids...], "targets": [ids...]} for one split (ids end with EOS)."""
     raise NotImplementedError
 
+  def check_split(self, split, flag="--eval_split"):
+    splits = [name for name, _ in self.dataset_splits]
+    if split not in splits:
+      raise UserError(f"{flag}={split}: problem '{self.name}' has splits {', '.join(splits)}")
+
   def split_filenames(self, data_dir, split):
     num_shards = dict(self.dataset_splits)[split]
     return generator_utils.shard_filenames(data_dir, self.name, split, num_shards)

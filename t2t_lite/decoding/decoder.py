@@ -43,6 +43,12 @@ class Decoder:
     self.data_dir = data_dir
     if not problem.has_inputs:
       raise UserError(f"problem '{problem.name}' has no inputs to decode from")
+    for feature, key in (("inputs", "input_vocab_size"), ("targets", "target_vocab_size")):
+      size = self.encoders[feature].vocab_size
+      if size != getattr(hparams, key):
+        raise UserError(f"the {feature} vocabulary in {data_dir} has {size} tokens but the "
+                        f"model was trained with {getattr(hparams, key)}; pass the --data_dir "
+                        "the run was trained with")
     model_cls.validate_hparams(hparams)
     self.model = model_cls(hparams)
     self.model.build_from_features({"inputs": tf.ones([1, 1], tf.int32),

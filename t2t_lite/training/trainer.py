@@ -67,10 +67,7 @@ class Trainer:
     self.strategy = strategy or tf.distribute.get_strategy()
     self.stop_signal = None  # the signal that ended the last train(), if any
     metrics.check_names(problem.eval_metrics, problem.name)
-    splits = [name for name, _ in problem.dataset_splits]
-    if eval_split not in splits:
-      raise UserError(f"--eval_split={eval_split}: problem '{problem.name}' has splits "
-                      f"{', '.join(splits)}")
+    problem.check_split(eval_split)
     with self.strategy.scope():
       self.model = build_model(model_cls, hparams)
       self.model.build_from_features(self._dummy_features())

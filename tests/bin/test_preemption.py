@@ -14,11 +14,6 @@ pytestmark = pytest.mark.slow
 PROBLEM = "algorithmic_reverse_decimal40"
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-  d = str(tmp_path_factory.mktemp("data"))
-  run("t2t-datagen", f"--problem={PROBLEM}", f"--data_dir={d}")
-  return d
 
 
 def _args(data_dir, out, steps, *extra):

@@ -11,12 +11,6 @@ pytestmark = pytest.mark.slow
 PROBLEM = "algorithmic_reverse_decimal40"
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-  d = str(tmp_path_factory.mktemp("data"))
-  proc = run("t2t-datagen", f"--problem={PROBLEM}", f"--data_dir={d}")
-  assert "wrote 100000 train examples" in proc.stdout
-  return d
 
 
 def _train(data_dir, out, steps, *extra, **kwargs):
