@@ -23,7 +23,9 @@ flags.DEFINE_integer("vocab_size", 32768, "Vocabulary size (ignored with --probl
 flags.DEFINE_integer("warmup", 3, "Untimed training steps (the first one traces).")
 flags.DEFINE_integer("steps", 10, "Timed training steps (the median is reported).")
 flags.DEFINE_integer("decode_batch", 32, "Sentences per decoding batch (0: skip decoding).")
-flags.DEFINE_integer("decode_length", 64, "Output tokens per decoded sentence at most.")
+flags.DEFINE_integer("decode_src_len", 32, "Source tokens per decoded sentence (EOS included).")
+flags.DEFINE_integer("decode_length", 64, "Output tokens per decoded sentence at most (the "
+                     "search may end a sentence earlier at EOS; tokens after it not counted).")
 flags.DEFINE_integer("beam_size", 4, "Beam size for the decoding measurement.")
 flags.DEFINE_float("alpha", 0.6, "Length penalty for the decoding measurement.")
 flags.DEFINE_integer("decode_repeats", 3, "Timed decoding batches (the median is reported).")
@@ -40,10 +42,18 @@ def main(argv):
     for name, value in dict(model=FLAGS.model or "transformer",
                             hparams_set=FLAGS.hparams_set or "transformer_tiny",
                             batch=4, src_len=8, tgt_len=8, vocab_size=64, warmup=1, steps=2,
-                            decode_batch=2, decode_length=10, decode_repeats=1,
+                            decode_batch=2, decode_src_len=4, decode_length=10,
+                            decode_repeats=1,
                             input_batches=5).items():
       setattr(FLAGS, name, value)
   common_flags.require("model", "hparams_set")
+  from t2t_lite.errors import UserError
+  for name in ("batch", "src_len", "tgt_len", "steps", "warmup", "decode_repeats",
+               "input_batches", "beam_size"):
+    if getattr(FLAGS, name) < 1:
+      raise UserError(f"--{name} must be at least 1")
+  if FLAGS.decode_batch and FLAGS.decode_length < FLAGS.decode_src_len:
+    raise UserError("--decode_length must be at least --decode_src_len")
   model_cls = registry.model(FLAGS.model)
   hp = registry.hparams(FLAGS.hparams_set).parse(FLAGS.hparams)
   problem = registry.problem(FLAGS.problem) if FLAGS.problem else None
@@ -76,13 +86,15 @@ def main(argv):
     result["mfu_vs_fp32_peak"] = round(flops / seconds / 1e9 / result["peak_gflops"]["fp32"], 4)
     result["mfu_vs_bf16_peak"] = round(flops / seconds / 1e9 / result["peak_gflops"]["bf16"], 4)
   if FLAGS.decode_batch:
-    inputs = features["inputs"][:FLAGS.decode_batch]
+    inputs = benchmark.synthetic_sources(FLAGS.decode_batch, FLAGS.decode_src_len,
+                                         hp.target_vocab_size)
     result.update(benchmark.decode_speed(model, inputs, FLAGS.beam_size, FLAGS.alpha,
                                          FLAGS.decode_length, FLAGS.decode_repeats))
   if problem and FLAGS.data_dir:
     result.update(benchmark.input_speed(problem, hp, FLAGS.data_dir, FLAGS.input_batches))
-    consumed = result["input_examples_per_batch"] / seconds
-    result["input_speed_over_training"] = round(result["input_examples_per_s"] / consumed, 1)
+    # In target tokens: the synthetic training batch and real batches differ in shape.
+    result["input_speed_over_training"] = round(
+        result["input_target_tokens_per_s"] / result["target_tokens_per_s"], 1)
   result["peak_memory_mib"] = benchmark.peak_memory_mib()
   print(json.dumps(result), flush=True)
   rows = [("train ms/step (median)", result["ms_per_step"]),

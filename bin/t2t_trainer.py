@@ -2,7 +2,7 @@
 
   t2t-trainer --generate_data --problem=algorithmic_reverse_decimal40 \\
       --model=transformer --hparams_set=transformer_tiny --output_dir=runs/reverse \\
-      --train_steps=2500
+      --train_steps=5000 --hparams="batch_size=1024,learning_rate_warmup_steps=1000"
 
 Rerunning the same command resumes from the latest checkpoint in --output_dir.
 """
@@ -59,7 +59,10 @@ def main(argv):
   problem.check_split(FLAGS.eval_split)
   if FLAGS.generate_data:
     problem.generate_data(data_dir, common_flags.tmp_dir())
-  problem.data_files(data_dir, "train" if FLAGS.schedule.startswith("train") else FLAGS.eval_split)
+  if FLAGS.schedule != "train":
+    problem.data_files(data_dir, FLAGS.eval_split)
+  if FLAGS.schedule.startswith("train"):
+    problem.data_files(data_dir, "train")
   problem.update_hparams(hparams, data_dir)
   if FLAGS.schedule in ("evaluate", "continuous_eval"):
     hparams = run_dir.read_hparams(output_dir, wait_secs=(

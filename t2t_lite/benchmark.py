@@ -17,14 +17,15 @@ from t2t_lite.training.train_step import TrainStep
 from t2t_lite.training.trainer import build_model
 
 
-def matmul_peak_gflops(n=2048, steps=10, repeats=3):
+def matmul_peak_gflops(n=2048, steps=20, repeats=3, warmup=3):
     """Best measured n x n matmul GFLOP/s in float32 and bfloat16 (the MFU denominators)."""
     out = {}
     for name, dtype in (("fp32", tf.float32), ("bf16", tf.bfloat16)):
       a = tf.random.normal([n, n], dtype=tf.float32)
       a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
       run = tf.function(lambda: tf.matmul(a, b))
-      run().numpy()
+      for _ in range(warmup):
+        run().numpy()
       best = 0.0
       for _ in range(repeats):
         start = time.perf_counter()
@@ -61,6 +62,14 @@ def synthetic_features(batch, src_len, tgt_len, vocab_size, seed=1234):
   rng = np.random.default_rng(seed)
   return {"inputs": tf.constant(rng.integers(2, vocab_size, (batch, src_len)), tf.int32),
           "targets": tf.constant(rng.integers(2, vocab_size, (batch, tgt_len)), tf.int32)}
+
+
+def synthetic_sources(batch, src_len, vocab_size, seed=4321):
+  """Decoder inputs as the decoder sees them: src_len - 1 tokens, then EOS."""
+  rng = np.random.default_rng(seed)
+  ids = rng.integers(2, vocab_size, (batch, src_len))
+  ids[:, -1] = EOS_ID
+  return tf.constant(ids, tf.int32)
 
 
 def _median_ms(times):
@@ -138,5 +147,5 @@ def input_speed(problem, hp, data_dir, batches):
     padding += int((targets == 0).sum())
   seconds = time.perf_counter() - start
   return {"input_examples_per_s": round(examples / seconds, 1),
-          "input_examples_per_batch": round(examples / batches, 1),
+          "input_target_tokens_per_s": round((tokens - padding) / seconds, 1),
           "padding_fraction": round(padding / max(tokens, 1), 4)}

@@ -85,3 +85,19 @@ def find_corrupt_file(problem, files):
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError):
       return path
   return None
+
+
+def check_some_examples_fit(problem, hparams, files, sample=1000):
+  """Training drops examples longer than max_length; if none in a sample of the data fits,
+  the repeating input would spin forever, so say so instead."""
+  max_length = hparams.max_length or hparams.batch_size
+  try:
+    lengths = [int(example_length(problem.decode_example(r)))
+               for r in tf.data.TFRecordDataset(files[:1]).take(sample)]
+  except (tf.errors.DataLossError, tf.errors.InvalidArgumentError):
+    return  # a damaged file: training reports it, naming the file
+
+  if lengths and min(lengths) > max_length:
+    raise UserError(f"no training example fits max_length={max_length} (the shortest of "
+                    f"{len(lengths)} read has {min(lengths)} tokens); raise hparam max_length "
+                    "or batch_size")

@@ -12,8 +12,7 @@ import tensorflow as tf
 from t2t_lite.errors import UserError
 
 # What reading a truncated or damaged checkpoint raises, depending on where it is cut.
-_RESTORE_ERRORS = (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError,
-                   EOFError)
+_RESTORE_ERRORS = (tf.errors.OpError, ValueError, IndexError, KeyError, EOFError)
 _WRITE_ERRORS = (tf.errors.ResourceExhaustedError, tf.errors.UnknownError,
                  tf.errors.InternalError, tf.errors.PermissionDeniedError, OSError)
 
@@ -24,8 +23,10 @@ class CheckpointKeeper:
     self.checkpoint = checkpoint
     self.directory = directory
     self.log = log
-    self.manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
-                                              checkpoint_name="model.ckpt")
+    # max_to_keep <= 0 keeps every checkpoint (Estimator's meaning of 0).
+    self.manager = tf.train.CheckpointManager(
+        checkpoint, directory, max_to_keep=max_to_keep if max_to_keep > 0 else None,
+        checkpoint_name="model.ckpt")
 
   def candidates(self):
     """Checkpoint paths, newest first (from the index file, then any stray ones)."""
@@ -45,6 +46,10 @@ class CheckpointKeeper:
         else:
           status.assert_existing_objects_matched()
         return candidate
+      except AssertionError as e:
+        raise UserError(f"checkpoint {candidate} does not match this model ({_first_line(e)});"
+                        " it was written by another model, other hparams or an older "
+                        "t2t_lite: use another --output_dir") from None
       except _RESTORE_ERRORS as e:
         if path:
           raise UserError(f"checkpoint {path} cannot be restored: {_first_line(e)}") from None

@@ -15,7 +15,7 @@ from t2t_lite import metrics
 from t2t_lite.data import input_pipeline
 from t2t_lite.errors import UserError
 from t2t_lite.training import learning_rate, optimizers, preemption
-from t2t_lite.training.checkpoints import CheckpointKeeper
+from t2t_lite.training.checkpoints import _WRITE_ERRORS, CheckpointKeeper
 from t2t_lite.training.train_step import SUM, TrainStep
 
 # A tf.function call runs this long at most, so a stop request waits about this long.
@@ -97,11 +97,17 @@ class Trainer:
 
   def _train_iterator(self):
     if self._iterator is None:
+      input_pipeline.check_some_examples_fit(
+          self.problem, self.hparams, self.problem.data_files(self.data_dir, "train"))
       self._iterator = iter(self._dataset("train", training=True))
-      self.keeper = CheckpointKeeper(
-          tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                              global_step=self.global_step, train_input=self._iterator),
-          self.output_dir, self.keep_checkpoint_max, self.log)
+      state = dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step)
+      if isinstance(self._iterator, tf.__internal__.tracking.Trackable):
+        state["train_input"] = self._iterator
+      else:  # e.g. a multi-replica DistributedIterator
+        self.log("WARNING: this strategy's input iterator cannot be checkpointed; a resumed "
+                 "run starts the training input afresh")
+      self.keeper = CheckpointKeeper(tf.train.Checkpoint(**state), self.output_dir,
+                                     self.keep_checkpoint_max, self.log)
     return self._iterator
 
   def restore(self, checkpoint_path=None, with_input=True):
@@ -130,12 +136,14 @@ class Trainer:
     return self.strategy.distribute_datasets_from_function(fn)
 
   def _data_error(self, split, error):
-    """A tf.data failure -> a UserError naming the damaged file."""
+    """A UserError naming the damaged file behind a tf.data failure, or None when every
+    file reads fine (then the error is not the data's, and keeps its traceback)."""
     files = self.problem.data_files(self.data_dir, split)
     bad = input_pipeline.find_corrupt_file(self.problem, files)
-    what = f"data file {bad} is damaged" if bad else f"the {split} data in {self.data_dir} " \
-                                                        "could not be read"
-    return UserError(f"{what} ({error.message.strip().splitlines()[0][:120]}); delete it and "
+    if bad is None:
+      return None
+    return UserError(f"data file {bad} is damaged "
+                     f"({error.message.strip().splitlines()[0][:120]}); delete it and "
                      f"run t2t-datagen --problem={self.problem.name} again")
 
   # -- training ---------------------------------------------------------------------------
@@ -154,6 +162,8 @@ class Trainer:
     last_time, last_step = time.time(), step
     start_time, start_step = last_time, step
     steps_per_call, rollbacks, skipped = 10, 0, int(self.step_fn.nonfinite_total.numpy())
+    updates_at_rollback = None  # optimizer.iterations right after the last rollback
+    self.stop_signal = None
     with preemption.StopRequest() as stop:
       while step < target:
         next_log = (step // self.log_step_count_steps + 1) * self.log_step_count_steps
@@ -163,7 +173,7 @@ class Trainer:
         try:
           loss = float(self.step_fn.run(iterator, tf.constant(chunk)))
         except _DATA_ERRORS as e:
-          raise self._data_error("train", e) from None
+          raise (self._data_error("train", e) or e) from None
         new_step = int(self.global_step.numpy())
         # Size the next call to take about SECONDS_PER_CALL (prompt stop requests).
         per_step = (time.time() - call_start) / max(new_step - step, 1)
@@ -177,6 +187,7 @@ class Trainer:
         if int(self.step_fn.nonfinite_run.numpy()) >= self.step_fn.max_nonfinite_steps:
           rollbacks += 1
           step = self._roll_back(rollbacks)
+          updates_at_rollback = int(self.optimizer.iterations.numpy())
           last_time, last_step = time.time(), step
           continue
         now = time.time()
@@ -186,10 +197,8 @@ class Trainer:
           lr = float(self.schedule(self.optimizer.iterations - 1))
           self.log(f"step {step}/{target}  loss {loss:.4f}  lr {lr:.3g}  {rate:.2f} steps/s"
                    f"  ETA {_format_eta((target - step) / max(overall, 1e-9))}")
-          with writer.as_default(step=step):
-            tf.summary.scalar("loss", loss)
-            tf.summary.scalar("learning_rate", lr)
-            tf.summary.scalar("global_step/sec", rate)
+          self._summaries(writer, step, {"loss": loss, "learning_rate": lr,
+                                         "global_step/sec": rate})
           last_time, last_step = now, step
         if stop:
           path = self.save()
@@ -199,24 +208,41 @@ class Trainer:
           break
         if step % self.local_eval_frequency == 0 or step == target:
           self.save()
-          rollbacks = 0
+          if updates_at_rollback is not None and \
+              int(self.optimizer.iterations.numpy()) > updates_at_rollback:
+            rollbacks, updates_at_rollback = 0, None  # training recovered
           if eval_fn is not None:
             eval_fn()
           last_time = time.time()  # eval time is not training time
-    writer.flush()
+    self._summaries(writer, step, {})
     return step
+
+  def _summaries(self, writer, step, values):
+    """Writes and flushes TensorBoard scalars; a full disk is a one-line error."""
+    try:
+      with writer.as_default(step=step):
+        for name, value in values.items():
+          tf.summary.scalar(name, value)
+      writer.flush()
+    except _WRITE_ERRORS as e:
+      raise UserError(f"could not write TensorBoard summaries to {self.output_dir} "
+                      f"({str(e).strip().splitlines()[0][:120]}): free disk space there; the "
+                      "last checkpoint is intact and a rerun resumes from it") from None
 
   def _roll_back(self, rollbacks):
     """After max_nonfinite_steps non-finite losses in a row: back to the last checkpoint's
     weights (the input moves on, past the batches that failed)."""
     n = self.step_fn.max_nonfinite_steps
     step = int(self.global_step.numpy())
-    if rollbacks > MAX_ROLLBACKS or not self.weights.candidates():
+    candidates = self.keeper.candidates() if self.keeper else self.weights.candidates()
+    if rollbacks > MAX_ROLLBACKS or not candidates:
+      kept = (f"The checkpoints in {self.output_dir} are intact" if candidates
+              else "No checkpoint was written yet")
       raise UserError(f"the loss was not finite for {n} steps in a row at step {step}"
                       + (f", also after {MAX_ROLLBACKS} rollbacks" if rollbacks > 1 else "")
                       + "; lower the learning rate (--hparams=learning_rate_constant=...) or "
-                      f"check the data. The checkpoints in {self.output_dir} are intact")
-    path = self.weights.restore(partial=True)
+                      f"check the data. {kept}")
+    path = self.weights.restore(candidates[0], partial=True)
     self.step_fn.nonfinite_run.assign(0)
     restored = int(self.global_step.numpy())
     self.log(f"WARNING: {n} non-finite losses in a row at step {step}: rolled back to {path} "
@@ -257,7 +283,7 @@ class Trainer:
         sums = self._eval_fn(features)
         totals = sums if totals is None else {k: totals[k] + sums[k] for k in totals}
     except _DATA_ERRORS as e:
-      raise self._data_error(self.eval_split, e) from None
+      raise (self._data_error(self.eval_split, e) or e) from None
     if totals is None:
       raise UserError(f"the {self.eval_split} split of '{self.problem.name}' in "
                       f"{self.data_dir} is empty; regenerate the data")
@@ -265,10 +291,7 @@ class Trainer:
     step = int(self.global_step.numpy())
     self.log(f"eval at step {step} ({self.eval_split}, {int(totals['sequences'])} examples): " +
              "  ".join(f"{k} {v:.4f}" for k, v in results.items()))
-    with self._writer("eval").as_default(step=step):
-      for k, v in results.items():
-        tf.summary.scalar(f"metrics/{k}", v)
-    self._writer("eval").flush()
+    self._summaries(self._writer("eval"), step, {f"metrics/{k}": v for k, v in results.items()})
     return results
 
   # -- schedules --------------------------------------------------------------------------
@@ -288,7 +311,12 @@ class Trainer:
       # Another process writes the checkpoints: read the directory, not a manager.
       path = tf.train.latest_checkpoint(self.output_dir)
       if path and path != last:
-        step = self.restore(path, with_input=False)
+        try:
+          step = self.restore(path, with_input=False)
+        except UserError as e:  # deleted by the trainer's keep_checkpoint_max meanwhile
+          self.log(f"WARNING: skipping {path}: {e}")
+          last = path
+          continue
         results, last, waited = self.evaluate(), path, 0.0
         if step >= self.train_steps:
           return results

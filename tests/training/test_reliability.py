@@ -110,3 +110,19 @@ def test_damaged_data_file_is_named(data_dir, tmp_path):  # noqa: F811
   trainer.restore()
   with pytest.raises(UserError, match=f"data file .*{shard} is damaged"):
     trainer.train()
+
+
+def test_nan_from_the_first_step_stops_even_with_frequent_saves(data_dir, tmp_path):  # noqa: F811
+  out = str(tmp_path / "run")
+  trainer, logs = _poisoned_trainer(data_dir, out, steps=60, max_nonfinite_steps=5)
+  trainer.restore()
+  trainer.train(until_step=3)
+  POISONED.assign(10 ** 6)
+  with pytest.raises(UserError, match="after 3 rollbacks"):
+    trainer.train()  # saves every 3 steps must not reset the rollback count
+
+
+def test_no_example_within_max_length_is_an_error(data_dir, tmp_path):  # noqa: F811
+  trainer, _ = _trainer(data_dir, str(tmp_path / "run"), ",max_length=1")
+  with pytest.raises(UserError, match="no training example fits max_length=1"):
+    trainer.train()
