@@ -31,6 +31,10 @@ flags.DEFINE_integer("random_seed", 1234, "Seed for initialization and input shu
 flags.DEFINE_string("eval_split", "dev", "Which split to evaluate on (e.g. dev, dev_long).")
 flags.DEFINE_integer("eval_timeout_secs", 3600,
                      "continuous_eval stops after this long without a new checkpoint.")
+flags.DEFINE_enum("strategy", "default", ["default", "one_device", "mirrored"],
+                  "tf.distribute strategy: default (one device), one_device, mirrored (all "
+                  "local GPUs, or --worker_gpu of them; on CPU, that many logical devices).")
+flags.DEFINE_integer("worker_gpu", 0, "Replicas for --strategy=mirrored (0: all GPUs).")
 flags.DEFINE_bool("deterministic", False,
                   "Deterministic ops (TF op determinism; seeds from --random_seed): a run "
                   "killed at any step and rerun ends bit-identical to an uninterrupted one.")
@@ -41,6 +45,9 @@ flags.DEFINE_integer("max_nonfinite_steps", 10,
 
 def main(argv):
   from t2t_lite import experiment
+  from t2t_lite.training import strategies
+  # First: a mirrored strategy on CPU must split the CPU before TensorFlow starts.
+  strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.worker_gpu)
   experiment.load_registrations(FLAGS.t2t_usr_dir)
   if FLAGS.registry_help:
     common_flags.print_registry_and_exit()
@@ -79,7 +86,7 @@ def main(argv):
                     keep_checkpoint_max=FLAGS.keep_checkpoint_max,
                     log_step_count_steps=FLAGS.log_step_count_steps,
                     seed=FLAGS.random_seed, eval_split=FLAGS.eval_split,
-                    max_nonfinite_steps=FLAGS.max_nonfinite_steps)
+                    max_nonfinite_steps=FLAGS.max_nonfinite_steps, strategy=strategy)
   if FLAGS.schedule.startswith("train"):
     run_dir.prepare(output_dir, run, hparams)
   if FLAGS.schedule == "train":

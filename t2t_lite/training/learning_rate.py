@@ -69,12 +69,15 @@ class FactorSchedule(keras.optimizers.schedules.LearningRateSchedule):
     self.hparams = hparams
     self.train_steps = train_steps
     self.factors = parse_schedule(hparams.learning_rate_schedule)
+    self.gate = None  # set by TrainStep: 0.0 to hold the weights during a skipped step
 
   def __call__(self, iterations):
     step = tf.cast(iterations, tf.float32) + 1.0
     rate = tf.constant(1.0, tf.float32)
     for _, factor in self.factors:
       rate *= tf.cast(factor(step, self.hparams, self.train_steps), tf.float32)
+    if self.gate is not None:
+      rate *= tf.convert_to_tensor(self.gate)
     return rate
 
   def get_config(self):

@@ -20,6 +20,12 @@ class TrainStep:
       agg = tf.VariableAggregation.ONLY_FIRST_REPLICA
       self.nonfinite_run = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=agg)
       self.nonfinite_total = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=agg)
+      # 1.0, or 0.0 during a multi-replica step whose loss was not finite: the learning
+      # rate schedule multiplies by it (see _replica_step).
+      self.update_gate = tf.Variable(1.0, trainable=False, aggregation=agg)
+    schedule = getattr(optimizer, "_learning_rate", None)
+    if hasattr(schedule, "gate"):
+      schedule.gate = self.update_gate
     self.run = self._compile()
 
   def _clip_global_norm(self, ctx, grads):
@@ -48,11 +54,18 @@ class TrainStep:
     if self.hparams.clip_grad_norm > 0:
       grads = self._clip_global_norm(ctx, grads)
 
-    def apply():
+    if self.strategy.num_replicas_in_sync == 1:
+      def apply():
+        optimizer.apply_gradients(zip(grads, variables))
+        return tf.constant(True)
+      tf.cond(finite, apply, lambda: tf.constant(False))
+    else:
+      # An optimizer step cannot sit in a tf.cond across replicas (it synchronizes them):
+      # apply zero gradients at learning rate 0 instead. The weights stay as they are;
+      # only the optimizer's moment estimates decay by one step.
+      self.update_gate.assign(tf.cast(finite, tf.float32))
+      grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
       optimizer.apply_gradients(zip(grads, variables))
-      return tf.constant(True)
-
-    tf.cond(finite, apply, lambda: tf.constant(False))
     self.global_step.assign_add(1)
     self.nonfinite_run.assign(tf.where(finite, tf.constant(0, tf.int64), self.nonfinite_run + 1))
     self.nonfinite_total.assign_add(tf.cast(tf.logical_not(finite), tf.int64))

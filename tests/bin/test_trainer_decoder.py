@@ -100,3 +100,13 @@ def test_output_dir_of_another_problem_is_refused(data_dir, tmp_path):
              f"--output_dir={out}", "--train_steps=2", check=False)
   assert proc.returncode == 2
   assert "holds a run of problem 'algorithmic_reverse_decimal40'" in proc.stderr
+
+
+def test_mirrored_strategy_on_logical_cpus_trains_and_decodes(data_dir, tmp_path):
+  out = str(tmp_path / "run")
+  trained = _train(data_dir, out, 4, "--strategy=mirrored", "--worker_gpu=2")
+  assert "step 4/4" in trained.stdout and "eval at step 4" in trained.stdout
+  (tmp_path / "in.txt").write_text("1 2 3\n")
+  decoded = run("t2t-decoder", f"--output_dir={out}", f"--decode_from_file={tmp_path / 'in.txt'}",
+                "--decode_hparams=beam_size=2,extra_length=3")
+  assert len(decoded.stdout.strip().splitlines()) == 1

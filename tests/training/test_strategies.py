@@ -1,0 +1,61 @@
+"""Multi-replica training on logical CPU devices (a subprocess: the CPU must be split
+before TensorFlow starts, and this test process has started it long ago)."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent('''
+    import os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    from t2t_lite.training import strategies
+    mirrored = strategies.make_strategy("mirrored", worker_gpu=int(sys.argv[1]))
+    import numpy as np, tensorflow as tf, keras
+    from t2t_lite import experiment, registry
+    from t2t_lite.training import learning_rate, optimizers
+    from t2t_lite.training.train_step import TrainStep
+    experiment.load_registrations()
+
+    def run(strategy, batch):
+      keras.utils.set_random_seed(5)
+      hp = registry.hparams("transformer_tiny").parse(
+          "hidden_size=32,filter_size=64,num_heads=2,num_hidden_layers=1,"
+          "layer_prepostprocess_dropout=0.0,attention_dropout=0.0,relu_dropout=0.0,"
+          "clip_grad_norm=1.0")
+      hp.input_vocab_size = hp.target_vocab_size = 12
+      with strategy.scope():
+        model = registry.model("transformer")(hp)
+        model.build_from_features({"inputs": tf.ones([1, 1], tf.int32),
+                                   "targets": tf.ones([1, 1], tf.int32)})
+        opt = optimizers.make_optimizer(hp, learning_rate.FactorSchedule(hp, 100))
+        opt.build(model.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False)
+      train = TrainStep(strategy, model, opt, hp, step, 10)
+      ds = tf.data.Dataset.from_tensors(batch).repeat()
+      it = iter(strategy.experimental_distribute_dataset(ds))
+      losses = [float(train.run(it, tf.constant(1))) for _ in range(3)]
+      return losses, [v.numpy() for v in model.trainable_variables]
+
+    rng = np.random.default_rng(0)
+    inputs = rng.integers(2, 12, (8, 7)).astype(np.int32)
+    targets = rng.integers(2, 12, (8, 6)).astype(np.int32)
+    targets[::3, 4:] = 0  # uneven padding: per-replica token counts differ
+    batch = {"inputs": tf.constant(inputs), "targets": tf.constant(targets)}
+    single = run(tf.distribute.get_strategy(), batch)
+    multi = run(mirrored, batch)
+    assert mirrored.num_replicas_in_sync == int(sys.argv[1])
+    np.testing.assert_allclose(single[0], multi[0], rtol=1e-5)
+    for a, b in zip(single[1], multi[1]):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    print("OK", single[0], multi[0])
+''')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("replicas", [2, 4])
+def test_mirrored_matches_single_device_for_the_same_global_batch(replicas):
+  proc = subprocess.run([sys.executable, "-c", SCRIPT, str(replicas)], capture_output=True,
+                        text=True, timeout=300)
+  assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+  assert proc.stdout.startswith("OK")
