@@ -64,9 +64,10 @@ def test_killed_run_resumes_from_last_checkpoint(data_dir, tmp_path):
     time.sleep(0.5)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
-  steps = [int(f.split("-")[1].split(".")[0]) for f in os.listdir(out)
-           if f.startswith("model.ckpt-") and f.endswith(".index")]
-  last = max(steps)
+  # The newest complete checkpoint: the kill may land while a later one is half written,
+  # which the index file (updated last) does not list yet.
+  import tensorflow as tf
+  last = int(tf.train.latest_checkpoint(out).rsplit("-", 1)[1])
   assert last >= 10
   resumed = _train(data_dir, out, last + 5, "--schedule=train")
   assert f"training from step {last} to {last + 5}" in resumed.stdout
