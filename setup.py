@@ -22,6 +22,7 @@ setup(
         "absl-py",
         "gin-config",
         "tensorboard",  # tf.summary writes through it; TF no longer pulls it in
+        "sacrebleu",  # the field's standard, reportable BLEU (t2t-bleu, eval BLEU)
     ],
     extras_require={"test": ["pytest"]},
     entry_points={
@@ -30,6 +31,7 @@ setup(
             "t2t-trainer=t2t_lite.bin.t2t_trainer:run",
             "t2t-decoder=t2t_lite.bin.t2t_decoder:run",
             "t2t-benchmark=t2t_lite.bin.t2t_benchmark:run",
+            "t2t-bleu=t2t_lite.bin.t2t_bleu:run",
         ],
     },
 )

@@ -74,3 +74,26 @@ def run_main(main, prog):
       print(f"{prog}: interrupted", file=sys.stderr)
       sys.exit(130)
   app.run(wrapped)
+
+
+def define_problem_flags():
+  flags.DEFINE_string("problem_settings", "",
+                      "Settings of a problem that needs no code: 'name=value,...' (paths, "
+                      "vocabulary type and size). Given to t2t-datagen, saved in --data_dir "
+                      "and read from there by the other binaries.")
+  flags.DEFINE_string("tfds_data_dir", None,
+                      "Where TFDS-backed problems keep their tensorflow_datasets data "
+                      "(default: TFDS's own, ~/tensorflow_datasets).")
+
+
+def configure_problem(problem, data_dir):
+  """Applies --problem_settings and --tfds_data_dir to `problem` (over those saved in
+  data_dir)."""
+  from t2t_lite.errors import UserError
+  overrides = _flag("problem_settings") or ""
+  if _flag("tfds_data_dir"):
+    if "tfds_data_dir" not in problem.default_settings():
+      raise UserError(f"--tfds_data_dir: problem {problem.name} does not read TFDS data")
+    path = os.path.abspath(os.path.expanduser(_flag("tfds_data_dir")))
+    overrides = ",".join(x for x in (overrides, f"tfds_data_dir={path}") if x)
+  return problem.configure(overrides, data_dir)

@@ -16,8 +16,10 @@ from t2t_lite.bin.common_flags import FLAGS
 
 common_flags.define_registry_flags()
 common_flags.define_dir_flags()
+common_flags.define_problem_flags()
 flags.DEFINE_string("decode_hparams", "", "Search settings: beam_size, alpha, extra_length, "
-                    "batch_size, num_samples, use_cache, e.g. 'beam_size=4,alpha=0.6'.")
+                    "batch_size, num_samples, use_cache, sampling_method, sampling_temp, "
+                    "sampling_keep_top_k, sampling_seed, e.g. 'beam_size=4,alpha=0.6'.")
 flags.DEFINE_string("decode_from_file", None, "Decode each line of this file.")
 flags.DEFINE_string("decode_to_file", None, "Write the outputs here, one per input line "
                     "(default: stdout).")
@@ -54,8 +56,9 @@ def main(argv):
   out_path = os.path.expanduser(FLAGS.decode_to_file) if FLAGS.decode_to_file else None
   if out_path and not os.path.isdir(os.path.dirname(os.path.abspath(out_path))):
     raise UserError(f"--decode_to_file={FLAGS.decode_to_file}: its folder does not exist")
+  common_flags.configure_problem(problem, data_dir)
   problem.check_split(FLAGS.decode_split, "--decode_split")
-  dec = decoder.Decoder(problem, model_cls, hparams, data_dir, checkpoint, dhp)
+  dec = decoder.Decoder.from_checkpoint(problem, model_cls, hparams, data_dir, checkpoint, dhp)
   if FLAGS.decode_from_file:
     dec.decode_from_file(os.path.expanduser(FLAGS.decode_from_file), out_path)
   elif FLAGS.decode_interactive:

@@ -15,6 +15,7 @@ from t2t_lite.bin.common_flags import FLAGS
 
 common_flags.define_registry_flags()
 common_flags.define_dir_flags()
+common_flags.define_problem_flags()
 flags.DEFINE_bool("generate_data", False, "Generate the problem's data into --data_dir first "
                   "(kept if it is already there).")
 flags.DEFINE_integer("train_steps", 250000, "Train until this global step.")
@@ -38,6 +39,11 @@ flags.DEFINE_integer("worker_gpu", 0, "Replicas for --strategy=mirrored (0: all 
 flags.DEFINE_bool("deterministic", False,
                   "Deterministic ops (TF op determinism; seeds from --random_seed): a run "
                   "killed at any step and rerun ends bit-identical to an uninterrupted one.")
+flags.DEFINE_integer("eval_decode_samples", 100,
+                     "For problems scored on decoded text (translation: BLEU), decode this "
+                     "many examples of the eval split at each evaluation (0: skip).")
+flags.DEFINE_string("eval_decode_hparams", "beam_size=4,alpha=0.6",
+                    "Search settings for those decodes (as t2t-decoder's --decode_hparams).")
 flags.DEFINE_integer("max_nonfinite_steps", 10,
                      "Updates with a NaN/Inf loss are skipped; after this many in a row the "
                      "run rolls back to its last checkpoint (and stops after 3 rollbacks).")
@@ -63,6 +69,7 @@ def main(argv):
   run = {"problem": problem.name, "model": FLAGS.model, "hparams_set": FLAGS.hparams_set,
          "data_dir": os.path.abspath(data_dir)}
   run_dir.check_run(output_dir, run)
+  common_flags.configure_problem(problem, data_dir)
   problem.check_split(FLAGS.eval_split)
   if FLAGS.generate_data:
     problem.generate_data(data_dir, common_flags.tmp_dir())
@@ -86,7 +93,9 @@ def main(argv):
                     keep_checkpoint_max=FLAGS.keep_checkpoint_max,
                     log_step_count_steps=FLAGS.log_step_count_steps,
                     seed=FLAGS.random_seed, eval_split=FLAGS.eval_split,
-                    max_nonfinite_steps=FLAGS.max_nonfinite_steps, strategy=strategy)
+                    max_nonfinite_steps=FLAGS.max_nonfinite_steps, strategy=strategy,
+                    eval_decode_samples=FLAGS.eval_decode_samples,
+                    eval_decode_hparams=FLAGS.eval_decode_hparams)
   if FLAGS.schedule.startswith("train"):
     run_dir.prepare(output_dir, run, hparams)
   if FLAGS.schedule == "train":

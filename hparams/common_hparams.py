@@ -40,7 +40,11 @@ def basic_params1():
       shared_embedding_and_softmax_weights=False,
       symbol_modality_num_shards=1,
       multiply_embedding_mode="sqrt_depth",
+      # Rows of this many tokens, each packing several training examples (attention and
+      # loss stay within each example); 0: one example per row, batched by length.
+      packed_length=0,
       # Filled in from the problem by Problem.update_hparams.
+      has_inputs=True,
       input_vocab_size=0,
       target_vocab_size=0,
   )

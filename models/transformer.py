@@ -68,11 +68,13 @@ class EncoderLayer(keras.layers.Layer):
 
 
 class DecoderLayer(keras.layers.Layer):
+  """Self-attention, attention over the encoder output (unless decoder-only), FFN."""
 
-  def __init__(self, hparams, **kwargs):
+  def __init__(self, hparams, with_encdec=True, **kwargs):
     super().__init__(**kwargs)
     self.self_attention = attention_block(hparams, True, "self_attention")
-    self.encdec_attention = attention_block(hparams, False, "encdec_attention")
+    self.encdec_attention = (attention_block(hparams, False, "encdec_attention")
+                             if with_encdec else None)
     self.ffn = ffn_block(hparams)
 
   def build(self, *shapes, **kw):
@@ -82,15 +84,20 @@ class DecoderLayer(keras.layers.Layer):
     """With a decoding cache, returns (output, updated self-attention cache)."""
     if cache is None:
       x = self.self_attention(x, bias=self_bias, training=training)
-      x = self.encdec_attention(x, memory=memory, bias=memory_bias, training=training)
+      if self.encdec_attention is not None:
+        x = self.encdec_attention(x, memory=memory, bias=memory_bias, training=training)
       return self.ffn(x, training=training)
     x, self_cache = self.self_attention(x, bias=self_bias, cache=cache["self"], step=step)
-    x, _ = self.encdec_attention(x, bias=memory_bias, cache=cache["encdec"])
+    if self.encdec_attention is not None:
+      x, _ = self.encdec_attention(x, bias=memory_bias, cache=cache["encdec"])
     return self.ffn(x), self_cache
 
 
 @registry.register_model
 class Transformer(T2TModel):
+  """Encoder-decoder; decoder-only (a language model) when the problem has no inputs
+  (hparams.has_inputs=False). Packed batches (features with *_segmentation/*_position)
+  keep attention within each example."""
 
   REQUIRED_HPARAMS = ("filter_size", "num_heads", "num_encoder_layers", "num_decoder_layers",
                       "attention_dropout", "relu_dropout", "pos")
@@ -135,33 +142,46 @@ class Transformer(T2TModel):
     # Layers are attributes, not list items: Keras 3 keeps lists out of TF checkpoints.
     self.encoder_layers = self.track_list("encoder_layer", [
         EncoderLayer(hp, name=f"encoder_layer_{i}")
-        for i in range(hp.num_encoder_layers or hp.num_hidden_layers)])
+        for i in range(hp.num_encoder_layers or hp.num_hidden_layers)] if hp.has_inputs
+        else [])
     self.decoder_layers = self.track_list("decoder_layer", [
-        DecoderLayer(hp, name=f"decoder_layer_{i}")
+        DecoderLayer(hp, with_encdec=hp.has_inputs, name=f"decoder_layer_{i}")
         for i in range(hp.num_decoder_layers or hp.num_hidden_layers)])
-    self.encoder_norm = keras.layers.LayerNormalization(epsilon=hp.norm_epsilon)
+    self.encoder_norm = (keras.layers.LayerNormalization(epsilon=hp.norm_epsilon)
+                         if hp.has_inputs else None)
     self.decoder_norm = keras.layers.LayerNormalization(epsilon=hp.norm_epsilon)
 
-  def _add_timing(self, x, start=0):
+  def _add_timing(self, x, start=0, positions=None):
+    """Adds the position signal: of positions start.., or of explicit `positions` [b, t]
+    (packed rows, where each example's positions restart at 0)."""
     if self.hparams.pos == "timing":
-      x += tf.cast(common.timing_signal(tf.shape(x)[1], self.hparams.hidden_size, start=start),
-                   x.dtype)
+      if positions is None:
+        signal = common.timing_signal(tf.shape(x)[1], self.hparams.hidden_size, start=start)
+      else:
+        signal = common.timing_signal_at(positions, self.hparams.hidden_size)
+      x += tf.cast(signal, x.dtype)
     return x
 
-  def encode(self, inputs, training=False):
-    """inputs [b, s] -> (encoder output [b, s, d], attention bias hiding padding)."""
-    bias = common.padding_bias(inputs)
+  def encode(self, inputs, training=False, segmentation=None, position=None):
+    """inputs [b, s] -> (encoder output [b, s, d], attention bias hiding padding and, in
+    packed rows, other examples)."""
+    if segmentation is None:
+      bias = common.padding_bias(inputs)
+    else:
+      bias = common.segment_bias(segmentation, segmentation)
     x = self._embed_inputs(inputs)
-    x = self.input_dropout(self._add_timing(x), training=training)
+    x = self.input_dropout(self._add_timing(x, positions=position), training=training)
     for layer in self.encoder_layers:
       x = layer(x, bias, training=training)
     return self.encoder_norm(x), bias
 
-  def decode(self, decoder_input_ids, memory, memory_bias, training=False):
+  def decode(self, decoder_input_ids, memory, memory_bias, training=False, self_bias=None,
+             position=None):
     """Teacher-forced decoder: shifted targets [b, t] -> logits [b, t, vocab]."""
     x = self._embed_targets(decoder_input_ids)
-    x = self.input_dropout(self._add_timing(x), training=training)
-    self_bias = common.causal_bias(tf.shape(decoder_input_ids)[1])
+    x = self.input_dropout(self._add_timing(x, positions=position), training=training)
+    if self_bias is None:
+      self_bias = common.causal_bias(tf.shape(decoder_input_ids)[1])
     for layer in self.decoder_layers:
       x = layer(x, memory, self_bias, memory_bias, training=training)
     return self._logits(self.decoder_norm(x))
@@ -176,25 +196,47 @@ class Transformer(T2TModel):
     return (self.embedding or self.softmax).logits(x)
 
   def call(self, features, training=False):
-    memory, memory_bias = self.encode(features["inputs"], training=training)
-    return self.decode(common.shift_right(features["targets"]), memory, memory_bias,
-                       training=training)
+    targets = features["targets"]
+    target_segments = features.get("targets_segmentation")
+    memory = memory_bias = self_bias = None
+    decoder_input = common.shift_right(targets)
+    if target_segments is not None:
+      # Each packed example starts from the start symbol and sees only itself.
+      position = features["targets_position"]
+      decoder_input = tf.where(tf.equal(position, 0), 0, decoder_input)
+      self_bias = (common.causal_bias(tf.shape(targets)[1]) +
+                   common.segment_bias(target_segments, target_segments))
+    if self.hparams.has_inputs:
+      input_segments = features.get("inputs_segmentation")
+      memory, memory_bias = self.encode(features["inputs"], training=training,
+                                        segmentation=input_segments,
+                                        position=features.get("inputs_position"))
+      if target_segments is not None:
+        memory_bias = common.segment_bias(target_segments, input_segments)
+    return self.decode(decoder_input, memory, memory_bias, training=training,
+                       self_bias=self_bias, position=features.get("targets_position"))
 
-  def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True):
+  def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True,
+                  batch_size=None):
     if not use_cache:
-      return super().decoding_fn(inputs, rows_per_example, max_length, use_cache)
+      return super().decoding_fn(inputs, rows_per_example, max_length, use_cache,
+                                 batch_size)
     hp = self.hparams
-    memory, memory_bias = self.encode(inputs, training=False)
-    memory = tf.repeat(memory, rows_per_example, axis=0)
-    memory_bias = tf.repeat(memory_bias, rows_per_example, axis=0)
-    rows = tf.shape(memory)[0]
     heads, depth = hp.num_heads, hp.hidden_size // hp.num_heads
-    # Encoder keys/values are fixed for the whole search: computed once, not carried in
-    # the loop state (which beam search reorders every step).
-    encdec = []
-    for layer in self.decoder_layers:
-      k, v = layer.encdec_attention.fn.memory_kv(memory)
-      encdec.append({"memory_k": k, "memory_v": v})
+    encdec = [None] * len(self.decoder_layers)
+    memory_bias = None
+    if hp.has_inputs:
+      memory, memory_bias = self.encode(inputs, training=False)
+      memory = tf.repeat(memory, rows_per_example, axis=0)
+      memory_bias = tf.repeat(memory_bias, rows_per_example, axis=0)
+      rows = tf.shape(memory)[0]
+      # Encoder keys/values are fixed for the whole search: computed once, not carried
+      # in the loop state (which beam search reorders every step).
+      for i, layer in enumerate(self.decoder_layers):
+        k, v = layer.encdec_attention.fn.memory_kv(memory)
+        encdec[i] = {"memory_k": k, "memory_v": v}
+    else:
+      rows = batch_size * rows_per_example
     state = {f"layer_{i}": {"k": tf.zeros([rows, heads, max_length, depth]),
                             "v": tf.zeros([rows, heads, max_length, depth])}
              for i in range(len(self.decoder_layers))}

@@ -35,6 +35,9 @@ class T2TModel(keras.Model):
       raise UserError(f"hparam batch_size={hp.batch_size} must be positive (tokens per replica)")
     if hp.length_bucket_step <= 1.0:
       raise UserError(f"hparam length_bucket_step={hp.length_bucket_step} must be > 1.0")
+    if hp.get("packed_length", 0) < 0 or hp.get("packed_length", 0) > hp.batch_size:
+      raise UserError(f"hparam packed_length={hp.packed_length} must be in [0, batch_size]"
+                      " (0: no packing)")
     if hp.clip_grad_norm < 0:
       raise UserError(f"hparam clip_grad_norm={hp.clip_grad_norm} must be >= 0 (0: off)")
 
@@ -82,11 +85,13 @@ class T2TModel(keras.Model):
     return children
 
   # -- decoding ---------------------------------------------------------------------------
-  def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True):
+  def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True,
+                  batch_size=None):
     """(symbols_to_logits_fn, initial state) for search.py.
 
     Rows are batch-major: each example of `inputs` is repeated `rows_per_example` times
-    (the beams). This default is uncached: it runs the full model on the prefix."""
+    (the beams). Models without inputs get inputs=None and batch_size. This default is
+    uncached: it runs the full model on the prefix."""
     tiled_inputs = (None if inputs is None else
                     tf.repeat(inputs, rows_per_example, axis=0))
 
@@ -101,15 +106,22 @@ class T2TModel(keras.Model):
     return symbols_to_logits_fn, {}
 
   def infer(self, inputs, beam_size=1, alpha=0.6, extra_length=50, use_cache=True,
-            batch_size=None, max_length=None):
-    """Decodes `inputs` [b, s] (None for unconditional models, then give batch_size and
-    max_length). Returns (ids [b, length], scores [b]) of the best hypothesis."""
-    if inputs is not None:
-      batch_size = tf.shape(inputs)[0]
-      max_length = tf.shape(inputs)[1] + extra_length
-    fn, state = self.decoding_fn(inputs, beam_size, max_length, use_cache)
+            temperature=0.0, top_k=0, seed=0):
+    """Decodes a batch. With inputs (translation), `inputs` [b, s] are the sources; for a
+    model without inputs (a language model) they are prompts [b, p] (0-padded, possibly
+    of width 0) that every output starts with. Returns (ids [b, length], scores [b]) of
+    the best hypothesis (or a sample, with temperature > 0 and beam_size 1)."""
+    batch_size = tf.shape(inputs)[0]
+    max_length = tf.shape(inputs)[1] + extra_length
+    if self.hparams.get("has_inputs", True):
+      fn, state = self.decoding_fn(inputs, beam_size, max_length, use_cache)
+    else:
+      fn, state = self.decoding_fn(None, beam_size, max_length, use_cache,
+                                   batch_size=batch_size)
+      fn = search.force_prefix(fn, inputs, beam_size)
     if beam_size <= 1:
-      return search.greedy_search(fn, batch_size, max_length, state)
+      return search.greedy_search(fn, batch_size, max_length, state,
+                                  temperature=temperature, top_k=top_k, seed=seed)
     ids, scores = search.beam_search(fn, batch_size, beam_size, max_length,
                                      self.hparams.target_vocab_size, alpha, state)
     return ids[:, 0], scores[:, 0]

@@ -7,6 +7,7 @@ training, examples longer than max_length (or batch_size when max_length is 0) a
 """
 import tensorflow as tf
 
+from t2t_lite.data import packing
 from t2t_lite.errors import UserError
 
 
@@ -62,6 +63,8 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
   if training:
     ds = ds.shuffle(10000, seed=seed, reshuffle_each_iteration=True)
   ds = ds.map(problem.decode_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if training and hparams.get("packed_length", 0):
+    return _packed_batches(ds, hparams.packed_length, batch_size)
   max_length = hparams.max_length or batch_size
   if training or hparams.eval_drop_long_sequences:
     ds = ds.filter(lambda ex: example_length(ex) <= max_length)
@@ -74,6 +77,15 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
   ds = ds.bucket_by_sequence_length(example_length, boundaries, batch_sizes,
                                     drop_remainder=False)
   return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _packed_batches(ds, length, batch_size):
+  """Rows of `length` tokens packing several examples, batch_size // length rows a batch
+  (examples longer than a row are dropped)."""
+  ds = ds.filter(lambda ex: example_length(ex) <= length)
+  keys = sorted(ds.element_spec)
+  ds = packing.pack_dataset(ds, keys, length)
+  return ds.batch(max(1, batch_size // length), drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def find_corrupt_file(problem, files):
@@ -90,7 +102,7 @@ def find_corrupt_file(problem, files):
 def check_some_examples_fit(problem, hparams, files, sample=1000):
   """Training drops examples longer than max_length; if none in a sample of the data fits,
   the repeating input would spin forever, so say so instead."""
-  max_length = hparams.max_length or hparams.batch_size
+  max_length = hparams.get("packed_length", 0) or hparams.max_length or hparams.batch_size
   try:
     lengths = [int(example_length(problem.decode_example(r)))
                for r in tf.data.TFRecordDataset(files[:1]).take(sample)]

@@ -4,6 +4,7 @@ A problem never builds layers and never trains; it owns its data: generating it 
 sharded TFRecords in data_dir, its vocabulary files, parsing examples back, and naming the
 metrics its evaluation reports.
 """
+import json
 import os
 
 import tensorflow as tf
@@ -11,6 +12,7 @@ import tensorflow as tf
 from t2t_lite.data import generator_utils
 from t2t_lite.data.text_encoder import ensure_dir
 from t2t_lite.errors import UserError
+from t2t_lite.hparams_lib import HParams
 from t2t_lite.registry import default_name
 
 TRAIN, DEV = "train", "dev"
@@ -29,6 +31,59 @@ class Problem:
   def name(self):
     return getattr(type(self), "registered_name", None) or default_name(type(self))
 
+  # -- settings ---------------------------------------------------------------------------
+  # Typed settings of a problem that is usable with no code (file paths, vocabulary
+  # choices), given once to t2t-datagen with --problem_settings and saved in data_dir, so
+  # the trainer and decoder read them from there.
+  def default_settings(self):
+    return HParams()
+
+  @property
+  def settings(self):
+    if "_settings" not in self.__dict__:
+      self._settings = self.default_settings()
+    return self._settings
+
+  def _settings_file(self, data_dir):
+    return os.path.join(data_dir, f"{self.name}.settings.json")
+
+  def configure(self, overrides="", data_dir=None):
+    """Settings = defaults < those saved in data_dir < overrides. Data already generated
+    with other values is never silently mixed with new ones: that is an error."""
+    settings = self.default_settings()
+    saved = {}
+    if data_dir and tf.io.gfile.exists(self._settings_file(data_dir)):
+      with tf.io.gfile.GFile(self._settings_file(data_dir)) as f:
+        saved = json.load(f)
+      settings.override_from_dict({k: v for k, v in saved.items() if k in settings})
+    try:
+      settings.parse(overrides)
+    except UserError as e:
+      raise UserError(str(e).replace("--hparams", "--problem_settings")
+                      .replace("hparam", f"setting of problem {self.name}")) from None
+    self.check_settings(settings)
+    changed = [f"{k}={saved[k]!r} (now {v!r})" for k, v in settings.values().items()
+               if k in saved and saved[k] != v and k not in self.RELOCATABLE_SETTINGS]
+    if changed:
+      raise UserError(f"the data in {data_dir} was generated with {', '.join(changed)}; use "
+                      "another --data_dir, or drop those --problem_settings")
+    self._settings = settings
+    return settings
+
+  # Settings that may change between runs without changing the data (e.g. where a
+  # download cache lives).
+  RELOCATABLE_SETTINGS = ()
+
+  def check_settings(self, settings):
+    """Raises UserError for settings this problem cannot use; may complete them (e.g.
+    make paths absolute)."""
+
+  def save_settings(self, data_dir):
+    values = self.settings.values()
+    if values:
+      with tf.io.gfile.GFile(self._settings_file(data_dir), "w") as f:
+        json.dump(values, f, indent=2, sort_keys=True)
+
   # -- vocabulary -------------------------------------------------------------------------
   def feature_encoders(self, data_dir):
     """{"inputs": TextEncoder, "targets": TextEncoder}, read from data_dir."""
@@ -40,6 +95,8 @@ class Problem:
   def update_hparams(self, hparams, data_dir):
     """Copies what the model must know about the data (vocabulary sizes) into hparams."""
     encoders = self.feature_encoders(data_dir)
+    if "has_inputs" in hparams:
+      hparams.has_inputs = self.has_inputs
     hparams.target_vocab_size = encoders["targets"].vocab_size
     hparams.input_vocab_size = (encoders["inputs"].vocab_size if self.has_inputs
                                 else hparams.target_vocab_size)
@@ -71,6 +128,9 @@ class Problem:
       n = generator_utils.write_shards(
           self.generate_encoded_samples(data_dir, tmp_dir, split), paths)
       log(f"{self.name}: wrote {n} {split} examples to {len(paths)} shard(s) in {data_dir}")
+    # Saved once everything is written: a datagen that failed on a bad file can be rerun
+    # with corrected settings.
+    self.save_settings(data_dir)
 
   # -- reading ----------------------------------------------------------------------------
   def data_files(self, data_dir, split):

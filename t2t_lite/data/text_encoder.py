@@ -1,5 +1,6 @@
 """Encoders between text and ids. Ids 0 and 1 are reserved for padding and end-of-sequence,
 as in Tensor2Tensor, so every problem and model agree on them."""
+import json
 import os
 
 import tensorflow as tf
@@ -84,10 +85,7 @@ class TokenTextEncoder(TextEncoder):
 
   def store_to_file(self, path):
     """Writes the vocabulary atomically (a temp file, then a rename)."""
-    tmp = path + ".tmp"
-    with tf.io.gfile.GFile(tmp, "w") as f:
-      f.write("\n".join(self._tokens) + "\n")
-    tf.io.gfile.rename(tmp, path, overwrite=True)
+    write_text_atomically(path, "\n".join(self._tokens) + "\n")
 
 
 def ensure_dir(path):
@@ -98,3 +96,60 @@ def ensure_dir(path):
 
 def vocab_path(data_dir, name):
   return os.path.join(data_dir, name)
+
+
+class ByteTextEncoder(TextEncoder):
+  """UTF-8 bytes shifted past the reserved ids: any text, no vocabulary file."""
+
+  @property
+  def vocab_size(self):
+    return 256 + NUM_RESERVED_TOKENS
+
+  def encode(self, text):
+    return [b + NUM_RESERVED_TOKENS for b in text.encode("utf-8")]
+
+  def decode(self, ids):
+    data = bytes(i - NUM_RESERVED_TOKENS for i in strip_ids(ids) if i >= NUM_RESERVED_TOKENS)
+    return data.decode("utf-8", errors="replace")
+
+
+class CharacterTextEncoder(TextEncoder):
+  """The characters of the training text, one id each; unseen characters map to <UNK>.
+
+  The vocabulary file holds one JSON string per line, so spaces and tabs survive."""
+
+  UNK = "<UNK>"
+
+  def __init__(self, vocab_filename=None, chars=None):
+    if chars is None:
+      chars = [json.loads(line) for line in TokenTextEncoder._load(vocab_filename)]
+      if chars[:NUM_RESERVED_TOKENS + 1] != RESERVED_TOKENS + [self.UNK]:
+        raise UserError(f"character vocabulary {vocab_filename} is damaged (it must start "
+                        f"with {RESERVED_TOKENS + [self.UNK]}); delete it and rerun "
+                        "t2t-datagen")
+      self._chars = chars
+    else:
+      self._chars = RESERVED_TOKENS + [self.UNK] + sorted(set(chars))
+    self._ids = {c: i for i, c in enumerate(self._chars)}
+    self._unk_id = NUM_RESERVED_TOKENS
+
+  @property
+  def vocab_size(self):
+    return len(self._chars)
+
+  def encode(self, text):
+    return [self._ids.get(c, self._unk_id) for c in text]
+
+  def decode(self, ids):
+    return "".join(self._chars[i] if i != self._unk_id else "?" for i in strip_ids(ids))
+
+  def store_to_file(self, path):
+    write_text_atomically(path, "".join(json.dumps(c) + "\n" for c in self._chars))
+
+
+def write_text_atomically(path, text):
+  """Writes `text` to a temp file, then renames it over `path`."""
+  tmp = path + ".tmp"
+  with tf.io.gfile.GFile(tmp, "w") as f:
+    f.write(text)
+  tf.io.gfile.rename(tmp, path, overwrite=True)

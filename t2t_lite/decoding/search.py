@@ -25,8 +25,24 @@ def _write_column(seq, column, values):
   return seq * (1 - mask) + values[..., None] * mask
 
 
-def greedy_search(symbols_to_logits_fn, batch_size, max_length, state, eos_id=EOS_ID):
-  """Returns (ids [batch, max_length], log-prob scores [batch])."""
+def _choose(log_probs, temperature, top_k, seed, step):
+  """Argmax at temperature 0; otherwise a sample of softmax(logits / temperature) among
+  the top_k most likely symbols (all when top_k is 0)."""
+  if temperature <= 0.0:
+    return tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+  logits = log_probs / temperature
+  if top_k > 0:
+    kth_best = tf.math.top_k(logits, k=top_k).values[:, -1:]
+    logits = tf.where(logits < kth_best, -INF, logits)
+  # Stateless: the same seed gives the same samples, step after step.
+  return tf.reshape(tf.random.stateless_categorical(
+      logits, 1, seed=tf.stack([tf.cast(seed, tf.int32), step]), dtype=tf.int32), [-1])
+
+
+def greedy_search(symbols_to_logits_fn, batch_size, max_length, state, eos_id=EOS_ID,
+                  temperature=0.0, top_k=0, seed=0):
+  """Returns (ids [batch, max_length], log-prob scores [batch]). With temperature > 0,
+  samples each symbol instead of taking the most likely (see _choose)."""
   seq = tf.zeros([batch_size, max_length + 1], tf.int32)
   finished = tf.zeros([batch_size], tf.bool)
   scores = tf.zeros([batch_size], tf.float32)
@@ -37,7 +53,7 @@ def greedy_search(symbols_to_logits_fn, batch_size, max_length, state, eos_id=EO
   def body(step, seq, finished, scores, state):
     logits, state = symbols_to_logits_fn(seq, step, state)
     log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
-    token = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+    token = _choose(log_probs, temperature, top_k, seed, step)
     token = tf.where(finished, 0, token)
     gained = tf.gather(log_probs, token, batch_dims=1)
     scores += tf.where(finished, 0.0, gained)
@@ -48,6 +64,25 @@ def greedy_search(symbols_to_logits_fn, batch_size, max_length, state, eos_id=EO
   _, seq, _, scores, _ = tf.while_loop(
       cond, body, (tf.constant(0), seq, finished, scores, state), maximum_iterations=max_length)
   return seq[:, 1:], scores
+
+
+def force_prefix(symbols_to_logits_fn, prefix, rows_per_example):
+  """Makes any search start with the given symbols: prefix [batch, p] (0-padded; row b's
+  prompt is its nonzero head) is forced, one symbol a step, before the model chooses.
+  Forced symbols get log-probability 0, so scores count only what the model added."""
+  prefix = tf.repeat(prefix, rows_per_example, axis=0)
+  lengths = tf.reduce_sum(tf.cast(tf.not_equal(prefix, 0), tf.int32), axis=1)
+  prefix = tf.pad(prefix, [[0, 0], [0, 1]])  # never empty, also for width-0 prompts
+  last = tf.shape(prefix)[1] - 1
+
+  def fn(seq, step, state):
+    logits, state = symbols_to_logits_fn(seq, step, state)
+    forced = tf.gather(prefix, tf.minimum(step, last), axis=1)
+    one_hot = tf.one_hot(forced, tf.shape(logits)[-1], on_value=0.0, off_value=-INF)
+    logits = tf.where((step < lengths)[:, None], one_hot, tf.cast(logits, tf.float32))
+    return logits, state
+
+  return fn
 
 
 def _length_penalty(length, alpha):

@@ -67,6 +67,20 @@ def timing_signal(length, channels, min_timescale=1.0, max_timescale=1.0e4, star
   return signal[None]
 
 
+def timing_signal_at(positions, channels, min_timescale=1.0, max_timescale=1.0e4):
+  """The timing signal of explicit positions [b, t] -> [b, t, channels] (packed rows)."""
+  table = timing_signal(tf.reduce_max(positions) + 1, channels, min_timescale, max_timescale)
+  return tf.gather(table[0], positions)
+
+
+def segment_bias(query_segments, memory_segments):
+  """[batch, 1, q, m] bias letting a query see only memory positions of its own example
+  in a packed row (segment ids 1, 2, ...; 0 is padding and sees nothing real)."""
+  same = tf.equal(query_segments[:, :, None], memory_segments[:, None, :])
+  real = tf.not_equal(memory_segments, 0)[:, None, :]
+  return tf.cast(tf.logical_not(same & real), tf.float32)[:, None] * NEG_INF
+
+
 def padding_bias(ids):
   """[batch, 1, 1, length] bias that hides padding (id 0) from attention."""
   return tf.cast(tf.equal(ids, 0), tf.float32)[:, None, None, :] * NEG_INF

@@ -53,7 +53,8 @@ class Trainer:
   def __init__(self, problem, model_cls, hparams, output_dir, data_dir, train_steps,
                strategy=None, eval_steps=100, local_eval_frequency=1000,
                keep_checkpoint_max=20, log_step_count_steps=100, seed=None,
-               eval_split="dev", max_nonfinite_steps=10, log=log_line):
+               eval_split="dev", max_nonfinite_steps=10, eval_decode_samples=100,
+               eval_decode_hparams="", log=log_line):
     self.problem, self.hparams = problem, hparams
     self.output_dir, self.data_dir = output_dir, data_dir
     self.train_steps = train_steps
@@ -63,6 +64,7 @@ class Trainer:
     self.keep_checkpoint_max = keep_checkpoint_max
     self.seed = seed
     self.eval_split = eval_split
+    self.eval_decode_samples = eval_decode_samples
     self.log = log
     self.strategy = strategy or tf.distribute.get_strategy()
     self.stop_signal = None  # the signal that ended the last train(), if any
@@ -87,6 +89,10 @@ class Trainer:
     self._iterator = None
     self._eval_fn = None
     self._writers = {}
+    self._eval_decoder = None
+    if getattr(problem, "decode_metrics", ()) and eval_decode_samples:
+      from t2t_lite.decoding import decoder  # noqa: WPS433 (decoding only when asked)
+      self._eval_decode_hparams = decoder.decode_hparams(eval_decode_hparams)
 
   # -- setup ------------------------------------------------------------------------------
   def _dummy_features(self):
@@ -288,11 +294,33 @@ class Trainer:
       raise UserError(f"the {self.eval_split} split of '{self.problem.name}' in "
                       f"{self.data_dir} is empty; regenerate the data")
     results = metrics.finalize(totals, self.problem.eval_metrics)
+    results.update(self._decoded_metrics())
     step = int(self.global_step.numpy())
     self.log(f"eval at step {step} ({self.eval_split}, {int(totals['sequences'])} examples): " +
              "  ".join(f"{k} {v:.4f}" for k, v in results.items()))
     self._summaries(self._writer("eval"), step, {f"metrics/{k}": v for k, v in results.items()})
     return results
+
+  def _decoded_metrics(self):
+    """Metrics of decoded text (real BLEU, with beam search) on the first
+    eval_decode_samples examples of the eval split; {} for problems without them."""
+    if not getattr(self.problem, "decode_metrics", ()) or not self.eval_decode_samples:
+      return {}
+    from t2t_lite.decoding import bleu, decoder  # noqa: WPS433
+    if self._eval_decoder is None:
+      self._eval_decoder = decoder.Decoder(
+          self.problem, self.model, self.problem.feature_encoders(self.data_dir),
+          self._eval_decode_hparams, self.data_dir)
+    _, targets, outputs = self._eval_decoder.decode_split(self.eval_split,
+                                                          self.eval_decode_samples)
+    text = self._eval_decoder.encoders["targets"].decode
+    result, signature = bleu.corpus_bleu([text(o) for o in outputs],
+                                         [text(t) for t in targets])
+    if not getattr(self, "_logged_bleu_signature", False):
+      self.log(f"bleu: sacrebleu on the first {len(targets)} {self.eval_split} examples, "
+               f"decoded with {self._eval_decode_hparams.beam_size} beam(s); {signature}")
+      self._logged_bleu_signature = True
+    return {"bleu": result.score}
 
   # -- schedules --------------------------------------------------------------------------
   def train_and_evaluate(self):

@@ -84,3 +84,48 @@ def test_a_long_unfinished_hypothesis_can_beat_short_finished_ones():
   table /= table.sum(1, keepdims=True)
   ids, scores = search.beam_search(_table_fn(table), 1, 2, 5, V, 0.6, {})
   assert ids.numpy()[0, 0].tolist() == [2, 2, 2, 2, 2]
+
+
+def _random_logits_fn(vocab=7, seed=0):
+  """A fixed distribution per (step, previous symbol)."""
+  table = tf.random.stateless_normal([64, vocab, vocab], seed=[seed, 1]) * 3.0
+
+  def fn(seq, step, state):
+    return tf.gather(table[step], seq[:, step]), state
+  return fn
+
+
+def test_top_1_sampling_is_greedy_and_seeded_sampling_repeats():
+  fn = _random_logits_fn()
+  greedy, _ = search.greedy_search(fn, 5, 10, {})
+  top1, _ = search.greedy_search(fn, 5, 10, {}, temperature=1.0, top_k=1, seed=3)
+  np.testing.assert_array_equal(greedy.numpy(), top1.numpy())
+  a, _ = search.greedy_search(fn, 5, 10, {}, temperature=1.0, seed=3)
+  b, _ = search.greedy_search(fn, 5, 10, {}, temperature=1.0, seed=3)
+  c, _ = search.greedy_search(fn, 5, 10, {}, temperature=1.0, seed=4)
+  np.testing.assert_array_equal(a.numpy(), b.numpy())
+  assert not np.array_equal(a.numpy(), c.numpy())
+
+
+def test_top_k_sampling_only_draws_from_the_k_likeliest():
+  vocab = 7
+  logits = tf.constant([[5.0, 4.0, 3.0, 0.0, 0.0, 0.0, 0.0]])
+  fn = lambda seq, step, state: (tf.tile(logits, [tf.shape(seq)[0], 1]), state)  # noqa
+  ids, _ = search.greedy_search(fn, 200, 1, {}, temperature=5.0, top_k=2, seed=1)
+  drawn = set(ids.numpy().ravel().tolist())
+  assert drawn == {0, 1} and vocab == 7
+
+
+def test_forced_prefix_starts_every_search_and_scores_only_the_rest():
+  fn = _random_logits_fn()
+  prefix = tf.constant([[3, 4, 5], [6, 0, 0]])
+  forced = search.force_prefix(fn, prefix, 1)
+  ids, scores = search.greedy_search(forced, 2, 8, {})
+  assert ids.numpy()[0, :3].tolist() == [3, 4, 5] and ids.numpy()[1, 0] == 6
+  beam_ids, _ = search.beam_search(search.force_prefix(fn, prefix, 3), 2, 3, 8, 7, 0.0, {})
+  assert beam_ids.numpy()[0, 0, :3].tolist() == [3, 4, 5]
+  assert beam_ids.numpy()[1, 0, 0] == 6
+  free, _ = search.greedy_search(search.force_prefix(fn, tf.zeros([2, 0], tf.int32), 1),
+                                 2, 8, {})
+  plain, _ = search.greedy_search(fn, 2, 8, {})
+  np.testing.assert_array_equal(free.numpy(), plain.numpy())

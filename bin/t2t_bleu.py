@@ -1,0 +1,55 @@
+"""t2t-bleu: corpus BLEU of a translation file against a reference file, with sacrebleu.
+
+  t2t-bleu --translation=out.de --reference=newstest2014.de
+
+Prints the score and sacrebleu's signature (how it was computed), e.g.
+  BLEU = 27.31 (nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0)
+and, with --json, one JSON line instead.
+"""
+import json
+
+from absl import flags
+
+from t2t_lite.bin import common_flags
+from t2t_lite.bin.common_flags import FLAGS
+
+flags.DEFINE_string("translation", None, "The system's output, one sentence per line.")
+flags.DEFINE_string("reference", None, "The reference translations, line-aligned.")
+flags.DEFINE_enum("tokenize", "13a", ["13a", "intl", "zh", "ja-mecab", "char", "none"],
+                  "sacrebleu's tokenizer (13a: the WMT standard).")
+flags.DEFINE_bool("lowercase", False, "Case-insensitive BLEU.")
+flags.DEFINE_bool("json", False, "Print one JSON line: score, signature, n-gram precisions.")
+
+
+def _read(path, flag):
+  from t2t_lite.data import text_files
+  from t2t_lite.errors import UserError
+  if not path:
+    raise UserError(f"missing --{flag}")
+  lines = [line for _, line in text_files.numbered_lines(path, f"--{flag}")]
+  if not lines:
+    raise UserError(f"--{flag}={path} is empty")
+  return lines
+
+
+def main(argv):
+  from t2t_lite.decoding import bleu
+  hypotheses = _read(FLAGS.translation, "translation")
+  references = _read(FLAGS.reference, "reference")
+  result, signature = bleu.corpus_bleu(hypotheses, references, FLAGS.tokenize,
+                                       FLAGS.lowercase)
+  if FLAGS.json:
+    print(json.dumps({"bleu": result.score, "signature": signature,
+                      "precisions": result.precisions, "brevity_penalty": result.bp,
+                      "sentences": len(hypotheses)}))
+  else:
+    print(f"BLEU = {result.score:.2f} ({signature})")
+    print(f"  {result}")
+
+
+def run():
+  common_flags.run_main(main, "t2t-bleu")
+
+
+if __name__ == "__main__":
+  run()

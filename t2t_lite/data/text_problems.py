@@ -1,0 +1,149 @@
+"""Text2Text and Text2Self problems: a subclass yields strings, the base does the rest.
+
+A Text2TextProblem yields {"inputs": str, "targets": str} samples per split; datagen builds
+the vocabulary once from the training samples (sentencepiece unigram/BPE, bytes or
+characters; shared by inputs and targets or one each), then encodes every split into
+sharded TFRecords. A Text2SelfProblem (language modeling) yields {"targets": str}.
+Vocabulary files live in data_dir and are reused; one built with other settings is an
+error, never silently rebuilt.
+"""
+import json
+import os
+
+import tensorflow as tf
+
+from t2t_lite.data import sentencepiece_encoder
+from t2t_lite.data.problem import Problem
+from t2t_lite.data.text_encoder import (EOS_ID, ByteTextEncoder, CharacterTextEncoder)
+from t2t_lite.errors import UserError
+from t2t_lite.hparams_lib import HParams
+
+VOCAB_TYPES = ("sentencepiece", "byte", "character")
+_VOCAB_SUFFIX = {"sentencepiece": "sp.model", "character": "chars.txt"}
+
+
+class Text2TextProblem(Problem):
+
+  # Subclasses change these defaults; users change them with --problem_settings.
+  vocab_defaults = dict(vocab_type="sentencepiece", approx_vocab_size=8192,
+                        sentencepiece_model_type="unigram", shared_vocab=True,
+                        vocab_samples=1000000)
+  # Metrics computed on decoded text (beam search) during train_and_evaluate.
+  decode_metrics = ("bleu",)
+
+  def default_settings(self):
+    return HParams(**self.vocab_defaults)
+
+  def check_settings(self, s):
+    if s.vocab_type not in VOCAB_TYPES:
+      raise UserError(f"problem setting vocab_type='{s.vocab_type}' must be one of "
+                      f"{', '.join(VOCAB_TYPES)}")
+    if s.sentencepiece_model_type not in sentencepiece_encoder.MODEL_TYPES:
+      raise UserError(f"problem setting sentencepiece_model_type="
+                      f"'{s.sentencepiece_model_type}' must be one of "
+                      f"{', '.join(sentencepiece_encoder.MODEL_TYPES)}")
+    if s.approx_vocab_size < 8:
+      raise UserError(f"problem setting approx_vocab_size={s.approx_vocab_size} must be >= 8")
+
+  def generate_samples(self, data_dir, tmp_dir, split):
+    """Yields {"inputs": str, "targets": str} (only "targets" without inputs)."""
+    raise NotImplementedError
+
+  # -- vocabulary -------------------------------------------------------------------------
+  def _features(self):
+    return ("inputs", "targets") if self.has_inputs else ("targets",)
+
+  def _vocab_of(self, feature):
+    """Which vocabulary file a feature uses: 'shared', or the feature's own."""
+    if not self.has_inputs or self.settings.shared_vocab:
+      return "shared"
+    return feature
+
+  def vocab_filename(self, data_dir, which):
+    return os.path.join(data_dir,
+                        f"{self.name}.{which}.{_VOCAB_SUFFIX[self.settings.vocab_type]}")
+
+  def _vocab_settings(self):
+    s = self.settings
+    keys = ["vocab_type"] + (["approx_vocab_size", "sentencepiece_model_type"]
+                             if s.vocab_type == "sentencepiece" else [])
+    return {k: getattr(s, k) for k in keys}
+
+  def write_vocab(self, data_dir, log=print):
+    if self.settings.vocab_type == "byte":
+      return
+    for which in sorted({self._vocab_of(f) for f in self._features()}):
+      path = self.vocab_filename(data_dir, which)
+      if tf.io.gfile.exists(path):
+        _check_vocab_settings(path, self._vocab_settings())
+        log(f"{self.name}: using the existing vocabulary {path}")
+        continue
+      texts = self._vocab_texts(data_dir, which)
+      if self.settings.vocab_type == "sentencepiece":
+        sentencepiece_encoder.train(path, texts, self.settings.approx_vocab_size,
+                                    self.settings.sentencepiece_model_type, log=log)
+      else:
+        CharacterTextEncoder(chars=set("".join(texts))).store_to_file(path)
+        log(f"{self.name}: wrote a character vocabulary to {path}")
+      _record_vocab_settings(path, self._vocab_settings())
+
+  def _vocab_texts(self, data_dir, which):
+    """Up to vocab_samples training texts of the features that use vocabulary `which`."""
+    features = [f for f in self._features() if self._vocab_of(f) == which]
+    texts = []
+    for i, sample in enumerate(self.generate_samples(data_dir, None, "train")):
+      if i >= self.settings.vocab_samples:
+        break
+      texts.extend(sample[f] for f in features)
+    return texts
+
+  def feature_encoders(self, data_dir):
+    vocab_type = self.settings.vocab_type
+    encoders = {}
+    for feature in self._features():
+      if vocab_type == "byte":
+        encoders[feature] = ByteTextEncoder()
+        continue
+      path = self.vocab_filename(data_dir, self._vocab_of(feature))
+      if not tf.io.gfile.exists(path):
+        raise UserError(f"vocabulary {path} is missing; run t2t-datagen "
+                        f"--problem={self.name} --data_dir={data_dir}")
+      encoders[feature] = (sentencepiece_encoder.SentencePieceEncoder(path)
+                           if vocab_type == "sentencepiece" else CharacterTextEncoder(path))
+    if not self.has_inputs:
+      encoders["inputs"] = encoders["targets"]  # prompts of a language model
+    return encoders
+
+  # -- generation -------------------------------------------------------------------------
+  def generate_encoded_samples(self, data_dir, tmp_dir, split):
+    encoders = self.feature_encoders(data_dir)
+    for sample in self.generate_samples(data_dir, tmp_dir, split):
+      yield {f: encoders[f].encode(sample[f]) + [EOS_ID] for f in self._features()}
+
+
+class Text2SelfProblem(Text2TextProblem):
+  """Language modeling: each sample is one text, {"targets": str}."""
+  has_inputs = False
+  decode_metrics = ()
+
+
+def _vocab_settings_path(vocab_path):
+  return vocab_path + ".settings.json"
+
+
+def _check_vocab_settings(vocab_path, settings):
+  path = _vocab_settings_path(vocab_path)
+  if not tf.io.gfile.exists(path):
+    return  # put there by hand: trust it
+  with tf.io.gfile.GFile(path) as f:
+    saved = json.load(f)
+  diff = ", ".join(f"{k}={saved.get(k)} (now {v})" for k, v in settings.items()
+                   if saved.get(k) != v)
+  if diff:
+    raise UserError(f"vocabulary {vocab_path} was built with {diff}; delete it and the data "
+                    "files, or use another --data_dir")
+
+
+def _record_vocab_settings(vocab_path, settings):
+  with tf.io.gfile.GFile(_vocab_settings_path(vocab_path), "w") as f:
+    json.dump(settings, f, sort_keys=True)
