@@ -12,6 +12,7 @@ flags.DEFINE_string("data_dir", None, "Where to write the TFRecords and vocabula
 flags.DEFINE_string("tmp_dir", None, "Scratch space for raw downloads (default: DATA_DIR/tmp).")
 flags.DEFINE_string("t2t_usr_dir", None, "Directory of your own registered problems.")
 flags.DEFINE_bool("registry_help", False, "List every registered name and exit.")
+common_flags.define_problem_settings_flag()
 
 
 def main(argv):
@@ -20,7 +21,7 @@ def main(argv):
   if FLAGS.registry_help:
     common_flags.print_registry_and_exit()
   common_flags.require("problem", "data_dir")
-  problem = registry.problem(FLAGS.problem)
+  problem = registry.problem(FLAGS.problem).configure(FLAGS.problem_settings)
   data_dir = common_flags.data_dir()
   problem.generate_data(data_dir, common_flags.tmp_dir())
 

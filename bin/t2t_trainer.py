@@ -15,6 +15,7 @@ from t2t_lite.bin.common_flags import FLAGS
 
 common_flags.define_registry_flags()
 common_flags.define_dir_flags()
+common_flags.define_problem_settings_flag()
 flags.DEFINE_bool("generate_data", False, "Generate the problem's data into --data_dir first "
                   "(kept if it is already there).")
 flags.DEFINE_integer("train_steps", 250000, "Train until this global step.")
@@ -63,6 +64,7 @@ def main(argv):
   run = {"problem": problem.name, "model": FLAGS.model, "hparams_set": FLAGS.hparams_set,
          "data_dir": os.path.abspath(data_dir)}
   run_dir.check_run(output_dir, run)
+  problem.configure(FLAGS.problem_settings)
   problem.check_split(FLAGS.eval_split)
   if FLAGS.generate_data:
     problem.generate_data(data_dir, common_flags.tmp_dir())

@@ -11,6 +11,7 @@ import tensorflow as tf
 from t2t_lite.data import generator_utils
 from t2t_lite.data.text_encoder import ensure_dir
 from t2t_lite.errors import UserError
+from t2t_lite.hparams_lib import HParams
 from t2t_lite.registry import default_name
 
 TRAIN, DEV = "train", "dev"
@@ -91,3 +92,30 @@ class Problem:
   def decode_example(self, serialized):
     parsed = tf.io.parse_single_example(serialized, self.example_spec())
     return {k: tf.cast(tf.sparse.to_dense(v), tf.int32) for k, v in parsed.items()}
+
+  # -- hooks for problems whose examples are not just token ids (e.g. speech) --------------
+  settings = None  # the problem's own settings, after configure()
+
+  def default_settings(self):
+    """HParams of the problem's own settings (e.g. where its raw files are); the command
+    line sets them with --problem_settings."""
+    return HParams()
+
+  def configure(self, overrides=""):
+    """Applies --problem_settings 'name=value,...'; unknown names are errors."""
+    try:
+      self.settings = self.default_settings().parse(overrides)
+    except UserError as e:
+      raise UserError(str(e).replace("--hparams", "--problem_settings")) from None
+    return self
+
+  def preprocess_example(self, example, training, hparams):
+    """Decoded example -> model features, inside the tf.data map (e.g. audio -> log-mel
+    filterbanks). Batching pads every feature to the longest in the batch; bucketing
+    measures an example by the first dimension of its inputs or targets, the longer."""
+    return example
+
+  def detokenizer(self, data_dir):
+    """An in-graph ids [b, t] -> strings [b] function for text metrics (WER/CER), or
+    None when the problem reports none."""
+    return None
