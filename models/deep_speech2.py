@@ -5,8 +5,8 @@ batch-normalized and clipped at 20 -> [b, t', f' * channels] -> N bidirectional 
 layers (their inputs batch- or layer-normalized) -> a fully connected layer to the
 vocabulary, whose id 0 (padding, never a label) is the CTC blank -> CTC loss.
 
-The convolutions use "same" padding, so each divides the sequence length by its time
-stride, rounding up; the CTC loss and decoding see those reduced lengths. Padding frames
+The convolutions pad (kernel - 1) frames and bins, so each divides the sequence length by
+its time stride, rounding up; the CTC loss and decoding see those reduced lengths. Padding frames
 are zeroed after each convolution and masked in the GRUs and batch-norm statistics.
 """
 import keras
@@ -33,7 +33,11 @@ class ConvBlock(keras.layers.Layer):
   def __init__(self, filters, kernel, strides, relu_clip, init, **kwargs):
     super().__init__(**kwargs)
     self.stride = strides[0]
-    self.conv = keras.layers.Conv2D(filters, kernel, strides=strides, padding="same",
+    # Fixed padding of (kernel - 1) split evenly, as "same" gives for stride 1: unlike
+    # TensorFlow's "same" for strides > 1, the frames a convolution sees do not shift
+    # with the padded length of the batch.
+    self.padding = [[0, 0]] + [[(k - 1) // 2, k // 2] for k in kernel] + [[0, 0]]
+    self.conv = keras.layers.Conv2D(filters, kernel, strides=strides, padding="valid",
                                     use_bias=False, kernel_initializer=common.fresh(init))
     self.norm = keras.layers.BatchNormalization()
     self.relu = keras.layers.ReLU(max_value=relu_clip)
@@ -43,7 +47,7 @@ class ConvBlock(keras.layers.Layer):
 
   def call(self, x, lengths, training=False):
     """x [b, t, f, c], lengths [b] already reduced by this block's stride."""
-    x = self.relu(self.norm(self.conv(x), training=training))
+    x = self.relu(self.norm(self.conv(tf.pad(x, self.padding)), training=training))
     mask = tf.sequence_mask(lengths, tf.shape(x)[1])
     return x * tf.cast(mask, x.dtype)[:, :, None, None]
 

@@ -54,13 +54,15 @@ def text_error_sums(hypotheses, references):
 def table_detokenizer(pieces, word_boundary=None):
   """An in-graph id -> text function for a vocabulary given as its list of pieces.
 
-  ids [b, t] (0 padding, 1 EOS: dropped) -> strings [b]. Pieces are concatenated; with
-  `word_boundary` (SentencePiece's U+2581), that marker becomes a space."""
+  ids [b, t] -> strings [b], cut at the first EOS (1), padding (0) dropped, as
+  text_encoder.strip_ids does. Pieces are concatenated; with `word_boundary`
+  (SentencePiece's U+2581), that marker becomes a space."""
   table = tf.constant(pieces)
 
   def detokenize(ids):
     ids = tf.cast(ids, tf.int32)
-    kept = tf.ragged.boolean_mask(ids, ids > 1)
+    before_eos = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, 1), tf.int32), axis=1), 0)
+    kept = tf.ragged.boolean_mask(ids, (ids > 1) & before_eos)
     text = tf.strings.reduce_join(tf.gather(table, kept), axis=-1)
     if word_boundary:
       text = tf.strings.regex_replace(text, word_boundary, " ")
