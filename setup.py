@@ -24,7 +24,8 @@ setup(
         "tensorboard",  # tf.summary writes through it; TF no longer pulls it in
         "sacrebleu",  # the field's standard, reportable BLEU (t2t-bleu, eval BLEU)
     ],
-    extras_require={"test": ["pytest"]},
+    # jiwer: the reference WER/CER implementation the speech metrics are checked against.
+    extras_require={"test": ["pytest", "jiwer"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",

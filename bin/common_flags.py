@@ -28,6 +28,13 @@ def define_dir_flags():
   flags.DEFINE_string("tmp_dir", None, "Scratch space for raw downloads (default: DATA_DIR/tmp).")
 
 
+def define_problem_settings_flag():
+  flags.DEFINE_string("problem_settings", "",
+                      "The problem's own settings for data generation, 'name=value,...', "
+                      "e.g. 'train_manifest=wavs/train.tsv,dev_manifest=wavs/dev.tsv' for "
+                      "speech_manifest.")
+
+
 def _flag(name):
   return FLAGS[name].value if name in FLAGS else None
 

@@ -20,7 +20,8 @@ common_flags.define_problem_flags()
 flags.DEFINE_string("decode_hparams", "", "Search settings: beam_size, alpha, extra_length, "
                     "batch_size, num_samples, use_cache, sampling_method, sampling_temp, "
                     "sampling_keep_top_k, sampling_seed, e.g. 'beam_size=4,alpha=0.6'.")
-flags.DEFINE_string("decode_from_file", None, "Decode each line of this file.")
+flags.DEFINE_string("decode_from_file", None, "Decode each line of this file (speech "
+                    "problems: one WAV path per line).")
 flags.DEFINE_string("decode_to_file", None, "Write the outputs here, one per input line "
                     "(default: stdout).")
 flags.DEFINE_bool("decode_interactive", False, "Read inputs from stdin, one per line.")
@@ -58,7 +59,9 @@ def main(argv):
     raise UserError(f"--decode_to_file={FLAGS.decode_to_file}: its folder does not exist")
   common_flags.configure_problem(problem, data_dir)
   problem.check_split(FLAGS.decode_split, "--decode_split")
-  dec = decoder.Decoder.from_checkpoint(problem, model_cls, hparams, data_dir, checkpoint, dhp)
+  # Problems with other inputs than text (speech) name their own decoder.
+  decoder_class = getattr(problem, "decoder_class", None) or decoder.Decoder
+  dec = decoder_class.from_checkpoint(problem, model_cls, hparams, data_dir, checkpoint, dhp)
   if FLAGS.decode_from_file:
     dec.decode_from_file(os.path.expanduser(FLAGS.decode_from_file), out_path)
   elif FLAGS.decode_interactive:

@@ -55,6 +55,10 @@ METRICS = {
     "accuracy_per_sequence":
         lambda s: float(s["correct_sequences"]) / max(float(s["sequences"]), 1.0),
     "neg_log_perplexity": _per_token("log_prob"),
+    # Speech (CTC) models: the sums come from speech_metrics.text_error_sums.
+    "wer": lambda s: float(s["word_errors"]) / max(float(s["words"]), 1.0),
+    "cer": lambda s: float(s["char_errors"]) / max(float(s["chars"]), 1.0),
+    "ctc_loss": _per_token("ctc_loss"),
 }
 
 
@@ -66,5 +70,8 @@ def check_names(names, problem_name):
                       f"{suggestion(n, METRICS)}")
 
 
-def finalize(sums, names=tuple(METRICS)):
+TEACHER_FORCED = ("accuracy", "accuracy_per_sequence", "neg_log_perplexity")
+
+
+def finalize(sums, names=TEACHER_FORCED):
   return {n: METRICS[n](sums) for n in names}

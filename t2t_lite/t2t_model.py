@@ -57,6 +57,19 @@ class T2TModel(keras.Model):
     return metrics.smoothed_cross_entropy_sum(logits, features["targets"],
                                               self.hparams.label_smoothing)
 
+  def eval_metric_sums(self, features, detokenize=None):
+    """Sums over the batch for the eval metrics (see metrics.py). `detokenize` is the
+    problem's in-graph ids -> text function, for models that report text metrics."""
+    logits = self(features, training=False)
+    return metrics.metric_sums(logits, features["targets"])
+
+  def dummy_features(self, has_inputs=True):
+    """A batch of one tiny example that builds every weight (build_from_features)."""
+    features = {"targets": tf.ones([1, 1], tf.int32)}
+    if has_inputs:
+      features["inputs"] = tf.ones([1, 1], tf.int32)
+    return features
+
   def track_list(self, prefix, items):
     """Makes each item an attribute (prefix_0, prefix_1, ...) and returns a tuple of them,
     so checkpoints name them by role (Keras 3 lists are invisible to tf.train.Checkpoint;

@@ -62,7 +62,8 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
     ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
   if training:
     ds = ds.shuffle(10000, seed=seed, reshuffle_each_iteration=True)
-  ds = ds.map(problem.decode_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  ds = ds.map(parse_fn(problem, hparams, training), num_parallel_calls=tf.data.AUTOTUNE,
+              deterministic=True)
   if training and hparams.get("packed_length", 0):
     return _packed_batches(ds, hparams.packed_length, batch_size)
   max_length = hparams.max_length or batch_size
@@ -88,6 +89,12 @@ def _packed_batches(ds, length, batch_size):
   return ds.batch(max(1, batch_size // length), drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
+def parse_fn(problem, hparams, training):
+  """Serialized example -> model features (the problem's decoding and preprocessing)."""
+  return lambda serialized: problem.preprocess_example(problem.decode_example(serialized),
+                                                       training, hparams)
+
+
 def find_corrupt_file(problem, files):
   """The first of `files` that cannot be read and parsed to the end (None if all can)."""
   for path in files:
@@ -104,7 +111,8 @@ def check_some_examples_fit(problem, hparams, files, sample=1000):
   the repeating input would spin forever, so say so instead."""
   max_length = hparams.get("packed_length", 0) or hparams.max_length or hparams.batch_size
   try:
-    lengths = [int(example_length(problem.decode_example(r)))
+    parse = parse_fn(problem, hparams, training=False)
+    lengths = [int(example_length(parse(r)))
                for r in tf.data.TFRecordDataset(files[:1]).take(sample)]
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError):
     return  # a damaged file: training reports it, naming the file

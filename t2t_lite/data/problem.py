@@ -151,3 +151,15 @@ class Problem:
   def decode_example(self, serialized):
     parsed = tf.io.parse_single_example(serialized, self.example_spec())
     return {k: tf.cast(tf.sparse.to_dense(v), tf.int32) for k, v in parsed.items()}
+
+  # -- hooks for problems whose examples are not just token ids (e.g. speech) --------------
+  def preprocess_example(self, example, training, hparams):
+    """Decoded example -> model features, inside the tf.data map (e.g. audio -> log-mel
+    filterbanks). Batching pads every feature to the longest in the batch; bucketing
+    measures an example by the first dimension of its inputs or targets, the longer."""
+    return example
+
+  def detokenizer(self, data_dir):
+    """An in-graph ids [b, t] -> strings [b] function for text metrics (WER/CER), or
+    None when the problem reports none."""
+    return None

@@ -58,19 +58,23 @@ def load_model(problem, model_cls, hparams, data_dir, checkpoint_path):
                       f"model was trained with {getattr(hparams, key)}; pass the --data_dir "
                       "the run was trained with")
   model_cls.validate_hparams(hparams)
+  model = restored_model(model_cls, hparams, checkpoint_path, problem.has_inputs)
+  return model, encoders
+
+
+def restored_model(model_cls, hparams, checkpoint_path, has_inputs=True):
+  """A model built from hparams with the weights of checkpoint_path (which must hold
+  them all)."""
   model = model_cls(hparams)
-  features = {"targets": tf.ones([1, 1], tf.int32)}
-  if problem.has_inputs:
-    features["inputs"] = tf.ones([1, 1], tf.int32)
-  model.build_from_features(features)
-  status = tf.train.Checkpoint(model=model).restore(checkpoint_path).expect_partial()
+  model.build_from_features(model.dummy_features(has_inputs))
   try:
-    status.assert_existing_objects_matched()
-  except AssertionError:
+    tf.train.Checkpoint(model=model).restore(checkpoint_path).expect_partial() \
+        .assert_existing_objects_matched()
+  except (AssertionError, ValueError):  # missing objects, or shapes that differ
     raise UserError(f"checkpoint {checkpoint_path} does not hold this model's weights "
                     "(different hparams or model?); decode with the run's own "
                     "hparams.json") from None
-  return model, encoders
+  return model
 
 
 class Decoder:

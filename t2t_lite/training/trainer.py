@@ -96,10 +96,7 @@ class Trainer:
 
   # -- setup ------------------------------------------------------------------------------
   def _dummy_features(self):
-    features = {"targets": tf.ones([1, 1], tf.int32)}
-    if self.problem.has_inputs:
-      features["inputs"] = tf.ones([1, 1], tf.int32)
-    return features
+    return self.model.dummy_features(self.problem.has_inputs)
 
   def _train_iterator(self):
     if self._iterator is None:
@@ -265,10 +262,10 @@ class Trainer:
   # -- evaluation -------------------------------------------------------------------------
   def _make_eval_fn(self):
     strategy = self.strategy
+    detokenize = self.problem.detokenizer(self.data_dir)
 
     def replica_eval(features):
-      logits = self.model(features, training=False)
-      return metrics.metric_sums(logits, features["targets"])
+      return self.model.eval_metric_sums(features, detokenize)
 
     # Buckets differ in shape: after the first retrace, trace with unknown dimensions.
     @tf.function(reduce_retracing=True)

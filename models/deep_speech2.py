@@ -1,0 +1,182 @@
+"""DeepSpeech2 (Amodei et al., 2016): audio features -> characters with CTC.
+
+features [b, t, f] -> 2-D convolutions over (time, frequency) with striding, each
+batch-normalized and clipped at 20 -> [b, t', f' * channels] -> N bidirectional GRU
+layers (their inputs batch- or layer-normalized) -> a fully connected layer to the
+vocabulary, whose id 0 (padding, never a label) is the CTC blank -> CTC loss.
+
+The convolutions pad (kernel - 1) frames and bins, so each divides the sequence length by
+its time stride, rounding up; the CTC loss and decoding see those reduced lengths. Padding frames
+are zeroed after each convolution and masked in the GRUs and batch-norm statistics.
+"""
+import keras
+import tensorflow as tf
+
+from t2t_lite import registry, speech_metrics
+from t2t_lite.data import audio
+from t2t_lite.decoding import ctc
+from t2t_lite.errors import UserError
+from t2t_lite.layers import common
+from t2t_lite.layers.dropout import Dropout
+from t2t_lite.t2t_model import T2TModel
+
+
+def reduced_lengths(lengths, strides):
+  for stride in strides:
+    lengths = (lengths + stride - 1) // stride
+  return lengths
+
+
+class ConvBlock(keras.layers.Layer):
+  """Conv2D (no bias) -> batch norm -> ReLU clipped at relu_clip."""
+
+  def __init__(self, filters, kernel, strides, relu_clip, init, **kwargs):
+    super().__init__(**kwargs)
+    self.stride = strides[0]
+    # Fixed padding of (kernel - 1) split evenly, as "same" gives for stride 1: unlike
+    # TensorFlow's "same" for strides > 1, the frames a convolution sees do not shift
+    # with the padded length of the batch.
+    self.padding = [[0, 0]] + [[(k - 1) // 2, k // 2] for k in kernel] + [[0, 0]]
+    self.conv = keras.layers.Conv2D(filters, kernel, strides=strides, padding="valid",
+                                    use_bias=False, kernel_initializer=common.fresh(init))
+    self.norm = keras.layers.BatchNormalization()
+    self.relu = keras.layers.ReLU(max_value=relu_clip)
+
+  def build(self, *shapes, **kw):
+    self.built = True
+
+  def call(self, x, lengths, training=False):
+    """x [b, t, f, c], lengths [b] already reduced by this block's stride."""
+    x = self.relu(self.norm(self.conv(tf.pad(x, self.padding)), training=training))
+    mask = tf.sequence_mask(lengths, tf.shape(x)[1])
+    return x * tf.cast(mask, x.dtype)[:, :, None, None]
+
+
+class RecurrentBlock(keras.layers.Layer):
+  """norm(x) -> bidirectional GRU -> dropout."""
+
+  def __init__(self, hidden_size, norm, dropout, init, **kwargs):
+    super().__init__(**kwargs)
+    self.norm = {"batch": keras.layers.BatchNormalization(),
+                 "layer": keras.layers.LayerNormalization(),
+                 "none": None}[norm]
+    self.rnn = keras.layers.Bidirectional(keras.layers.GRU(
+        hidden_size, return_sequences=True, kernel_initializer=common.fresh(init)))
+    self.dropout = Dropout(dropout)
+
+  def build(self, *shapes, **kw):
+    self.built = True
+
+  def call(self, x, frame_mask, training=False):
+    if isinstance(self.norm, keras.layers.BatchNormalization):
+      x = self.norm(x, training=training, mask=frame_mask)
+    elif self.norm is not None:
+      x = self.norm(x)
+    # tf.identity drops the mask Keras attaches to the output (it is passed explicitly).
+    x = tf.identity(self.rnn(x, mask=frame_mask, training=training))
+    return self.dropout(x, training=training)
+
+
+@registry.register_model
+class DeepSpeech2(T2TModel):
+
+  REQUIRED_HPARAMS = ("conv_filters", "conv_time_kernels", "conv_freq_kernels",
+                      "conv_time_strides", "conv_freq_strides", "num_rnn_layers",
+                      "rnn_hidden_size", "rnn_norm", "rnn_dropout", "relu_clip",
+                      "audio_num_mel_bins", "audio_add_deltas")
+
+  @classmethod
+  def validate_hparams(cls, hp):
+    super().validate_hparams(hp)
+    conv = [hp.conv_filters, hp.conv_time_kernels, hp.conv_freq_kernels,
+            hp.conv_time_strides, hp.conv_freq_strides]
+    if len({len(c) for c in conv}) != 1 or not conv[0]:
+      raise UserError("hparams conv_filters, conv_time_kernels, conv_freq_kernels, "
+                      "conv_time_strides and conv_freq_strides must be non-empty lists of "
+                      "one length (one entry per convolution)")
+    if min(min(c) for c in conv) < 1:
+      raise UserError("convolution sizes and strides must be >= 1")
+    if hp.rnn_norm not in ("batch", "layer", "none"):
+      raise UserError(f"hparam rnn_norm='{hp.rnn_norm}' must be batch, layer or none")
+    if hp.num_rnn_layers < 1 or hp.rnn_hidden_size < 1:
+      raise UserError("hparams num_rnn_layers and rnn_hidden_size must be >= 1")
+
+  def __init__(self, hparams, **kwargs):
+    super().__init__(hparams, **kwargs)
+    hp = hparams
+    init = common.initializer(hp)
+    self.time_strides = list(hp.conv_time_strides)
+    self.convs = self.track_list("conv", [
+        ConvBlock(f, (kt, kf), (st, sf), hp.relu_clip, init, name=f"conv_{i}")
+        for i, (f, kt, kf, st, sf) in enumerate(zip(
+            hp.conv_filters, hp.conv_time_kernels, hp.conv_freq_kernels,
+            hp.conv_time_strides, hp.conv_freq_strides))])
+    self.rnns = self.track_list("rnn", [
+        RecurrentBlock(hp.rnn_hidden_size, hp.rnn_norm, hp.rnn_dropout, init, name=f"rnn_{i}")
+        for i in range(hp.num_rnn_layers)])
+    self.output_layer = keras.layers.Dense(hp.target_vocab_size,
+                                           kernel_initializer=common.fresh(init))
+
+  def output_lengths(self, input_lengths):
+    return reduced_lengths(input_lengths, self.time_strides)
+
+  def call(self, features, training=False):
+    """features {"inputs": [b, t, f], "inputs_length": [b]} -> logits [b, t', vocab]."""
+    lengths = features["inputs_length"]
+    x = features["inputs"]
+    x = (x * tf.cast(tf.sequence_mask(lengths, tf.shape(x)[1]), x.dtype)[..., None])[..., None]
+    for conv in self.convs:
+      lengths = reduced_lengths(lengths, [conv.stride])
+      x = conv(x, lengths, training=training)
+    shape = tf.shape(x)
+    x = tf.reshape(x, [shape[0], shape[1], x.shape[2] * x.shape[3]])
+    mask = tf.sequence_mask(lengths, shape[1])
+    for rnn in self.rnns:
+      x = rnn(x, mask, training=training)
+    return self.output_layer(x)
+
+  # -- loss and metrics ---------------------------------------------------------------------
+  def _ctc_loss(self, logits, features):
+    """(per-example CTC loss, label lengths), both zero for an utterance too short for its
+    transcript (after striding) to be aligned at all, so it neither trains nor fails."""
+    targets = features["targets"]
+    logit_lengths = self.output_lengths(features["inputs_length"])
+    label_lengths = tf.reduce_sum(tf.cast(tf.not_equal(targets, 0), tf.int32), axis=1)
+    repeats = tf.reduce_sum(tf.cast(
+        tf.equal(targets[:, 1:], targets[:, :-1]) & tf.not_equal(targets[:, 1:], 0), tf.int32),
+        axis=1)
+    feasible = logit_lengths >= label_lengths + repeats
+    label_lengths = tf.where(feasible, label_lengths, 0)
+    labels = tf.where(feasible[:, None], targets, 0)
+    loss = tf.nn.ctc_loss(labels, tf.cast(logits, tf.float32), label_lengths, logit_lengths,
+                          logits_time_major=False, blank_index=0)
+    return loss * tf.cast(feasible, tf.float32), label_lengths
+
+  def loss_sums(self, logits, features):
+    """(CTC loss summed over the batch, the number of target tokens): the trainer divides
+    them, so the loss is per transcript token, independent of the replica split."""
+    loss, label_lengths = self._ctc_loss(logits, features)
+    return tf.reduce_sum(loss), tf.cast(tf.reduce_sum(label_lengths), tf.float32)
+
+  def eval_metric_sums(self, features, detokenize=None):
+    logits = self(features, training=False)
+    loss, label_lengths = self._ctc_loss(logits, features)
+    sums = {"ctc_loss": tf.reduce_sum(loss),
+            "tokens": tf.cast(tf.reduce_sum(label_lengths), tf.float32),
+            "sequences": tf.cast(tf.shape(logits)[0], tf.float32)}
+    if detokenize is not None:
+      hypotheses = ctc.greedy(logits, self.output_lengths(features["inputs_length"]))
+      sums.update(speech_metrics.text_error_sums(detokenize(hypotheses),
+                                                 detokenize(features["targets"])))
+    return sums
+
+  # -- decoding -----------------------------------------------------------------------------
+  def dummy_features(self, has_inputs=True):
+    depth = audio.feature_depth(self.hparams)
+    return {"inputs": tf.zeros([1, 8, depth]), "inputs_length": tf.constant([8]),
+            "targets": tf.ones([1, 1], tf.int32)}
+
+  def transcribe(self, inputs, inputs_length, beam_size=1):
+    """Features [b, t, f] and their lengths [b] -> transcript ids [b, l] (0-padded)."""
+    logits = self({"inputs": inputs, "inputs_length": inputs_length}, training=False)
+    return ctc.decode(logits, self.output_lengths(inputs_length), beam_size)

@@ -1,0 +1,148 @@
+"""Audio: reading and checking WAV files (datagen, decoding), and the TensorFlow front end
+that turns a 16 kHz waveform into normalized log-mel filterbank features (input pipeline).
+
+The front end is plain tf ops so it runs inside the tf.data map: log-mel filterbanks
+(80 bins, 25 ms window, 10 ms step by default), optional deltas and delta-deltas,
+per-utterance mean/variance normalization, and SpecAugment time/frequency masks for
+training only.
+"""
+import wave
+
+import numpy as np
+import tensorflow as tf
+
+from t2t_lite.errors import UserError
+
+SAMPLE_RATE = 16000
+
+
+def read_wav(path, sample_rate=SAMPLE_RATE):
+  """A 16-bit PCM WAV file as an int16 numpy array (channels averaged to mono).
+
+  Anything else (missing file, not a WAV, another sample width or rate) is a UserError
+  naming the file."""
+  try:
+    with wave.open(path, "rb") as f:
+      channels, width, rate = f.getnchannels(), f.getsampwidth(), f.getframerate()
+      frames = f.readframes(f.getnframes())
+  except FileNotFoundError:
+    raise UserError(f"audio file {path} does not exist") from None
+  except IsADirectoryError:
+    raise UserError(f"audio file {path} is a directory, not a WAV file") from None
+  except PermissionError:
+    raise UserError(f"audio file {path} cannot be read (permission denied)") from None
+  except (wave.Error, EOFError) as e:
+    raise UserError(f"audio file {path} is not a readable WAV file ({e}); convert it to "
+                    "16-bit PCM WAV, e.g. sox IN -b 16 -r 16000 OUT.wav") from None
+  if width != 2:
+    raise UserError(f"audio file {path} has {8 * width}-bit samples; only 16-bit PCM is "
+                    "read: convert it, e.g. sox IN -b 16 OUT.wav")
+  if rate != sample_rate:
+    raise UserError(f"audio file {path} is sampled at {rate} Hz, not {sample_rate} Hz; "
+                    f"resample it, e.g. sox IN -r {sample_rate} OUT.wav")
+  samples = np.frombuffer(frames, dtype="<i2")
+  if len(samples) % channels:
+    raise UserError(f"audio file {path} is truncated (incomplete last sample frame)")
+  if channels > 1:
+    samples = samples.reshape(-1, channels).mean(axis=1).round().astype(np.int16)
+  if samples.size == 0:
+    raise UserError(f"audio file {path} holds no samples")
+  return samples
+
+
+def write_wav(path, samples, sample_rate=SAMPLE_RATE):
+  """Writes int16 (or float in [-1, 1]) mono samples as a 16-bit PCM WAV file."""
+  samples = np.asarray(samples)
+  if samples.dtype != np.int16:
+    samples = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+  with wave.open(path, "wb") as f:
+    f.setnchannels(1)
+    f.setsampwidth(2)
+    f.setframerate(sample_rate)
+    f.writeframes(samples.astype("<i2").tobytes())
+
+
+# -- features, in TensorFlow ----------------------------------------------------------------
+def num_frames(num_samples, frame_length, frame_step):
+  """Frames the front end makes of num_samples (short inputs are padded to one frame)."""
+  return 1 + tf.maximum(num_samples - frame_length, 0) // frame_step
+
+
+def log_mel(waveform, sample_rate=SAMPLE_RATE, num_mel_bins=80, frame_length_ms=25.0,
+            frame_step_ms=10.0, lower_hz=20.0, upper_hz=7600.0):
+  """int16 or float waveform [n] -> log-mel filterbank energies [frames, num_mel_bins]."""
+  frame_length = int(round(sample_rate * frame_length_ms / 1000))
+  frame_step = int(round(sample_rate * frame_step_ms / 1000))
+  x = tf.cast(waveform, tf.float32)
+  if waveform.dtype == tf.int16:
+    x /= 32768.0
+  x = tf.pad(x, [[0, tf.maximum(frame_length - tf.shape(x)[0], 0)]])
+  fft_length = 1 << (frame_length - 1).bit_length()
+  stft = tf.signal.stft(x, frame_length, frame_step, fft_length, window_fn=tf.signal.hann_window)
+  power = tf.square(tf.abs(stft))
+  mel = tf.signal.linear_to_mel_weight_matrix(num_mel_bins, fft_length // 2 + 1, sample_rate,
+                                              lower_hz, upper_hz)
+  return tf.math.log(tf.matmul(power, mel) + 1e-6)
+
+
+def deltas(features, window=2):
+  """The standard regression deltas over time (HTK/Kaldi): sum_n n (c[t+n] - c[t-n]) /
+  (2 sum_n n^2), with the first and last frames repeated at the edges."""
+  length = tf.shape(features)[0]
+  padded = tf.concat([tf.repeat(features[:1], window, axis=0), features,
+                      tf.repeat(features[-1:], window, axis=0)], axis=0)
+  out = tf.zeros_like(features)
+  for n in range(1, window + 1):
+    out += n * (padded[window + n:window + n + length] - padded[window - n:window - n + length])
+  return out / (2.0 * sum(n * n for n in range(1, window + 1)))
+
+
+def normalize(features, epsilon=1e-5):
+  """Per-utterance mean/variance normalization of each feature over time."""
+  mean, variance = tf.nn.moments(features, axes=[0], keepdims=True)
+  return (features - mean) * tf.math.rsqrt(variance + epsilon)
+
+
+def spec_augment(features, freq_masks=2, freq_mask_width=15, time_masks=2,
+                 time_mask_width=40, max_time_fraction=0.2, blocks=1, seed=None):
+  """SpecAugment (Park et al., 2019) without time warping: `freq_masks` bands of up to
+  `freq_mask_width` bins and `time_masks` spans of up to `time_mask_width` frames (and at
+  most max_time_fraction of the utterance) are set to zero, the normalized mean.
+  With deltas, features hold `blocks` copies of the bins; a band masks all of them."""
+  frames, bins = tf.shape(features)[0], tf.shape(features)[1] // blocks
+
+  def mask(x, axis, size, max_width, count):
+    positions = tf.range(size)
+    for _ in range(count):
+      width = tf.random.uniform([], 0, max_width + 1, tf.int32, seed=seed)
+      start = tf.random.uniform([], 0, tf.maximum(size - width, 0) + 1, tf.int32, seed=seed)
+      inside = (positions >= start) & (positions < start + width)
+      keep = tf.cast(~inside, x.dtype)
+      x *= keep[:, None] if axis == 0 else tf.tile(keep, [blocks])[None, :]
+    return x
+
+  features = mask(features, 1, bins, tf.minimum(freq_mask_width, bins), freq_masks)
+  max_time = tf.minimum(time_mask_width,
+                        tf.cast(tf.cast(frames, tf.float32) * max_time_fraction, tf.int32))
+  return mask(features, 0, frames, max_time, time_masks)
+
+
+def features_from_waveform(waveform, hparams, training=False):
+  """The model's input features [frames, bins * (3 with deltas)] from a waveform [n],
+  configured by the audio_* hparams."""
+  x = log_mel(waveform, num_mel_bins=hparams.audio_num_mel_bins,
+              frame_length_ms=hparams.audio_frame_length_ms,
+              frame_step_ms=hparams.audio_frame_step_ms)
+  if hparams.audio_add_deltas:
+    d = deltas(x)
+    x = tf.concat([x, d, deltas(d)], axis=-1)
+  x = normalize(x)
+  if training and hparams.audio_spec_augment:
+    x = spec_augment(x, hparams.audio_freq_masks, hparams.audio_freq_mask_width,
+                     hparams.audio_time_masks, hparams.audio_time_mask_width,
+                     blocks=3 if hparams.audio_add_deltas else 1)
+  return x
+
+
+def feature_depth(hparams):
+  return hparams.audio_num_mel_bins * (3 if hparams.audio_add_deltas else 1)

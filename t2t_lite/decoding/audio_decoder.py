@@ -1,0 +1,142 @@
+"""Decoding speech: WAV files (or a split's utterances) in, transcripts out.
+
+t2t-decoder uses this for problems whose `decoder_class` names it. Features come from the
+problem's own preprocessing (the same tf code as training, without SpecAugment); the model
+transcribes with CTC greedy search (beam_size=1) or CTC beam search.
+"""
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from t2t_lite import speech_metrics
+from t2t_lite.data import audio
+from t2t_lite.decoding import decoder
+from t2t_lite.errors import UserError
+
+
+class AudioDecoder:
+  """t2t-decoder's decoder for speech problems (their `decoder_class`)."""
+
+  def __init__(self, problem, model_cls, hparams, data_dir, checkpoint_path, dhp):
+    self.problem, self.hparams, self.dhp = problem, hparams, dhp
+    self.data_dir = data_dir
+    self.encoder = problem.feature_encoders(data_dir)["targets"]
+    if self.encoder.vocab_size != hparams.target_vocab_size:
+      raise UserError(f"the transcript vocabulary in {data_dir} has {self.encoder.vocab_size} "
+                      f"tokens but the model was trained with {hparams.target_vocab_size}; "
+                      "pass the --data_dir the run was trained with")
+    if not hasattr(model_cls, "transcribe"):
+      raise UserError(f"model {model_cls.__name__} cannot transcribe audio; use a speech "
+                      "model such as deep_speech2")
+    model_cls.validate_hparams(hparams)
+    problem.check_hparams(hparams)
+    self.model = decoder.restored_model(model_cls, hparams, checkpoint_path)
+    depth = audio.feature_depth(hparams)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int16)])
+    def features(waveform):
+      example = {"waveform": waveform, "targets": tf.zeros([0], tf.int32)}
+      return problem.preprocess_example(example, False, hparams)["inputs"]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, depth], tf.float32),
+                                  tf.TensorSpec([None], tf.int32)])
+    def transcribe(inputs, lengths):
+      return self.model.transcribe(inputs, lengths, beam_size=dhp.beam_size)
+    self._features, self._transcribe = features, transcribe
+
+  @classmethod
+  def from_checkpoint(cls, problem, model_cls, hparams, data_dir, checkpoint_path, dhp):
+    return cls(problem, model_cls, hparams, data_dir, checkpoint_path, dhp)
+
+  def transcribe_waveforms(self, waveforms):
+    """int16 waveforms -> transcripts, in order (batched by length)."""
+    feats = [self._features(tf.constant(w, tf.int16)).numpy() for w in waveforms]
+    order = sorted(range(len(feats)), key=lambda i: len(feats[i]))
+    texts = [None] * len(feats)
+    bs = max(1, self.dhp.batch_size)
+    for start in range(0, len(order), bs):
+      batch = [feats[i] for i in order[start:start + bs]]
+      width = max(len(f) for f in batch)
+      padded = np.stack([np.pad(f, [(0, width - len(f)), (0, 0)]) for f in batch])
+      ids = self._transcribe(tf.constant(padded, tf.float32),
+                             tf.constant([len(f) for f in batch], tf.int32))
+      for i, row in zip(order[start:start + bs], ids.numpy().tolist()):
+        texts[i] = self.encoder.decode(row)
+    return texts
+
+  def _read_list(self, path):
+    """[(wav path, reference or None)]: one WAV path per line, relative to the list's
+    folder, optionally followed by a tab and the reference transcript."""
+    if not tf.io.gfile.exists(path):
+      raise UserError(f"--decode_from_file={path} does not exist")
+    with open(path, "rb") as f:
+      raw = f.read()
+    try:
+      lines = raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+      line = raw[:e.start].count(b"\n") + 1
+      raise UserError(f"{path} line {line} is not UTF-8 text; it must list one WAV path per "
+                      "line") from None
+    base = os.path.dirname(os.path.abspath(path))
+    entries = []
+    for line in lines:
+      if not line.strip():
+        continue
+      wav, _, reference = line.partition("\t")
+      entries.append((os.path.join(base, os.path.expanduser(wav.strip())),
+                      reference.strip() if reference else None))
+    return entries
+
+  def decode_from_file(self, path, out_path=None, log=None):
+    """Transcribes the WAV files listed in `path`; writes one transcript per line. When
+    every line also holds a reference transcript, logs WER and CER."""
+    log = log or (lambda m: print(m, file=sys.stderr))
+    entries = self._read_list(path)
+    texts = self.transcribe_waveforms([self.problem.load_audio(w) for w, _ in entries])
+    text = "".join(t + "\n" for t in texts)
+    if out_path:
+      tmp = out_path + ".tmp"
+      with tf.io.gfile.GFile(tmp, "w") as f:
+        f.write(text)
+      tf.io.gfile.rename(tmp, out_path, overwrite=True)
+    else:
+      sys.stdout.write(text)
+    references = [r for _, r in entries]
+    if entries and all(r is not None for r in references):
+      rates = speech_metrics.error_rates(texts, [self.encoder.decode(self.encoder.encode(r))
+                                                 for r in references])
+      log(f"decoded {len(entries)} files: WER {rates['wer']:.4f}  CER {rates['cer']:.4f}")
+    return texts
+
+  def interactive(self, stdin=sys.stdin, stdout=sys.stdout):
+    """Reads one WAV path per line until EOF and prints its transcript."""
+    while True:
+      line = stdin.readline()
+      if not line:
+        return
+      try:
+        text = self.transcribe_waveforms([self.problem.load_audio(line.strip())])[0]
+        stdout.write(text + "\n")
+      except UserError as e:
+        stdout.write(f"error: {e}\n")
+      stdout.flush()
+
+  def decode_dataset(self, split="dev", log=print):
+    """Transcribes utterances of a split; prints reference and hypothesis; returns
+    {"wer", "cer"}."""
+    files = self.problem.data_files(self.data_dir, split)
+    ds = tf.data.TFRecordDataset(files).map(self.problem.decode_example)
+    if self.dhp.num_samples >= 0:
+      ds = ds.take(self.dhp.num_samples)
+    examples = [(ex["waveform"].numpy(), self.encoder.decode(ex["targets"].numpy()))
+                for ex in ds]
+    texts = self.transcribe_waveforms([w for w, _ in examples])
+    for (_, reference), text in zip(examples, texts):
+      log(f"TARGET: {reference}")
+      log(f"OUTPUT: {text}")
+    rates = speech_metrics.error_rates(texts, [r for _, r in examples])
+    log(f"decoded {len(examples)} {split} utterances: WER {rates['wer']:.4f}  "
+        f"CER {rates['cer']:.4f}")
+    return rates

@@ -1,0 +1,82 @@
+"""Speech end to end through the binaries: a synthesized corpus of tone sequences that
+spell words -> t2t-datagen -> t2t-trainer (deep_speech2_tiny) -> t2t-decoder on held-out
+WAV files, which must transcribe with CER <= 0.2."""
+import os
+import time
+
+import pytest
+
+from t2t_lite import speech_metrics
+from tests import speech_data
+from tests.bin.helpers import error_lines, run
+
+pytestmark = pytest.mark.slow
+
+
+def _settings(corpus):
+  return f"--problem_settings=train_manifest={corpus['train']},dev_manifest={corpus['dev']}"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  start = time.time()
+  root = str(tmp_path_factory.mktemp("speech"))
+  corpus = speech_data.write_corpus(os.path.join(root, "corpus"), num_train=300, num_dev=40)
+  data_dir, output_dir = os.path.join(root, "data"), os.path.join(root, "run")
+  proc = run("t2t-datagen", "--problem=speech_manifest", f"--data_dir={data_dir}",
+             _settings(corpus))
+  assert "wrote 300 train examples" in proc.stdout
+  proc = run("t2t-trainer", "--problem=speech_manifest", "--model=deep_speech2",
+             "--hparams_set=deep_speech2_tiny", f"--data_dir={data_dir}",
+             f"--output_dir={output_dir}", "--train_steps=300", "--local_eval_frequency=300",
+             "--log_step_count_steps=100", "--eval_steps=0")
+  # The trainer's own evaluation reports WER and CER on the dev split.
+  assert "eval at step 300 (dev, 40 examples): ctc_loss" in proc.stdout
+  assert " wer " in proc.stdout and " cer " in proc.stdout
+  return {"root": root, "corpus": corpus, "output_dir": output_dir, "start": start}
+
+
+def test_trains_to_low_cer_on_held_out_utterances(trained):
+  # One WAV path per line (relative to the list's folder) -> one transcript per line.
+  corpus_dir = os.path.dirname(trained["corpus"]["dev"])
+  rows = [line.rstrip("\n").split("\t") for line in open(trained["corpus"]["dev"])]
+  listing = os.path.join(corpus_dir, "dev_wavs.txt")
+  with open(listing, "w") as f:
+    f.writelines(wav + "\n" for wav, _ in rows)
+  out = os.path.join(trained["root"], "transcripts.txt")
+  run("t2t-decoder", f"--output_dir={trained['output_dir']}", f"--decode_from_file={listing}",
+      f"--decode_to_file={out}", "--decode_hparams=beam_size=4")
+  hypotheses = open(out).read().splitlines()
+  assert len(hypotheses) == len(rows)
+  rates = speech_metrics.error_rates(hypotheses, [text for _, text in rows])
+  print(f"held-out CER {rates['cer']:.4f} WER {rates['wer']:.4f}; "
+        f"{time.time() - trained['start']:.0f}s since the corpus was written")
+  assert rates["cer"] <= 0.2
+
+
+def test_decoder_names_a_bad_audio_file(trained, tmp_path):
+  listing = tmp_path / "list.txt"
+  (tmp_path / "notes.wav").write_text("not audio")
+  listing.write_text("notes.wav\n")
+  proc = run("t2t-decoder", f"--output_dir={trained['output_dir']}",
+             f"--decode_from_file={listing}", check=False)
+  assert proc.returncode == 2
+  assert error_lines(proc.stderr) == [
+      f"t2t-decoder: error: audio file {tmp_path / 'notes.wav'} is not a readable WAV file "
+      "(file does not start with RIFF id); convert it to 16-bit PCM WAV, e.g. sox IN -b 16 "
+      "-r 16000 OUT.wav"]
+
+
+def test_datagen_names_a_wav_with_another_sample_rate(tmp_path):
+  from t2t_lite.data import audio
+  import numpy as np
+  audio.write_wav(str(tmp_path / "a.wav"), np.zeros(1600, np.int16), sample_rate=8000)
+  (tmp_path / "train.tsv").write_text("a.wav\tab\n")
+  corpus = {"train": str(tmp_path / "train.tsv"), "dev": str(tmp_path / "train.tsv")}
+  proc = run("t2t-datagen", "--problem=speech_manifest", f"--data_dir={tmp_path / 'data'}",
+             _settings(corpus), check=False)
+  assert proc.returncode == 2
+  assert error_lines(proc.stderr) == [
+      f"t2t-datagen: error: audio file {tmp_path / 'a.wav'} is sampled at 8000 Hz, not "
+      f"16000 Hz; resample it, e.g. sox IN -r 16000 OUT.wav (manifest {corpus['train']} "
+      "line 1)"]
