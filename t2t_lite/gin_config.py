@@ -19,8 +19,8 @@ CONFIG_FILE = "config.gin"
 
 _NO_CONFIGURABLE = re.compile(r"No configurable matching '([^']+)'")
 _NO_PARAMETER = re.compile(r"Configurable '([^']+)' doesn't have a parameter named '([^']+)'")
-_LISTED_KWARG = re.compile(r"Configurable '([^']+)' has (?:denylisted|not allowlisted) "
-                           r"kwarg '([^']+)'")
+_LISTED_KWARG = re.compile(r"Configurable '([^']+)' (?:has denylisted kwarg|doesn't include "
+                           r"kwarg) '([^']+)'")
 
 
 def _registry():
@@ -79,10 +79,11 @@ def _explain(error, where):
   return UserError(f"{where}: {first}")
 
 
-def parse(gin_files=(), gin_params=(), flag_bindings=()):
-  """Applies gin files, then bindings, then the flags' bindings, in that order."""
+def parse(gin_files=(), gin_params=(), flag_bindings=(), params_are="--gin_param"):
+  """Applies gin files, then bindings, then the flags' bindings, in that order.
+  params_are: what errors call a binding of gin_params."""
   sources = [(f"gin file {path}", path, None) for path in gin_files]
-  sources += [(f"--gin_param '{b}'", None, b) for b in gin_params]
+  sources += [(f"{params_are} '{b}'", None, b) for b in gin_params]
   sources += [(f"flag binding '{b}'", None, b) for b in flag_bindings]
   for where, path, binding in sources:
     if path is not None and not os.path.isfile(os.path.expanduser(path)):

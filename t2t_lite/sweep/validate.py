@@ -24,7 +24,7 @@ def check_trial(sweep, trial, extra_files=(), extra_params=()):
   gin_config.clear()
   try:
     gin_config.parse(list(extra_files) + sweep.gin_files,
-                     sweep.bindings(trial, extra_params))
+                     sweep.bindings(trial, extra_params), params_are="binding")
     names = experiment.names()
     missing = [k for k in ("problem", "model", "hparams_set") if not getattr(names, k)]
     if missing:
