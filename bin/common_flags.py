@@ -77,7 +77,7 @@ def require(*names):
   from t2t_lite import experiment
   from t2t_lite.errors import UserError
   configured = vars(experiment.names())
-  missing = [n for n in names if not (configured.get(n) if n in NAME_BINDINGS else _flag(n))]
+  missing = [n for n in names if not (_flag(n) or configured.get(n))]
   if missing:
     raise UserError("missing " + ", ".join(
         f"--{n}" + (f" (or {NAME_BINDINGS[n]} in gin)" if n in NAME_BINDINGS else "")
