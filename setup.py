@@ -11,9 +11,9 @@ setup(
     name="t2t-lite",
     version="0.1.0",
     description="Tensor2Tensor-style research framework for sequence modeling on TensorFlow 2",
-    python_requires=">=3.10",
+    python_requires=">=3.11",  # tomllib (t2t-sweep's sweep files)
     packages=["t2t_lite", "t2t_lite.data", "t2t_lite.layers", "t2t_lite.training",
-              "t2t_lite.decoding"] + [f"t2t_lite.{p}" for p in SUBPACKAGES],
+              "t2t_lite.decoding", "t2t_lite.sweep"] + [f"t2t_lite.{p}" for p in SUBPACKAGES],
     package_dir={"t2t_lite": "t2t_lite", **{f"t2t_lite.{p}": p for p in SUBPACKAGES}},
     install_requires=[
         "tensorflow==2.21.0",
@@ -23,6 +23,7 @@ setup(
         "gin-config",
         "tensorboard",  # tf.summary writes through it; TF no longer pulls it in
         "sacrebleu",  # the field's standard, reportable BLEU (t2t-bleu, eval BLEU)
+        "matplotlib",  # t2t-sweep's eval-curve plots: the field's standard plotting library
     ],
     # jiwer: the reference WER/CER implementation the speech metrics are checked against.
     extras_require={"test": ["pytest", "jiwer"]},
@@ -33,6 +34,7 @@ setup(
             "t2t-decoder=t2t_lite.bin.t2t_decoder:run",
             "t2t-benchmark=t2t_lite.bin.t2t_benchmark:run",
             "t2t-bleu=t2t_lite.bin.t2t_bleu:run",
+            "t2t-sweep=t2t_lite.bin.t2t_sweep:run",
         ],
     },
 )

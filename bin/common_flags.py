@@ -1,4 +1,8 @@
-"""Flags shared by the binaries (Tensor2Tensor's names), and the error boundary."""
+"""Flags shared by the binaries (Tensor2Tensor's names), and the error boundary.
+
+Underneath, gin is the one configuration: parse_gin() applies --gin_file, --gin_param and
+then every mapped flag given on the command line as a gin binding (t2t_lite/gin_config.py).
+"""
 import os
 import sys
 
@@ -18,6 +22,30 @@ def define_registry_flags():
                       "A directory (Python package) of your own registered problems, "
                       "models and hparams sets, imported before anything is looked up.")
   flags.DEFINE_bool("registry_help", False, "List every registered name and exit.")
+  define_gin_flags()
+
+
+def define_gin_flags():
+  flags.DEFINE_multi_string("gin_file", [], "A gin config file (repeatable; later files win), "
+                            "e.g. a run's own OUTPUT_DIR/config.gin.")
+  flags.DEFINE_multi_string("gin_param", [], "A gin binding, e.g. "
+                            "\"hparams.learning_rate_constant = 0.5\" (repeatable; applied "
+                            "after --gin_file; flags given on the command line win over both).")
+
+
+# Flags that are gin bindings underneath; given on the command line they override gin.
+NAME_BINDINGS = {"problem": "experiment.problem", "model": "experiment.model",
+                 "hparams_set": "experiment.hparams_set", "data_dir": "experiment.data_dir",
+                 "problem_settings": "experiment.problem_settings",
+                 "tfds_data_dir": "experiment.tfds_data_dir"}
+
+
+def parse_gin(extra_bindings=None):
+  """Applies --gin_file, --gin_param, then the given mapped flags; returns experiment.names()."""
+  from t2t_lite import experiment, gin_config
+  gin_config.parse(_flag("gin_file") or (), _flag("gin_param") or (),
+                   gin_config.flag_bindings(FLAGS, dict(NAME_BINDINGS, **(extra_bindings or {}))))
+  return experiment.names()
 
 
 def define_dir_flags():
@@ -28,20 +56,15 @@ def define_dir_flags():
   flags.DEFINE_string("tmp_dir", None, "Scratch space for raw downloads (default: DATA_DIR/tmp).")
 
 
-def define_problem_settings_flag():
-  flags.DEFINE_string("problem_settings", "",
-                      "The problem's own settings for data generation, 'name=value,...', "
-                      "e.g. 'train_manifest=wavs/train.tsv,dev_manifest=wavs/dev.tsv' for "
-                      "speech_manifest.")
-
-
 def _flag(name):
   return FLAGS[name].value if name in FLAGS else None
 
 
 def data_dir():
-  if _flag("data_dir"):
-    return os.path.expanduser(_flag("data_dir"))
+  from t2t_lite import experiment
+  configured = experiment.names().data_dir  # --data_dir or experiment.data_dir
+  if configured:
+    return os.path.expanduser(configured)
   if _flag("output_dir"):
     return os.path.join(os.path.expanduser(_flag("output_dir")), "data")
   return None
@@ -52,10 +75,15 @@ def tmp_dir():
 
 
 def require(*names):
+  """Flags that must have a value; registry names may come from gin (experiment.*) too."""
+  from t2t_lite import experiment
   from t2t_lite.errors import UserError
-  missing = [n for n in names if not _flag(n)]
+  configured = vars(experiment.names())
+  missing = [n for n in names if not (_flag(n) or configured.get(n))]
   if missing:
-    raise UserError("missing " + ", ".join(f"--{n}" for n in missing))
+    raise UserError("missing " + ", ".join(
+        f"--{n}" + (f" (or {NAME_BINDINGS[n]} in gin)" if n in NAME_BINDINGS else "")
+        for n in missing))
 
 
 def print_registry_and_exit():
@@ -75,7 +103,9 @@ def run_main(main, prog):
     try:
       return main(argv)
     except UserError as e:
-      print(f"{prog}: error: {e}", file=sys.stderr)
+      # gin appends "In call to configurable ..." to errors raised inside configurables.
+      message = str(e).split("\n  In call to configurable")[0]
+      print(f"{prog}: error: {message}", file=sys.stderr)
       sys.exit(2)
     except KeyboardInterrupt:
       print(f"{prog}: interrupted", file=sys.stderr)
@@ -94,13 +124,15 @@ def define_problem_flags():
 
 
 def configure_problem(problem, data_dir):
-  """Applies --problem_settings and --tfds_data_dir to `problem` (over those saved in
-  data_dir)."""
+  """Applies --problem_settings and --tfds_data_dir (or experiment.problem_settings /
+  experiment.tfds_data_dir in gin) to `problem`, over the settings saved in data_dir."""
+  from t2t_lite import experiment
   from t2t_lite.errors import UserError
-  overrides = _flag("problem_settings") or ""
-  if _flag("tfds_data_dir"):
+  configured = experiment.names()  # the flags, or their gin bindings
+  overrides = configured.problem_settings or ""
+  if configured.tfds_data_dir:
     if "tfds_data_dir" not in problem.default_settings():
       raise UserError(f"--tfds_data_dir: problem {problem.name} does not read TFDS data")
-    path = os.path.abspath(os.path.expanduser(_flag("tfds_data_dir")))
+    path = os.path.abspath(os.path.expanduser(configured.tfds_data_dir))
     overrides = ",".join(x for x in (overrides, f"tfds_data_dir={path}") if x)
   return problem.configure(overrides, data_dir)

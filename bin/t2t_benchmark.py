@@ -38,6 +38,9 @@ def main(argv):
   experiment.load_registrations(FLAGS.t2t_usr_dir)
   if FLAGS.registry_help:
     common_flags.print_registry_and_exit()
+  names = common_flags.parse_gin()
+  for name in ("problem", "model", "hparams_set", "data_dir"):  # gin's, unless a flag says
+    setattr(FLAGS, name, getattr(names, name))
   if FLAGS.smoke:
     for name, value in dict(model=FLAGS.model or "transformer",
                             hparams_set=FLAGS.hparams_set or "transformer_tiny",
@@ -55,7 +58,7 @@ def main(argv):
   if FLAGS.decode_batch and FLAGS.decode_length < FLAGS.decode_src_len:
     raise UserError("--decode_length must be at least --decode_src_len")
   model_cls = registry.model(FLAGS.model)
-  hp = registry.hparams(FLAGS.hparams_set).parse(FLAGS.hparams)
+  hp = experiment.apply_overrides(registry.hparams(FLAGS.hparams_set), FLAGS.hparams)
   problem = registry.problem(FLAGS.problem) if FLAGS.problem else None
   if problem and FLAGS.data_dir:
     problem.update_hparams(hp, FLAGS.data_dir)

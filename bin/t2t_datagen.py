@@ -13,6 +13,7 @@ flags.DEFINE_string("tmp_dir", None, "Scratch space for raw downloads (default: 
 flags.DEFINE_string("t2t_usr_dir", None, "Directory of your own registered problems.")
 flags.DEFINE_bool("registry_help", False, "List every registered name and exit.")
 common_flags.define_problem_flags()
+common_flags.define_gin_flags()
 
 
 def main(argv):
@@ -20,8 +21,9 @@ def main(argv):
   experiment.load_registrations(FLAGS.t2t_usr_dir)
   if FLAGS.registry_help:
     common_flags.print_registry_and_exit()
+  names = common_flags.parse_gin()
   common_flags.require("problem", "data_dir")
-  problem = registry.problem(FLAGS.problem)
+  problem = registry.problem(names.problem)
   data_dir = common_flags.data_dir()
   common_flags.configure_problem(problem, data_dir)
   problem.generate_data(data_dir, common_flags.tmp_dir())

@@ -37,22 +37,23 @@ def main(argv):
   experiment.load_registrations(FLAGS.t2t_usr_dir)
   if FLAGS.registry_help:
     common_flags.print_registry_and_exit()
+  names = common_flags.parse_gin()
   common_flags.require("output_dir")
   output_dir = os.path.expanduser(FLAGS.output_dir)
   dhp = decoder.decode_hparams(FLAGS.decode_hparams)
   run = run_dir.read_run(output_dir) or {}
-  problem_name = FLAGS.problem or run.get("problem")
-  model_name = FLAGS.model or run.get("model")
+  problem_name = names.problem or run.get("problem")
+  model_name = names.model or run.get("model")
   if not problem_name or not model_name:
     raise UserError(f"{output_dir} holds no run.json; pass --problem and --model")
   problem = registry.problem(problem_name)
   model_cls = registry.model(model_name)
-  if FLAGS.hparams_set:
-    registry.hparams(FLAGS.hparams_set)  # a mistyped name is still an error
-  hparams = run_dir.read_hparams(output_dir).parse(FLAGS.hparams)
+  if names.hparams_set:
+    registry.hparams(names.hparams_set)  # a mistyped name is still an error
+  hparams = experiment.apply_overrides(run_dir.read_hparams(output_dir), FLAGS.hparams)
   checkpoint = decoder.find_checkpoint(output_dir, FLAGS.checkpoint_path)
   # The vocabulary lives where the run was trained from, unless --data_dir says otherwise.
-  data_dir = (os.path.expanduser(FLAGS.data_dir) if FLAGS.data_dir
+  data_dir = (os.path.expanduser(names.data_dir) if names.data_dir
               else run.get("data_dir") or common_flags.data_dir())
   out_path = os.path.expanduser(FLAGS.decode_to_file) if FLAGS.decode_to_file else None
   if out_path and not os.path.isdir(os.path.dirname(os.path.abspath(out_path))):

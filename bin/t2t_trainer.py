@@ -5,6 +5,9 @@
       --train_steps=5000 --hparams="batch_size=1024,learning_rate_warmup_steps=1000"
 
 Rerunning the same command resumes from the latest checkpoint in --output_dir.
+Every setting is also a gin binding; OUTPUT_DIR/config.gin reproduces a run:
+
+  t2t-trainer --gin_file=runs/reverse/config.gin --output_dir=runs/reverse_again
 """
 import os
 
@@ -49,67 +52,86 @@ flags.DEFINE_integer("max_nonfinite_steps", 10,
                      "run rolls back to its last checkpoint (and stops after 3 rollbacks).")
 
 
+# Flags that bind the Trainer's and the run's gin parameters (their defaults are the code's;
+# tests/test_gin_config.py checks that they agree).
+TRAINER_BINDINGS = {
+    "train_steps": "Trainer.train_steps", "eval_steps": "Trainer.eval_steps",
+    "local_eval_frequency": "Trainer.local_eval_frequency",
+    "keep_checkpoint_max": "Trainer.keep_checkpoint_max",
+    "log_step_count_steps": "Trainer.log_step_count_steps", "random_seed": "Trainer.seed",
+    "eval_split": "Trainer.eval_split", "max_nonfinite_steps": "Trainer.max_nonfinite_steps",
+    "eval_decode_samples": "Trainer.eval_decode_samples",
+    "eval_decode_hparams": "Trainer.eval_decode_hparams",
+    "schedule": "run.schedule", "strategy": "run.strategy", "worker_gpu": "run.worker_gpu",
+    "deterministic": "run.deterministic", "eval_timeout_secs": "run.eval_timeout_secs",
+}
+
+
 def main(argv):
-  from t2t_lite import experiment
+  from t2t_lite import experiment, gin_config
   from t2t_lite.training import strategies
-  # First: a mirrored strategy on CPU must split the CPU before TensorFlow starts.
-  strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.worker_gpu)
+  from t2t_lite.training.trainer import Trainer
   experiment.load_registrations(FLAGS.t2t_usr_dir)
   if FLAGS.registry_help:
     common_flags.print_registry_and_exit()
+  names = common_flags.parse_gin(TRAINER_BINDINGS)
+  settings = experiment.run_settings()
+  # A mirrored strategy on CPU must split the CPU before TensorFlow starts (imports do not).
+  strategy = strategies.make_strategy(settings.strategy, settings.worker_gpu)
   common_flags.require("problem", "model", "hparams_set", "output_dir")
   problem, model_cls, hparams = experiment.resolve(
-      FLAGS.problem, FLAGS.model, FLAGS.hparams_set, FLAGS.hparams)
+      names.problem, names.model, names.hparams_set, FLAGS.hparams)
+  overrides = experiment.overrides(names.hparams_set, hparams)
 
   import keras
   from t2t_lite.training import run_dir
-  from t2t_lite.training.trainer import Trainer
   output_dir = os.path.expanduser(FLAGS.output_dir)
   data_dir = common_flags.data_dir()
-  run = {"problem": problem.name, "model": FLAGS.model, "hparams_set": FLAGS.hparams_set,
+  run = {"problem": problem.name, "model": names.model, "hparams_set": names.hparams_set,
          "data_dir": os.path.abspath(data_dir)}
   run_dir.check_run(output_dir, run)
   common_flags.configure_problem(problem, data_dir)
-  problem.check_split(FLAGS.eval_split)
+  eval_split = gin_config.value(Trainer, "eval_split")
+  problem.check_split(eval_split)
   if FLAGS.generate_data:
     problem.generate_data(data_dir, common_flags.tmp_dir())
-  if FLAGS.schedule != "train":
-    problem.data_files(data_dir, FLAGS.eval_split)
-  if FLAGS.schedule.startswith("train"):
+  if settings.schedule != "train":
+    problem.data_files(data_dir, eval_split)
+  if settings.schedule.startswith("train"):
     problem.data_files(data_dir, "train")
   problem.update_hparams(hparams, data_dir)
-  if FLAGS.schedule in ("evaluate", "continuous_eval"):
+  if settings.schedule in ("evaluate", "continuous_eval"):
     hparams = run_dir.read_hparams(output_dir, wait_secs=(
-        FLAGS.eval_timeout_secs if FLAGS.schedule == "continuous_eval" else 0))
-  keras.utils.set_random_seed(FLAGS.random_seed)
-  if FLAGS.deterministic:
+        settings.eval_timeout_secs if settings.schedule == "continuous_eval" else 0))
+  keras.utils.set_random_seed(gin_config.value(Trainer, "seed"))
+  if settings.deterministic:
     import tensorflow as tf
     tf.config.experimental.enable_op_determinism()
   # Everything that can still fail on a user's input (model construction, the eval split,
-  # the data files) fails here, before anything is written to output_dir.
-  trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir,
-                    train_steps=FLAGS.train_steps, eval_steps=FLAGS.eval_steps,
-                    local_eval_frequency=FLAGS.local_eval_frequency,
-                    keep_checkpoint_max=FLAGS.keep_checkpoint_max,
-                    log_step_count_steps=FLAGS.log_step_count_steps,
-                    seed=FLAGS.random_seed, eval_split=FLAGS.eval_split,
-                    max_nonfinite_steps=FLAGS.max_nonfinite_steps, strategy=strategy,
-                    eval_decode_samples=FLAGS.eval_decode_samples,
-                    eval_decode_hparams=FLAGS.eval_decode_hparams)
-  if FLAGS.schedule.startswith("train"):
+  # the data files) fails here, before anything is written to output_dir. The Trainer's
+  # settings come from gin (and the flags bound into it).
+  trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir, strategy=strategy)
+  if settings.schedule.startswith("train"):
     run_dir.prepare(output_dir, run, hparams)
-  if FLAGS.schedule == "train":
+    # config.gin alone reproduces the run: the resolved names, data_dir and hparams.
+    gin_config.record(experiment.names, problem=problem.name, model=names.model,
+                      hparams_set=names.hparams_set, data_dir=run["data_dir"])
+    gin_config.record(experiment.hparams_bindings, **overrides)
+    gin_config.write_config(output_dir, "t2t-trainer")
+  if settings.schedule == "train":
     trainer.restore()
     trainer.train()
-  elif FLAGS.schedule == "train_and_evaluate":
+  elif settings.schedule == "train_and_evaluate":
     trainer.train_and_evaluate()
-  elif FLAGS.schedule == "evaluate":
+  elif settings.schedule == "evaluate":
     if not trainer.restore(with_input=False):
       from t2t_lite.errors import UserError
       raise UserError(f"no checkpoint in {output_dir} to evaluate; train first")
     trainer.evaluate()
   else:
-    trainer.continuous_eval(timeout_secs=FLAGS.eval_timeout_secs)
+    trainer.continuous_eval(timeout_secs=settings.eval_timeout_secs)
+  if settings.schedule.startswith("train"):
+    gin_config.write_config(output_dir, "t2t-trainer")  # now with the input pipeline's too
 
 
 def run():

@@ -79,3 +79,13 @@ def transformer_tiny():
   hp.filter_size = 512
   hp.num_heads = 4
   return hp
+
+
+@registry.register_ranged_hparams
+def transformer_base_range(rhp):
+  """Tensor2Tensor's random-search ranges for transformer_base (t2t-sweep's [random])."""
+  rhp.set_float("learning_rate_constant", 0.3, 3.0, scale=rhp.LOG_SCALE)
+  rhp.set_discrete("learning_rate_warmup_steps", [1000, 2000, 4000, 8000, 16000])
+  rhp.set_float("initializer_gain", 0.5, 2.0)
+  rhp.set_float("optimizer_adam_beta1", 0.85, 0.95)
+  rhp.set_float("optimizer_adam_beta2", 0.97, 0.99)

@@ -5,6 +5,7 @@ longer of its inputs and targets, examples are grouped into length buckets, and 
 whose longest example has L tokens is batched batch_size // L examples at a time. In
 training, examples longer than max_length (or batch_size when max_length is 0) are dropped.
 """
+import gin
 import tensorflow as tf
 
 from t2t_lite.data import packing
@@ -40,8 +41,9 @@ def example_length(example):
   return length
 
 
+@gin.configurable(allowlist=["shuffle_buffer_size"])
 def make_dataset(problem, hparams, data_dir, split, training, seed=None,
-                 input_context=None, batch_size=None):
+                 input_context=None, batch_size=None, shuffle_buffer_size=10000):
   """The batched dataset of one split of `problem`.
 
   Training data is shuffled (seeded when `seed` is given) and repeats forever; eval data
@@ -61,7 +63,7 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
       len(files) < input_context.num_input_pipelines:
     ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
   if training:
-    ds = ds.shuffle(10000, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
   ds = ds.map(parse_fn(problem, hparams, training), num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
   if training and hparams.get("packed_length", 0):

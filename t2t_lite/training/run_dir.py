@@ -17,7 +17,7 @@ RUN_FILE = "run.json"
 HPARAMS_FILE = "hparams.json"
 
 
-def _write_atomic(path, text):
+def write_atomic(path, text):
   tmp = path + ".tmp"
   with tf.io.gfile.GFile(tmp, "w") as f:
     f.write(text)
@@ -82,5 +82,5 @@ def prepare(output_dir, run, hparams):
                       "--output_dir to train with new values")
     return
   tf.io.gfile.makedirs(output_dir)
-  _write_atomic(os.path.join(output_dir, HPARAMS_FILE), hparams.to_json())
-  _write_atomic(os.path.join(output_dir, RUN_FILE), json.dumps(run, indent=2, sort_keys=True))
+  write_atomic(os.path.join(output_dir, HPARAMS_FILE), hparams.to_json())
+  write_atomic(os.path.join(output_dir, RUN_FILE), json.dumps(run, indent=2, sort_keys=True))

@@ -9,6 +9,7 @@ to the last checkpoint when that keeps happening.
 import os
 import time
 
+import gin
 import tensorflow as tf
 
 from t2t_lite import metrics
@@ -48,13 +49,18 @@ def build_model(model_cls, hparams):
     raise
 
 
+# The settings a user tunes: gin binds them (`Trainer.train_steps = 5000`), as do the flags.
+@gin.configurable(allowlist=["train_steps", "eval_steps", "local_eval_frequency",
+                             "keep_checkpoint_max", "log_step_count_steps", "seed",
+                             "eval_split", "max_nonfinite_steps", "eval_decode_samples",
+                             "eval_decode_hparams"])
 class Trainer:
 
-  def __init__(self, problem, model_cls, hparams, output_dir, data_dir, train_steps,
+  def __init__(self, problem, model_cls, hparams, output_dir, data_dir, train_steps=250000,
                strategy=None, eval_steps=100, local_eval_frequency=1000,
-               keep_checkpoint_max=20, log_step_count_steps=100, seed=None,
+               keep_checkpoint_max=20, log_step_count_steps=100, seed=1234,
                eval_split="dev", max_nonfinite_steps=10, eval_decode_samples=100,
-               eval_decode_hparams="", log=log_line):
+               eval_decode_hparams="beam_size=4,alpha=0.6", log=log_line):
     self.problem, self.hparams = problem, hparams
     self.output_dir, self.data_dir = output_dir, data_dir
     self.train_steps = train_steps

@@ -1,0 +1,1 @@
+"""t2t-sweep: validated, resumable config sweeps (spec, ranges, trials, runner, report)."""
