@@ -13,7 +13,8 @@ setup(
     description="Tensor2Tensor-style research framework for sequence modeling on TensorFlow 2",
     python_requires=">=3.11",  # tomllib (t2t-sweep's sweep files)
     packages=["t2t_lite", "t2t_lite.data", "t2t_lite.layers", "t2t_lite.training",
-              "t2t_lite.decoding", "t2t_lite.sweep"] + [f"t2t_lite.{p}" for p in SUBPACKAGES],
+              "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep"] +
+             [f"t2t_lite.{p}" for p in SUBPACKAGES],
     package_dir={"t2t_lite": "t2t_lite", **{f"t2t_lite.{p}": p for p in SUBPACKAGES}},
     install_requires=[
         "tensorflow==2.21.0",
@@ -22,6 +23,9 @@ setup(
         "absl-py",
         "gin-config",
         "tensorboard",  # tf.summary writes through it; TF no longer pulls it in
+        # In-graph sentencepiece for exported models (the standard TF text ops); 2.21.0's
+        # wheel fails to import (missing ICU symbol), 2.21.1 works with TF 2.21.0.
+        "tensorflow-text>=2.21.1,<2.22",
         "sacrebleu",  # the field's standard, reportable BLEU (t2t-bleu, eval BLEU)
         "matplotlib",  # t2t-sweep's eval-curve plots: the field's standard plotting library
     ],
@@ -34,6 +38,8 @@ setup(
             "t2t-decoder=t2t_lite.bin.t2t_decoder:run",
             "t2t-benchmark=t2t_lite.bin.t2t_benchmark:run",
             "t2t-bleu=t2t_lite.bin.t2t_bleu:run",
+            "t2t-exporter=t2t_lite.bin.t2t_exporter:run",
+            "t2t-avg-checkpoints=t2t_lite.bin.t2t_avg_checkpoints:run",
             "t2t-sweep=t2t_lite.bin.t2t_sweep:run",
         ],
     },

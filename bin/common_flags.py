@@ -136,3 +136,45 @@ def configure_problem(problem, data_dir):
     path = os.path.abspath(os.path.expanduser(configured.tfds_data_dir))
     overrides = ",".join(x for x in (overrides, f"tfds_data_dir={path}") if x)
   return problem.configure(overrides, data_dir)
+
+
+def trained_run(names):
+  """(problem, model class, hparams, data_dir, checkpoint) of the run in --output_dir:
+  names and hparams from its run.json and hparams.json (flags may override them), the
+  latest checkpoint or --checkpoint_path, and the data_dir it was trained from."""
+  from t2t_lite import experiment, registry
+  from t2t_lite.decoding import decoder
+  from t2t_lite.errors import UserError
+  from t2t_lite.training import run_dir
+  output_dir = os.path.expanduser(FLAGS.output_dir)
+  run = run_dir.read_run(output_dir) or {}
+  problem_name = names.problem or run.get("problem")
+  model_name = names.model or run.get("model")
+  if not problem_name or not model_name:
+    raise UserError(f"{output_dir} holds no run.json; pass --problem and --model")
+  problem = registry.problem(problem_name)
+  model_cls = registry.model(model_name)
+  if names.hparams_set:
+    registry.hparams(names.hparams_set)  # a mistyped name is still an error
+  hparams = experiment.apply_overrides(run_dir.read_hparams(output_dir), FLAGS.hparams)
+  checkpoint = decoder.find_checkpoint(output_dir, _flag("checkpoint_path"))
+  # The vocabulary lives where the run was trained from, unless --data_dir says otherwise.
+  data = (os.path.expanduser(names.data_dir) if names.data_dir
+          else run.get("data_dir") or data_dir())
+  configure_problem(problem, data)
+  return problem, model_cls, hparams, data, checkpoint
+
+
+def trained_run_and_search():
+  """The common start of the binaries that use a trained run (decoder, exporter):
+  registrations, gin, the run of --output_dir and the parsed --decode_hparams.
+  Returns (problem, model class, hparams, data_dir, checkpoint, decode hparams)."""
+  from t2t_lite import experiment
+  from t2t_lite.decoding import decoder
+  experiment.load_registrations(_flag("t2t_usr_dir"))
+  if _flag("registry_help"):
+    print_registry_and_exit()
+  names = parse_gin()
+  require("output_dir")
+  dhp = decoder.decode_hparams(_flag("decode_hparams"))
+  return (*trained_run(names), dhp)

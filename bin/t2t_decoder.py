@@ -30,35 +30,13 @@ flags.DEFINE_string("decode_split", "dev", "Without a file or stdin: the split t
 
 
 def main(argv):
-  from t2t_lite import experiment, registry
   from t2t_lite.decoding import decoder
   from t2t_lite.errors import UserError
-  from t2t_lite.training import run_dir
-  experiment.load_registrations(FLAGS.t2t_usr_dir)
-  if FLAGS.registry_help:
-    common_flags.print_registry_and_exit()
-  names = common_flags.parse_gin()
-  common_flags.require("output_dir")
-  output_dir = os.path.expanduser(FLAGS.output_dir)
-  dhp = decoder.decode_hparams(FLAGS.decode_hparams)
-  run = run_dir.read_run(output_dir) or {}
-  problem_name = names.problem or run.get("problem")
-  model_name = names.model or run.get("model")
-  if not problem_name or not model_name:
-    raise UserError(f"{output_dir} holds no run.json; pass --problem and --model")
-  problem = registry.problem(problem_name)
-  model_cls = registry.model(model_name)
-  if names.hparams_set:
-    registry.hparams(names.hparams_set)  # a mistyped name is still an error
-  hparams = experiment.apply_overrides(run_dir.read_hparams(output_dir), FLAGS.hparams)
-  checkpoint = decoder.find_checkpoint(output_dir, FLAGS.checkpoint_path)
-  # The vocabulary lives where the run was trained from, unless --data_dir says otherwise.
-  data_dir = (os.path.expanduser(names.data_dir) if names.data_dir
-              else run.get("data_dir") or common_flags.data_dir())
+  problem, model_cls, hparams, data_dir, checkpoint, dhp = \
+      common_flags.trained_run_and_search()
   out_path = os.path.expanduser(FLAGS.decode_to_file) if FLAGS.decode_to_file else None
   if out_path and not os.path.isdir(os.path.dirname(os.path.abspath(out_path))):
     raise UserError(f"--decode_to_file={FLAGS.decode_to_file}: its folder does not exist")
-  common_flags.configure_problem(problem, data_dir)
   problem.check_split(FLAGS.decode_split, "--decode_split")
   # Problems with other inputs than text (speech) name their own decoder.
   decoder_class = getattr(problem, "decoder_class", None) or decoder.Decoder

@@ -1,4 +1,5 @@
 """Running the installed binaries as a user would, in subprocesses."""
+import json
 import os
 import subprocess
 import sys
@@ -36,3 +37,38 @@ def error_lines(stderr):
   return [l for l in stderr.splitlines() if l.strip() and not l.startswith(("WARNING: All log",
                                                                              "I0000", "E0000",
                                                                              "W0000"))]
+
+
+# Loads a SavedModel in a fresh Python that may not import t2t_lite, runs one signature on
+# JSON inputs and prints its outputs as JSON.
+_LOAD_EXPORT = """
+import json, sys
+class NoT2tLite:
+  def find_spec(self, name, path=None, target=None):
+    if name.split(".")[0] == "t2t_lite":
+      raise ImportError("an exported model must not need t2t_lite")
+sys.meta_path.insert(0, NoT2tLite())
+import numpy as np
+import tensorflow as tf
+for extra in sys.argv[4:]:
+  __import__(extra)
+fn = tf.saved_model.load(sys.argv[1]).signatures[sys.argv[2]]
+def value(v):  # {"files": [paths]} stands for the files' bytes
+  return [open(p, "rb").read() for p in v["files"]] if isinstance(v, dict) else v
+args = {k: tf.constant(value(v)) for k, v in json.loads(sys.argv[3]).items()}
+out = {k: v.numpy().tolist() for k, v in fn(**args).items()}
+out = {k: [x.decode() if isinstance(x, bytes) else x for x in v] for k, v in out.items()}
+print(json.dumps(out))
+"""
+
+
+def load_export(export_dir, signature, inputs, *imports):
+  """The outputs of an exported model's signature, computed by a process without t2t_lite
+  (only TensorFlow and the given modules, e.g. tensorflow_text). An input given as
+  {"files": [paths]} is passed as those files' bytes."""
+  proc = subprocess.run([sys.executable, "-c", _LOAD_EXPORT, export_dir, signature,
+                         json.dumps(inputs), *imports],
+                        capture_output=True, text=True, env=ENV, timeout=300)
+  if proc.returncode != 0:
+    raise AssertionError(f"loading {export_dir} failed:\n{proc.stderr[-3000:]}")
+  return json.loads(proc.stdout.strip().splitlines()[-1])

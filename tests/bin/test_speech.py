@@ -80,3 +80,28 @@ def test_datagen_names_a_wav_with_another_sample_rate(tmp_path):
       f"t2t-datagen: error: audio file {tmp_path / 'a.wav'} is sampled at 8000 Hz, not "
       f"16000 Hz; resample it, e.g. sox IN -r 16000 OUT.wav (manifest {corpus['train']} "
       "line 1)"]
+
+
+def test_exported_model_transcribes_wav_bytes_like_the_decoder(trained, tmp_path):
+  import numpy as np
+  from t2t_lite.data import audio
+  from tests.bin.helpers import load_export
+  corpus_dir = os.path.dirname(trained["corpus"]["dev"])
+  rows = [line.rstrip("\n").split("\t") for line in open(trained["corpus"]["dev"])][:6]
+  listing = tmp_path / "wavs.txt"
+  listing.write_text("".join(os.path.join(corpus_dir, wav) + "\n" for wav, _ in rows))
+  out = tmp_path / "decoded.txt"
+  run("t2t-decoder", f"--output_dir={trained['output_dir']}", f"--decode_from_file={listing}",
+      f"--decode_to_file={out}", "--decode_hparams=beam_size=1")
+  export_dir = str(tmp_path / "export")
+  run("t2t-exporter", f"--output_dir={trained['output_dir']}", f"--export_dir={export_dir}",
+      "--decode_hparams=beam_size=1")
+  waves = [audio.read_wav(os.path.join(corpus_dir, wav)) for wav, _ in rows]
+  width = max(len(w) for w in waves)
+  padded = [np.pad(w / 32768.0, (0, width - len(w))).tolist() for w in waves]
+  served = load_export(export_dir, "waveform",
+                       {"waveform": padded, "length": [len(w) for w in waves]})
+  assert served["outputs"] == out.read_text().splitlines()
+  wavs = [os.path.join(corpus_dir, wav) for wav, _ in rows]
+  served = load_export(export_dir, "serving_default", {"wav": {"files": wavs}})
+  assert served["outputs"] == out.read_text().splitlines()

@@ -1,10 +1,15 @@
 """Text problems end to end through the binaries: your own parallel files to reportable
 BLEU, and a language model over your own text files that continues prompts."""
 import json
+import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
-from tests.bin.helpers import run
+from tests.bin.helpers import load_export, run
 from tests.problems.synthetic_language import corpus
 
 # Without dropout and with a short warmup, transformer_tiny learns the synthetic language
@@ -18,31 +23,68 @@ def _lines(path, lines):
   return str(path)
 
 
-@pytest.mark.slow
-def test_parallel_files_to_bleu_above_80_on_held_out_pairs(tmp_path):
+@pytest.fixture(scope="module")
+def translation(tmp_path_factory):
+  """transformer_tiny trained on 3000 pairs of the synthetic language from two aligned
+  files, with 300 held-out pairs."""
+  tmp_path = tmp_path_factory.mktemp("translation")
   pairs = corpus(3300, seed=0)
   train, test = pairs[:3000], pairs[3000:]
   src = _lines(tmp_path / "train.src", [s for s, _ in train])
   tgt = _lines(tmp_path / "train.tgt", [t for _, t in train])
-  test_src = _lines(tmp_path / "test.src", [s for s, _ in test])
-  test_ref = _lines(tmp_path / "test.ref", [t for _, t in test])
   data, out = str(tmp_path / "data"), str(tmp_path / "run")
   run("t2t-datagen", "--problem=translate_from_files", f"--data_dir={data}",
       f"--problem_settings=train_source={src},train_target={tgt},approx_vocab_size=200")
   proc = run("t2t-trainer", "--problem=translate_from_files", f"--data_dir={data}",
              "--model=transformer", "--hparams_set=transformer_tiny", f"--output_dir={out}",
-             "--train_steps=1000", "--local_eval_frequency=1000", "--eval_decode_samples=20",
+             "--train_steps=1000", "--local_eval_frequency=500", "--eval_decode_samples=20",
              f"--hparams={FAST}", timeout=900)
-  assert "bleu: sacrebleu on the first 20 dev examples" in proc.stdout
-  assert "  bleu " in proc.stdout.splitlines()[-1]
-  hyp = str(tmp_path / "test.hyp")
-  run("t2t-decoder", f"--output_dir={out}", f"--decode_from_file={test_src}",
-      f"--decode_to_file={hyp}", "--decode_hparams=beam_size=4")
-  proc = run("t2t-bleu", f"--translation={hyp}", f"--reference={test_ref}", "--json")
+  return {"tmp": tmp_path, "out": out, "log": proc.stdout,
+          "test_src": _lines(tmp_path / "test.src", [s for s, _ in test]),
+          "test_ref": _lines(tmp_path / "test.ref", [t for _, t in test])}
+
+
+@pytest.mark.slow
+def test_parallel_files_to_bleu_above_80_on_held_out_pairs(translation):
+  assert "bleu: sacrebleu on the first 20 dev examples" in translation["log"]
+  assert "  bleu " in translation["log"].splitlines()[-1]
+  hyp = str(translation["tmp"] / "test.hyp")
+  run("t2t-decoder", f"--output_dir={translation['out']}",
+      f"--decode_from_file={translation['test_src']}", f"--decode_to_file={hyp}",
+      "--decode_hparams=beam_size=4")
+  proc = run("t2t-bleu", f"--translation={hyp}", f"--reference={translation['test_ref']}",
+             "--json")
   result = json.loads(proc.stdout.strip().splitlines()[-1])
   assert result["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
   assert result["sentences"] == 300
   assert result["bleu"] >= 80.0, result
+
+
+@pytest.mark.slow
+def test_averaged_checkpoints_decode_and_export_like_the_decoder(translation):
+  out, tmp = translation["out"], translation["tmp"]
+  run("t2t-avg-checkpoints", f"--output_dir={out}", "--n=2")
+  averaged = os.path.join(out, "averaged")
+  names = ("model.ckpt-500", "model.ckpt-1000")
+  readers = [tf.train.load_checkpoint(os.path.join(d, n))
+             for d, n in ((out, names[0]), (out, names[1]), (averaged, names[1]))]
+  weights = [k for k in readers[2].get_variable_to_shape_map() if k.startswith("model/")]
+  assert len(weights) > 10
+  for key in weights:
+    np.testing.assert_allclose(readers[2].get_tensor(key),
+                               (readers[0].get_tensor(key) + readers[1].get_tensor(key)) / 2,
+                               rtol=1e-6, atol=1e-7)
+  sources = _lines(tmp / "some.src", open(translation["test_src"]).read().splitlines()[:8])
+  decoded = str(tmp / "some.hyp")
+  run("t2t-decoder", f"--output_dir={averaged}", f"--decode_from_file={sources}",
+      f"--decode_to_file={decoded}", "--decode_hparams=beam_size=2")
+  export_dir = str(tmp / "export")
+  run("t2t-exporter", f"--output_dir={averaged}", f"--export_dir={export_dir}",
+      "--decode_hparams=beam_size=2")
+  # A sentencepiece vocabulary needs tensorflow_text's ops, and nothing of t2t_lite.
+  served = load_export(export_dir, "serving_default",
+                       {"inputs": open(sources).read().splitlines()}, "tensorflow_text")
+  assert served["outputs"] == open(decoded).read().splitlines()
 
 
 @pytest.mark.slow
@@ -75,6 +117,21 @@ def test_language_model_from_text_files_continues_prompts_and_samples(tmp_path):
                            "sampling_seed=7")
   assert decode("beam_size=1,sampling_method=random,sampling_keep_top_k=1") == greedy
   assert sampled[0].startswith("the big cat")
+
+  # Exported with a character vocabulary, the model needs TensorFlow only: it loads
+  # without t2t_lite and runs under saved_model_cli.
+  export_dir = str(tmp_path / "export")
+  run("t2t-exporter", f"--output_dir={out}", f"--export_dir={export_dir}",
+      "--decode_hparams=beam_size=1")
+  served = load_export(export_dir, "serving_default",
+                       {"inputs": ["the big cat", "a ", ""]})
+  assert served["outputs"] == greedy
+  cli = subprocess.run(
+      [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run", "--dir", export_dir, "--tag_set", "serve",
+       "--signature_def", "serving_default", "--input_exprs", 'inputs=["the big cat"]'],
+      capture_output=True, text=True, timeout=300)
+  assert cli.returncode == 0, cli.stderr
+  assert repr(greedy[0].encode())[2:-1] in cli.stdout
 
 
 def test_bad_corpus_and_settings_fail_in_one_line(tmp_path):

@@ -1,0 +1,1 @@
+"""Exporting trained models as SavedModels that run without t2t_lite."""

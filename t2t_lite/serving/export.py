@@ -1,0 +1,97 @@
+"""SavedModels of trained models: strings in and out for text, WAV audio in and
+transcripts out for speech. Search settings (beam size, alpha, extra length) are fixed at
+export time. Loading needs TensorFlow only (plus `import tensorflow_text` for models with
+a sentencepiece vocabulary), never t2t_lite.
+
+Signatures:
+- text: `serving_default` inputs: string [b] -> outputs: string [b], scores: float [b];
+  `ids` inputs: int32 [b, n] (0-padded, sources ending with EOS) -> outputs: int32 [b, t].
+  For a language model the inputs are prompts that the outputs continue.
+- speech: `serving_default` wav: string [b] (16 kHz, 16-bit PCM WAV files' bytes) ->
+  outputs: string [b]; `waveform` waveform: float32 [b, n] in [-1, 1], length: int32 [b]
+  -> outputs: string [b].
+"""
+import tensorflow as tf
+
+from t2t_lite.data import text_encoder
+from t2t_lite.serving import graph_text
+
+
+class TextServing(tf.Module):
+
+  def __init__(self, model, problem, encoders, dhp):
+    super().__init__()
+    self.model = model
+    self.inputs_tokenizer = graph_text.graph_tokenizer(encoders["inputs"])
+    self.targets_tokenizer = (self.inputs_tokenizer if encoders["inputs"] is encoders["targets"]
+                              else graph_text.graph_tokenizer(encoders["targets"]))
+    self._prompts = not problem.has_inputs
+    self._search = dict(beam_size=dhp.beam_size, alpha=dhp.alpha,
+                        extra_length=dhp.extra_length, use_cache=dhp.use_cache)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="inputs")])
+  def ids(self, inputs):
+    outputs, scores = self.model.infer(inputs, **self._search)
+    return {"outputs": outputs, "scores": scores}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+  def serve(self, inputs):
+    ids = self.inputs_tokenizer.encode(inputs)
+    if not self._prompts:  # a source ends with EOS; a prompt goes on
+      eos = tf.fill([tf.shape(inputs)[0], 1], text_encoder.EOS_ID)
+      ids = tf.concat([ids, tf.RaggedTensor.from_tensor(eos)], axis=1)
+    outputs, scores = self.model.infer(ids.to_tensor(), **self._search)
+    return {"outputs": self.targets_tokenizer.decode(outputs), "scores": scores}
+
+  def signatures(self):
+    return {"serving_default": self.serve, "ids": self.ids}
+
+
+class SpeechServing(tf.Module):
+
+  def __init__(self, model, problem, hparams, data_dir, dhp):
+    super().__init__()
+    self.model = model
+    self._problem, self._hparams = problem, hparams
+    self._detokenize = problem.detokenizer(data_dir)
+    self._beam_size = dhp.beam_size
+
+  def _features(self, waveform, length):
+    """One utterance's features, from the problem's own (eval-mode) preprocessing."""
+    samples = tf.cast(tf.round(tf.clip_by_value(waveform[:length], -1.0, 32767 / 32768)
+                               * 32768.0), tf.int16)
+    example = {"waveform": samples, "targets": tf.zeros([0], tf.int32)}
+    return self._problem.preprocess_example(example, False, self._hparams)["inputs"]
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform"),
+                                tf.TensorSpec([None], tf.int32, name="length")])
+  def transcribe(self, waveform, length):
+    features = tf.map_fn(
+        lambda args: self._features(*args), (waveform, length),
+        fn_output_signature=tf.RaggedTensorSpec([None, None], tf.float32, ragged_rank=0))
+    frames = tf.cast(features.row_lengths(), tf.int32)
+    ids = self.model.transcribe(features.to_tensor(), frames, beam_size=self._beam_size)
+    return {"outputs": self._detokenize(ids)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="wav")])
+  def serve(self, wav):
+    def decode(contents):
+      audio, rate = tf.audio.decode_wav(contents, desired_channels=1)
+      tf.debugging.assert_equal(rate, 16000, message="audio must be sampled at 16 kHz")
+      return audio[:, 0]
+    audio = tf.map_fn(decode, wav, fn_output_signature=tf.RaggedTensorSpec(
+        [None], tf.float32, ragged_rank=0))
+    return self.transcribe(audio.to_tensor(), tf.cast(audio.row_lengths(), tf.int32))
+
+  def signatures(self):
+    return {"serving_default": self.serve, "waveform": self.transcribe}
+
+
+def export(module, export_dir):
+  """Writes the SavedModel atomically: to a temp folder, renamed when complete."""
+  tmp = export_dir.rstrip("/") + ".incomplete"
+  if tf.io.gfile.exists(tmp):
+    tf.io.gfile.rmtree(tmp)
+  tf.saved_model.save(module, tmp, signatures=module.signatures())
+  tf.io.gfile.rename(tmp, export_dir, overwrite=False)
+  return export_dir

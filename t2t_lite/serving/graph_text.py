@@ -1,0 +1,93 @@
+"""Vocabularies as TensorFlow ops, so an exported model takes and returns strings.
+
+Each text encoder of t2t_lite.data has an in-graph twin here with the same ids and the
+same text: encode(strings [b]) -> RaggedTensor of ids [b, (n)], decode(ids [b, t]) ->
+strings [b] (cut at the first EOS, padding dropped, as text_encoder.strip_ids). Byte,
+character and token vocabularies use core TF ops only (lookup tables); sentencepiece uses
+tensorflow_text's SentencepieceTokenizer, the standard in-graph sentencepiece (same C++
+library, so the same pieces as training), whose ops a loading process gets with
+`import tensorflow_text`.
+"""
+import tensorflow as tf
+
+from t2t_lite.data import sentencepiece_encoder, text_encoder
+from t2t_lite.errors import UserError
+
+
+def strip(ids):
+  """ids [b, t] -> RaggedTensor without padding, cut at each row's first EOS."""
+  ids = tf.cast(ids, tf.int32)
+  before_eos = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, text_encoder.EOS_ID), tf.int32),
+                                  axis=1), 0)
+  return tf.ragged.boolean_mask(ids, before_eos & tf.not_equal(ids, text_encoder.PAD_ID))
+
+
+class TableTokenizer(tf.Module):
+  """Pieces looked up in a table: single bytes, characters, or whitespace tokens."""
+
+  def __init__(self, pieces, split, unknown_id, separator="", shown=None):
+    super().__init__()
+    self.split, self.separator = split, separator
+    keys = [p for i, p in enumerate(pieces) if i >= text_encoder.NUM_RESERVED_TOKENS]
+    values = list(range(text_encoder.NUM_RESERVED_TOKENS, len(pieces)))
+    self.table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(keys, tf.string),
+                                            tf.constant(values, tf.int32)),
+        default_value=unknown_id)
+    # What each id shows as when decoding (reserved ids show as nothing).
+    self.pieces = tf.Variable(shown if shown is not None else
+                              [""] * text_encoder.NUM_RESERVED_TOKENS + keys,
+                              dtype=tf.string, trainable=False)
+
+  def encode(self, strings):
+    if self.split == "bytes":
+      parts = tf.strings.bytes_split(strings)
+    elif self.split == "chars":
+      parts = tf.strings.unicode_split(strings, "UTF-8")
+    else:
+      parts = tf.strings.split(strings)
+    ids = tf.ragged.map_flat_values(self.table.lookup, parts)
+    # Unknown whitespace tokens have no id (the Python encoder refuses them): drop them.
+    return tf.ragged.boolean_mask(ids, ids >= 0)
+
+  def decode(self, ids):
+    text = tf.strings.reduce_join(tf.gather(self.pieces, strip(ids)), axis=-1,
+                                  separator=self.separator)
+    if self.split == "bytes":  # invalid UTF-8 shows as U+FFFD, as bytes.decode(errors=...)
+      text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
+    return text
+
+
+class SentencePieceTokenizer(tf.Module):
+
+  def __init__(self, model_proto):
+    super().__init__()
+    import tensorflow_text  # noqa: F401  (heavy; only sentencepiece vocabularies need it)
+    self.tokenizer = tensorflow_text.SentencepieceTokenizer(model=model_proto,
+                                                            out_type=tf.int32)
+
+  def encode(self, strings):
+    return self.tokenizer.tokenize(strings)
+
+  def decode(self, ids):
+    return self.tokenizer.detokenize(strip(ids))
+
+
+def graph_tokenizer(encoder):
+  """The in-graph twin of a t2t_lite text encoder."""
+  reserved = text_encoder.RESERVED_TOKENS
+  if isinstance(encoder, sentencepiece_encoder.SentencePieceEncoder):
+    return SentencePieceTokenizer(encoder.model_proto)
+  if isinstance(encoder, text_encoder.ByteTextEncoder):
+    return TableTokenizer([*reserved, *(bytes([b]) for b in range(256))], "bytes",
+                          unknown_id=-1)
+  if isinstance(encoder, text_encoder.CharacterTextEncoder):
+    chars = list(encoder._chars)  # pylint: disable=protected-access
+    unk = text_encoder.NUM_RESERVED_TOKENS
+    shown = ["", "", "?"] + chars[unk + 1:]
+    return TableTokenizer(chars, "chars", unknown_id=unk, shown=shown)
+  if isinstance(encoder, text_encoder.TokenTextEncoder):
+    return TableTokenizer(encoder._tokens, "whitespace", unknown_id=-1,  # pylint: disable=protected-access
+                          separator=" ")
+  raise UserError(f"cannot export a vocabulary of type {type(encoder).__name__}: it has no "
+                  "in-graph tokenizer (t2t_lite/serving/graph_text.py)")

@@ -1,0 +1,82 @@
+"""Checkpoint averaging (Tensor2Tensor's avg_checkpoints): the mean of the model weights
+of several checkpoints, which usually decodes better than any one of them.
+
+Works on the checkpoint files, whatever the model: every floating-point tensor under
+`model/` is averaged; everything else (the step, the optimizer, the object graph) is
+copied from the newest checkpoint, so the result restores like any other checkpoint.
+"""
+import shutil
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from t2t_lite.errors import UserError
+
+_OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+def last_checkpoints(output_dir, n):
+  """The newest n checkpoints listed in output_dir's checkpoint file, oldest first."""
+  state = tf.train.get_checkpoint_state(output_dir)
+  if state is None or not state.all_model_checkpoint_paths:
+    raise UserError(f"no checkpoints in {output_dir}; train first")
+  paths = [p if os.path.isabs(p) else os.path.join(output_dir, p)
+           for p in state.all_model_checkpoint_paths]
+  paths = [p for p in paths if tf.io.gfile.exists(p + ".index")]
+  if len(paths) < n:
+    raise UserError(f"--n={n} but {output_dir} holds {len(paths)} checkpoint(s); lower --n "
+                    "or keep more (--keep_checkpoint_max)")
+  return paths[-n:]
+
+
+def _is_averaged(name, dtype):
+  return name.startswith("model/") and dtype.is_floating
+
+
+def average(paths, out_prefix):
+  """Writes the average of `paths` (the last one the newest) to out_prefix; returns the
+  names of the averaged tensors."""
+  readers = [tf.train.load_checkpoint(p) for p in paths]
+  newest = readers[-1]
+  dtypes = newest.get_variable_to_dtype_map()
+  shapes = newest.get_variable_to_shape_map()
+  for path, reader in zip(paths, readers):
+    if reader.get_variable_to_shape_map() != shapes:
+      raise UserError(f"checkpoint {path} holds other variables than {paths[-1]}; average "
+                      "checkpoints of one run")
+  names, tensors, averaged = [], [], []
+  for name in sorted(dtypes):
+    if _is_averaged(name, dtypes[name]):
+      value = np.mean([r.get_tensor(name).astype(np.float64) for r in readers], axis=0)
+      tensors.append(tf.constant(value.astype(dtypes[name].as_numpy_dtype)))
+      averaged.append(name)
+    else:
+      try:
+        tensors.append(tf.constant(newest.get_tensor(name)))
+      except (tf.errors.OpError, ValueError, TypeError):
+        continue  # e.g. an input iterator's state: not needed to decode or export
+    names.append(name)
+  if _OBJECT_GRAPH not in names:
+    raise UserError(f"{paths[-1]} is not an object-based (TF2) checkpoint")
+  tf.io.gfile.makedirs(os.path.dirname(out_prefix))
+  tf.raw_ops.SaveV2(prefix=out_prefix, tensor_names=names, shape_and_slices=[""] * len(names),
+                    tensors=tensors)
+  return averaged
+
+
+def average_run(output_dir, n, averaged_dir=None):
+  """Averages the last n checkpoints of a run into averaged_dir (default
+  OUTPUT_DIR/averaged), which then reads as a run of its own: the decoder and exporter
+  take --output_dir=OUTPUT_DIR/averaged. Returns the new checkpoint's path."""
+  paths = last_checkpoints(output_dir, n)
+  averaged_dir = averaged_dir or os.path.join(output_dir, "averaged")
+  name = os.path.basename(paths[-1])
+  prefix = os.path.join(averaged_dir, name)
+  average(paths, prefix)
+  with tf.io.gfile.GFile(os.path.join(averaged_dir, "checkpoint"), "w") as f:
+    f.write(f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n')
+  for meta in ("run.json", "hparams.json", "config.gin"):
+    if tf.io.gfile.exists(os.path.join(output_dir, meta)):
+      shutil.copyfile(os.path.join(output_dir, meta), os.path.join(averaged_dir, meta))
+  return prefix
