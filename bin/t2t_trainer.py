@@ -42,6 +42,10 @@ flags.DEFINE_integer("max_nonfinite_steps", 10,
                      "Updates with a NaN/Inf loss are skipped; after this many in a row the "
                      "run rolls back to its last checkpoint (and stops after 3 rollbacks).")
 
+flags.DEFINE_bool("xla", False,
+                  "Compile the training step with XLA (jit_compile). Each new batch shape "
+                  "compiles anew: use fixed shapes (e.g. packed inputs) to compile once.")
+
 
 def main(argv):
   from t2t_lite import experiment
@@ -86,7 +90,8 @@ def main(argv):
                     keep_checkpoint_max=FLAGS.keep_checkpoint_max,
                     log_step_count_steps=FLAGS.log_step_count_steps,
                     seed=FLAGS.random_seed, eval_split=FLAGS.eval_split,
-                    max_nonfinite_steps=FLAGS.max_nonfinite_steps, strategy=strategy)
+                    max_nonfinite_steps=FLAGS.max_nonfinite_steps, strategy=strategy,
+                    jit_compile=FLAGS.xla)
   if FLAGS.schedule.startswith("train"):
     run_dir.prepare(output_dir, run, hparams)
   if FLAGS.schedule == "train":

@@ -195,8 +195,9 @@ class Transformer(T2TModel):
     for layer in self.decoder_layers:
       k, v = layer.encdec_attention.fn.memory_kv(memory)
       encdec.append({"memory_k": k, "memory_v": v})
-    state = {f"layer_{i}": {"k": tf.zeros([rows, heads, max_length, depth]),
-                            "v": tf.zeros([rows, heads, max_length, depth])}
+    # The cache holds keys/values as the layers compute them (16-bit in mixed precision).
+    zeros = tf.zeros([rows, heads, max_length, depth], self.compute_dtype)
+    state = {f"layer_{i}": {"k": zeros, "v": zeros}
              for i in range(len(self.decoder_layers))}
 
     def symbols_to_logits_fn(seq, step, state):

@@ -8,6 +8,7 @@ import sys
 
 import tensorflow as tf
 
+from t2t_lite import mixed_precision
 from t2t_lite.data.text_encoder import EOS_ID, strip_ids
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
@@ -50,7 +51,8 @@ class Decoder:
                         f"model was trained with {getattr(hparams, key)}; pass the --data_dir "
                         "the run was trained with")
     model_cls.validate_hparams(hparams)
-    self.model = model_cls(hparams)
+    with mixed_precision.policy_scope(hparams):  # as it was trained
+      self.model = model_cls(hparams)
     self.model.build_from_features({"inputs": tf.ones([1, 1], tf.int32),
                                     "targets": tf.ones([1, 1], tf.int32)})
     status = tf.train.Checkpoint(model=self.model).restore(checkpoint_path).expect_partial()
