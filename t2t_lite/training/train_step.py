@@ -15,6 +15,7 @@ counting as non-finite. With jit_compile the per-replica computation is compiled
 import tensorflow as tf
 
 from t2t_lite import mixed_precision
+from t2t_lite.errors import UserError
 from t2t_lite.training.loss_scale import DynamicLossScale
 
 SUM = tf.distribute.ReduceOp.SUM
@@ -27,6 +28,11 @@ class TrainStep:
     self.strategy, self.model, self.optimizer = strategy, model, optimizer
     self.hparams, self.global_step = hparams, global_step
     self.max_nonfinite_steps = max_nonfinite_steps
+    if jit_compile and strategy.num_replicas_in_sync > 1:
+      # Checked on TF 2.21 with MirroredStrategy over logical CPUs: the compiled replica
+      # step fails at run time ("You must feed a value for placeholder tensor").
+      raise UserError("--xla works with one replica per process (--strategy=default or "
+                      "one_device); drop --xla to train with several replicas")
     self.jit_compile = jit_compile
     self.accumulation_steps = max(1, hparams.get("gradient_accumulation_steps", 1))
     with strategy.scope():
