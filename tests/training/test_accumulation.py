@@ -1,4 +1,8 @@
 """Gradient accumulation: N micro-batches, one update, the loss of one batch holding all."""
+import subprocess
+import sys
+import textwrap
+
 import keras
 import numpy as np
 import pytest
@@ -64,3 +68,47 @@ def test_trainer_counts_updates_and_skips_a_poisoned_micro_batch(data_dir, tmp_p
   assert int(trainer.optimizer.iterations.numpy()) == 5
   assert any(not np.array_equal(a, b.numpy())
              for a, b in zip(weights, trainer.model.trainable_variables))
+
+
+MIRRORED = textwrap.dedent('''
+    import os
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    from t2t_lite.training import strategies
+    mirrored = strategies.make_strategy("mirrored", worker_gpu=2)
+    import keras, numpy as np, pytest, tensorflow as tf
+    from t2t_lite import experiment
+    from t2t_lite.errors import UserError
+    from tests.training import tiny_step
+    experiment.load_registrations()
+
+    def train(strategy, batches, overrides):
+      with strategy.scope():  # make_step builds its TrainStep under this strategy
+        model, step = tiny_step.make_step(overrides, keras.optimizers.SGD(learning_rate=0.5))
+      dataset = tf.data.Dataset.from_tensors(batches[0])
+      for batch in batches[1:]:
+        dataset = dataset.concatenate(tf.data.Dataset.from_tensors(batch))
+      it = iter(strategy.experimental_distribute_dataset(dataset.repeat()))
+      loss = float(step.run(it, tf.constant(1)))
+      return loss, [v.numpy() for v in model.trainable_variables], step
+
+    rng = np.random.default_rng(0)
+    a, b = (tiny_step.random_batch(rng, 4, 7, 6, pad_every=k) for k in (2, 3))
+    big = tiny_step.pad_and_concat([a, b])  # (each replica gets half of each micro-batch)
+    one_device = train(tf.distribute.get_strategy(), [big], "")
+    accumulated = train(mirrored, [a, b], "gradient_accumulation_steps=2")
+    np.testing.assert_allclose(accumulated[0], one_device[0], rtol=1e-5)
+    for x, y in zip(accumulated[1], one_device[1]):
+      np.testing.assert_allclose(x, y, rtol=2e-4, atol=1e-6)
+    assert int(accumulated[2].global_step.numpy()) == 1
+    with mirrored.scope(), pytest.raises(UserError, match="--xla works with one replica"):
+      tiny_step.make_step("", jit_compile=True)
+    print("OK", accumulated[0], one_device[0])
+''')
+
+
+@pytest.mark.slow
+def test_mirrored_accumulation_equals_one_device_big_batch():
+  proc = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
+                        timeout=300)
+  assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+  assert proc.stdout.startswith("OK")
