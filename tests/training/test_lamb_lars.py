@@ -79,19 +79,19 @@ def test_zero_weights_take_an_unscaled_step(cls):
   assert np.all(np.isfinite(value)) and np.any(value != 0.0)
 
 
-@pytest.mark.parametrize("name,cls,values", [
-    ("lamb", lamb_lars.Lamb, dict(optimizer_lamb_beta1=0.8, optimizer_lamb_beta2=0.99,
-                                  optimizer_lamb_epsilon=1e-7,
-                                  optimizer_lamb_weight_decay=0.05)),
-    ("lars", lamb_lars.Lars, dict(optimizer_lars_momentum=0.8, optimizer_lars_eta=0.002,
-                                  optimizer_lars_weight_decay=1e-5)),
+@pytest.mark.parametrize("name,cls,values,expected", [
+    ("lamb", lamb_lars.Lamb,
+     dict(optimizer_lamb_beta1=0.8, optimizer_lamb_beta2=0.99, optimizer_lamb_epsilon=1e-7,
+          optimizer_lamb_weight_decay=0.05),
+     dict(beta_1=0.8, beta_2=0.99, epsilon=1e-7, weight_decay_rate=0.05)),
+    ("lars", lamb_lars.Lars,
+     dict(optimizer_lars_momentum=0.8, optimizer_lars_eta=0.002,
+          optimizer_lars_weight_decay=1e-5),
+     dict(momentum=0.8, eta=0.002, weight_decay_rate=1e-5)),
 ])
-def test_registered_and_built_from_hparams(name, cls, values):
+def test_registered_and_built_from_hparams(name, cls, values, expected):
   hp = registry.hparams("transformer_tiny").override_from_dict(dict(values, optimizer=name))
   opt = optimizers.make_optimizer(hp, 0.1)
   assert isinstance(opt, cls)
   config = opt.get_config()
-  for key, value in values.items():
-    attr = {"beta1": "beta_1", "beta2": "beta_2"}.get(key.split("_")[-1], key.split("_")[-1])
-    attr = "weight_decay_rate" if key.endswith("weight_decay") else attr
-    assert config[attr] == pytest.approx(value)
+  assert {k: config[k] for k in expected} == pytest.approx(expected)
