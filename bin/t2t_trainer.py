@@ -51,6 +51,10 @@ flags.DEFINE_integer("max_nonfinite_steps", 10,
                      "Updates with a NaN/Inf loss are skipped; after this many in a row the "
                      "run rolls back to its last checkpoint (and stops after 3 rollbacks).")
 
+flags.DEFINE_bool("xla", False,
+                  "Compile the training step with XLA (jit_compile). Each new batch shape "
+                  "compiles anew: use fixed shapes (e.g. packed inputs) to compile once.")
+
 
 # Flags that bind the Trainer's and the run's gin parameters (their defaults are the code's;
 # tests/test_gin_config.py checks that they agree).
@@ -61,7 +65,7 @@ TRAINER_BINDINGS = {
     "log_step_count_steps": "Trainer.log_step_count_steps", "random_seed": "Trainer.seed",
     "eval_split": "Trainer.eval_split", "max_nonfinite_steps": "Trainer.max_nonfinite_steps",
     "eval_decode_samples": "Trainer.eval_decode_samples",
-    "eval_decode_hparams": "Trainer.eval_decode_hparams",
+    "eval_decode_hparams": "Trainer.eval_decode_hparams", "xla": "Trainer.jit_compile",
     "schedule": "run.schedule", "strategy": "run.strategy", "worker_gpu": "run.worker_gpu",
     "deterministic": "run.deterministic", "eval_timeout_secs": "run.eval_timeout_secs",
 }

@@ -31,7 +31,22 @@ def basic_params1():
       optimizer_adam_epsilon=1e-6,
       optimizer_adafactor_decay_rate=0.8,
       optimizer_adafactor_clipping_threshold=1.0,
+      optimizer_lamb_beta1=0.9,
+      optimizer_lamb_beta2=0.999,
+      optimizer_lamb_epsilon=1e-6,
+      optimizer_lamb_weight_decay=0.01,
+      optimizer_lars_momentum=0.9,
+      optimizer_lars_eta=0.001,
+      optimizer_lars_weight_decay=1e-4,
       clip_grad_norm=2.0,
+      # N micro-batches per update (the update of one batch N times as large).
+      gradient_accumulation_steps=1,
+      # Mixed precision: float32, bfloat16 or float16 compute (variables stay float32);
+      # float16 uses a dynamic loss scale starting here, doubled after growth_steps
+      # finite steps in a row.
+      activation_dtype="float32",
+      mixed_precision_optimizer_init_loss_scale=2 ** 15,
+      mixed_precision_loss_scale_growth_steps=2000,
       learning_rate_schedule="constant*linear_warmup*rsqrt_decay",
       learning_rate_constant=1.0,
       learning_rate_warmup_steps=100,

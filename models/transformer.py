@@ -237,8 +237,9 @@ class Transformer(T2TModel):
         encdec[i] = {"memory_k": k, "memory_v": v}
     else:
       rows = batch_size * rows_per_example
-    state = {f"layer_{i}": {"k": tf.zeros([rows, heads, max_length, depth]),
-                            "v": tf.zeros([rows, heads, max_length, depth])}
+    # The cache holds keys/values as the layers compute them (16-bit in mixed precision).
+    zeros = tf.zeros([rows, heads, max_length, depth], self.compute_dtype)
+    state = {f"layer_{i}": {"k": zeros, "v": zeros}
              for i in range(len(self.decoder_layers))}
 
     def symbols_to_logits_fn(seq, step, state):

@@ -8,7 +8,7 @@ decodes through the uncached default, which reruns `call` on the prefix at every
 import keras
 import tensorflow as tf
 
-from t2t_lite import metrics, registry
+from t2t_lite import metrics, mixed_precision, registry
 from t2t_lite.decoding import search
 from t2t_lite.errors import UserError
 
@@ -40,6 +40,11 @@ class T2TModel(keras.Model):
                       " (0: no packing)")
     if hp.clip_grad_norm < 0:
       raise UserError(f"hparam clip_grad_norm={hp.clip_grad_norm} must be >= 0 (0: off)")
+    mixed_precision.activation_dtype(hp)  # one of the known dtypes
+    for key in ("gradient_accumulation_steps", "mixed_precision_optimizer_init_loss_scale",
+                "mixed_precision_loss_scale_growth_steps"):
+      if hp.get(key, 1) < 1:
+        raise UserError(f"hparam {key}={hp.get(key)} must be >= 1")
 
   def __init__(self, hparams, **kwargs):
     super().__init__(**kwargs)

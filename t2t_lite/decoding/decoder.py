@@ -8,6 +8,7 @@ import sys
 
 import tensorflow as tf
 
+from t2t_lite import mixed_precision
 from t2t_lite.data.text_encoder import EOS_ID, strip_ids
 from t2t_lite.decoding import bleu
 from t2t_lite.errors import UserError
@@ -65,7 +66,8 @@ def load_model(problem, model_cls, hparams, data_dir, checkpoint_path):
 def restored_model(model_cls, hparams, checkpoint_path, has_inputs=True):
   """A model built from hparams with the weights of checkpoint_path (which must hold
   them all)."""
-  model = model_cls(hparams)
+  with mixed_precision.policy_scope(hparams):  # in the dtypes it was trained in
+    model = model_cls(hparams)
   model.build_from_features(model.dummy_features(has_inputs))
   try:
     tf.train.Checkpoint(model=model).restore(checkpoint_path).expect_partial() \

@@ -80,10 +80,14 @@ class MultiHeadAttention(keras.layers.Layer):
       else:
         k, v = self.memory_kv(memory)
     q *= self.depth ** -0.5
-    logits = tf.matmul(q, k, transpose_b=True)
+    # Masking and softmax in float32 under mixed precision (as Tensor2Tensor did): in
+    # float16 the exponentials overflow, in bfloat16 the normalizing sum is imprecise.
+    logits = tf.cast(tf.matmul(q, k, transpose_b=True), tf.float32)
     if bias is not None:
-      logits += tf.cast(bias, logits.dtype)
-    weights = tf.nn.softmax(logits)
+      if bias.dtype == tf.float16:  # Keras casts float inputs: NEG_INF became -inf
+        bias = tf.maximum(tf.cast(bias, tf.float32), NEG_INF)
+      logits += tf.cast(bias, tf.float32)
+    weights = tf.cast(tf.nn.softmax(logits), v.dtype)
     weights = self.dropout(weights, training=training)
     output = _project(self._combine_heads(tf.matmul(weights, v)), self.out)
     return output if cache is None else (output, cache)

@@ -64,13 +64,25 @@ def check_run(output_dir, run):
   return old_run
 
 
+def _basic_defaults():
+  from t2t_lite import registry  # noqa: WPS433 (registrations are loaded by then)
+  try:
+    return registry.hparams("basic_params1").values()
+  except UserError:
+    return {}
+
+
 def prepare(output_dir, run, hparams):
   """Creates output_dir with run.json and hparams.json, or checks that an existing run
   matches (same problem and model, same hparams)."""
   if check_run(output_dir, run) is not None:
     old = read_hparams(output_dir).values()
     new = hparams.values()
-    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    # An hparam added to the framework after the run started is no change when it holds
+    # its default (what the run used without knowing it).
+    defaults = _basic_defaults()
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and not (
+        k not in old and k in defaults and new.get(k) == defaults[k]))
     vocab = [k for k in changed if k in ("input_vocab_size", "target_vocab_size")]
     if vocab:
       raise UserError(f"the vocabulary in the data_dir has {new.get(vocab[0])} tokens but "

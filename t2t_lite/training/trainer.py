@@ -12,7 +12,7 @@ import time
 import gin
 import tensorflow as tf
 
-from t2t_lite import metrics
+from t2t_lite import metrics, mixed_precision
 from t2t_lite.data import input_pipeline
 from t2t_lite.errors import UserError
 from t2t_lite.training import learning_rate, optimizers, preemption
@@ -40,7 +40,8 @@ def build_model(model_cls, hparams):
   """The model, with an hparams set that lacks something the model reads reported as a
   user error rather than an AttributeError."""
   try:
-    return model_cls(hparams)
+    with mixed_precision.policy_scope(hparams):
+      return model_cls(hparams)
   except AttributeError as e:
     if "HParams" in str(e):
       raise UserError(f"model {model_cls.__name__} needs an hparam the hparams set lacks "
@@ -53,14 +54,15 @@ def build_model(model_cls, hparams):
 @gin.configurable(allowlist=["train_steps", "eval_steps", "local_eval_frequency",
                              "keep_checkpoint_max", "log_step_count_steps", "seed",
                              "eval_split", "max_nonfinite_steps", "eval_decode_samples",
-                             "eval_decode_hparams"])
+                             "eval_decode_hparams", "jit_compile"])
 class Trainer:
 
   def __init__(self, problem, model_cls, hparams, output_dir, data_dir, train_steps=250000,
                strategy=None, eval_steps=100, local_eval_frequency=1000,
                keep_checkpoint_max=20, log_step_count_steps=100, seed=1234,
                eval_split="dev", max_nonfinite_steps=10, eval_decode_samples=100,
-               eval_decode_hparams="beam_size=4,alpha=0.6", log=log_line):
+               eval_decode_hparams="beam_size=4,alpha=0.6", log=log_line,
+               jit_compile=False):
     self.problem, self.hparams = problem, hparams
     self.output_dir, self.data_dir = output_dir, data_dir
     self.train_steps = train_steps
@@ -85,11 +87,11 @@ class Trainer:
       self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                                      aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
     self.step_fn = TrainStep(self.strategy, self.model, self.optimizer, hparams,
-                             self.global_step, max(1, max_nonfinite_steps))
+                             self.global_step, max(1, max_nonfinite_steps), jit_compile)
     # Weights only (no input position): evaluation, and rollbacks after non-finite losses.
     self.weights = CheckpointKeeper(
         tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                            global_step=self.global_step),
+                            global_step=self.global_step, **self.step_fn.checkpoint_state()),
         output_dir, keep_checkpoint_max, log)
     self.keeper = None  # with the training input's position, made with the iterator
     self._iterator = None
@@ -109,7 +111,8 @@ class Trainer:
       input_pipeline.check_some_examples_fit(
           self.problem, self.hparams, self.problem.data_files(self.data_dir, "train"))
       self._iterator = iter(self._dataset("train", training=True))
-      state = dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step)
+      state = dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step,
+                   **self.step_fn.checkpoint_state())
       if isinstance(self._iterator, tf.__internal__.tracking.Trackable):
         state["train_input"] = self._iterator
       else:  # e.g. a multi-replica DistributedIterator
@@ -206,8 +209,10 @@ class Trainer:
           lr = float(self.schedule(self.optimizer.iterations - 1))
           self.log(f"step {step}/{target}  loss {loss:.4f}  lr {lr:.3g}  {rate:.2f} steps/s"
                    f"  ETA {_format_eta((target - step) / max(overall, 1e-9))}")
-          self._summaries(writer, step, {"loss": loss, "learning_rate": lr,
-                                         "global_step/sec": rate})
+          scalars = {"loss": loss, "learning_rate": lr, "global_step/sec": rate}
+          if self.step_fn.loss_scale is not None:  # float16: is the scale settling?
+            scalars["loss_scale"] = float(self.step_fn.loss_scale.scale.numpy())
+          self._summaries(writer, step, scalars)
           last_time, last_step = now, step
         if stop:
           path = self.save()
