@@ -13,7 +13,7 @@ Signatures:
 """
 import tensorflow as tf
 
-from t2t_lite.data import text_encoder
+from t2t_lite.data import audio, text_encoder
 from t2t_lite.serving import graph_text
 
 
@@ -66,9 +66,10 @@ class SpeechServing(tf.Module):
   @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform"),
                                 tf.TensorSpec([None], tf.int32, name="length")])
   def transcribe(self, waveform, length):
+    depth = audio.feature_depth(self._hparams)  # the model needs it static
     features = tf.map_fn(
         lambda args: self._features(*args), (waveform, length),
-        fn_output_signature=tf.RaggedTensorSpec([None, None], tf.float32, ragged_rank=0))
+        fn_output_signature=tf.RaggedTensorSpec([None, depth], tf.float32, ragged_rank=0))
     frames = tf.cast(features.row_lengths(), tf.int32)
     ids = self.model.transcribe(features.to_tensor(), frames, beam_size=self._beam_size)
     return {"outputs": self._detokenize(ids)}
@@ -92,6 +93,16 @@ def export(module, export_dir):
   tmp = export_dir.rstrip("/") + ".incomplete"
   if tf.io.gfile.exists(tmp):
     tf.io.gfile.rmtree(tmp)
-  tf.saved_model.save(module, tmp, signatures=module.signatures())
+  signatures = module.signatures()
+  # Keras 3 variables wrap the tf.Variables the functions capture. Tracked only through
+  # the wrappers, those are restored by tf.saved_model.load but not by the session-based
+  # loader of TensorFlow Serving and saved_model_cli ("Resource ... does not exist"), so
+  # the captured variables themselves are tracked too (as keras.export does).
+  captured = {}
+  for fn in signatures.values():
+    for v in fn.get_concrete_function().variables:
+      captured.setdefault(id(v), v)
+  module.captured_variables = list(captured.values())
+  tf.saved_model.save(module, tmp, signatures=signatures)
   tf.io.gfile.rename(tmp, export_dir, overwrite=False)
   return export_dir

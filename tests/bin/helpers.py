@@ -55,7 +55,7 @@ for extra in sys.argv[4:]:
 fn = tf.saved_model.load(sys.argv[1]).signatures[sys.argv[2]]
 def value(v):  # {"files": [paths]} stands for the files' bytes
   return [open(p, "rb").read() for p in v["files"]] if isinstance(v, dict) else v
-args = {k: tf.constant(value(v)) for k, v in json.loads(sys.argv[3]).items()}
+args = {k: tf.constant(value(v)) for k, v in json.load(open(sys.argv[3])).items()}
 out = {k: v.numpy().tolist() for k, v in fn(**args).items()}
 out = {k: [x.decode() if isinstance(x, bytes) else x for x in v] for k, v in out.items()}
 print(json.dumps(out))
@@ -66,8 +66,11 @@ def load_export(export_dir, signature, inputs, *imports):
   """The outputs of an exported model's signature, computed by a process without t2t_lite
   (only TensorFlow and the given modules, e.g. tensorflow_text). An input given as
   {"files": [paths]} is passed as those files' bytes."""
+  inputs_file = export_dir.rstrip("/") + f".{signature}.inputs.json"
+  with open(inputs_file, "w") as f:
+    json.dump(inputs, f)
   proc = subprocess.run([sys.executable, "-c", _LOAD_EXPORT, export_dir, signature,
-                         json.dumps(inputs), *imports],
+                         inputs_file, *imports],
                         capture_output=True, text=True, env=ENV, timeout=300)
   if proc.returncode != 0:
     raise AssertionError(f"loading {export_dir} failed:\n{proc.stderr[-3000:]}")

@@ -35,7 +35,7 @@ def test_bfloat16_run_trains_and_decodes(data_dir, tmp_path):  # noqa: F811
   # The decoder rebuilds the model from hparams.json, in the dtype it was trained in.
   problem = registry.problem("algorithmic_reverse_decimal40")
   hparams = run_dir.read_hparams(out)
-  decoder = Decoder(problem, registry.model("transformer"), hparams, data_dir,
+  decoder = Decoder.from_checkpoint(problem, registry.model("transformer"), hparams, data_dir,
                     tf.train.latest_checkpoint(out), decode_hparams("beam_size=2"))
   assert decoder.model.compute_dtype == "bfloat16"
   outputs = decoder.decode_ids([[3, 4, 5, 1], [6, 1]])
