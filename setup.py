@@ -30,6 +30,7 @@ setup(
             "t2t-trainer=t2t_lite.bin.t2t_trainer:run",
             "t2t-decoder=t2t_lite.bin.t2t_decoder:run",
             "t2t-benchmark=t2t_lite.bin.t2t_benchmark:run",
+            "t2t-local-cluster=t2t_lite.bin.t2t_local_cluster:run",
         ],
     },
 )

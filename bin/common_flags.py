@@ -74,3 +74,12 @@ def run_main(main, prog):
       print(f"{prog}: interrupted", file=sys.stderr)
       sys.exit(130)
   app.run(wrapped)
+
+
+def binary_command(name):
+  """The command line that runs another installed binary (the console script next to this
+  Python, else its module)."""
+  script = os.path.join(os.path.dirname(sys.executable), name)
+  if os.path.exists(script):
+    return [script]
+  return [sys.executable, "-m", "t2t_lite.bin." + name.replace("-", "_")]

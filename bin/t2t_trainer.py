@@ -31,9 +31,14 @@ flags.DEFINE_integer("random_seed", 1234, "Seed for initialization and input shu
 flags.DEFINE_string("eval_split", "dev", "Which split to evaluate on (e.g. dev, dev_long).")
 flags.DEFINE_integer("eval_timeout_secs", 3600,
                      "continuous_eval stops after this long without a new checkpoint.")
-flags.DEFINE_enum("strategy", "default", ["default", "one_device", "mirrored"],
+flags.DEFINE_enum("strategy", "default", ["default", "one_device", "mirrored",
+                                           "multi_worker_mirrored", "parameter_server", "tpu"],
                   "tf.distribute strategy: default (one device), one_device, mirrored (all "
-                  "local GPUs, or --worker_gpu of them; on CPU, that many logical devices).")
+                  "local GPUs, or --worker_gpu of them; on CPU, that many logical devices), "
+                  "multi_worker_mirrored / parameter_server (the cluster in TF_CONFIG; see "
+                  "t2t-local-cluster), tpu (--tpu).")
+flags.DEFINE_string("tpu", None, "For --strategy=tpu: the Cloud TPU's name or grpc:// "
+                    "address, or 'local' on a TPU VM.")
 flags.DEFINE_integer("worker_gpu", 0, "Replicas for --strategy=mirrored (0: all GPUs).")
 flags.DEFINE_bool("deterministic", False,
                   "Deterministic ops (TF op determinism; seeds from --random_seed): a run "
@@ -45,9 +50,11 @@ flags.DEFINE_integer("max_nonfinite_steps", 10,
 
 def main(argv):
   from t2t_lite import experiment
-  from t2t_lite.training import strategies
+  from t2t_lite.training import cluster, strategies
+  if cluster.is_server_task(FLAGS.strategy):  # a parameter_server worker or ps task
+    return cluster.run_server()
   # First: a mirrored strategy on CPU must split the CPU before TensorFlow starts.
-  strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.worker_gpu)
+  strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.worker_gpu, FLAGS.tpu)
   experiment.load_registrations(FLAGS.t2t_usr_dir)
   if FLAGS.registry_help:
     common_flags.print_registry_and_exit()
@@ -57,7 +64,7 @@ def main(argv):
 
   import keras
   from t2t_lite.training import run_dir
-  from t2t_lite.training.trainer import Trainer
+  from t2t_lite.training.distributed import trainer_class
   output_dir = os.path.expanduser(FLAGS.output_dir)
   data_dir = common_flags.data_dir()
   run = {"problem": problem.name, "model": FLAGS.model, "hparams_set": FLAGS.hparams_set,
@@ -65,7 +72,10 @@ def main(argv):
   run_dir.check_run(output_dir, run)
   problem.check_split(FLAGS.eval_split)
   if FLAGS.generate_data:
-    problem.generate_data(data_dir, common_flags.tmp_dir())
+    if FLAGS.strategy == cluster.MULTI_WORKER and not cluster.is_chief():
+      cluster.wait_for_data(problem, data_dir)  # the chief generates it
+    else:
+      problem.generate_data(data_dir, common_flags.tmp_dir())
   if FLAGS.schedule != "train":
     problem.data_files(data_dir, FLAGS.eval_split)
   if FLAGS.schedule.startswith("train"):
@@ -80,6 +90,7 @@ def main(argv):
     tf.config.experimental.enable_op_determinism()
   # Everything that can still fail on a user's input (model construction, the eval split,
   # the data files) fails here, before anything is written to output_dir.
+  Trainer = trainer_class(strategy)
   trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir,
                     train_steps=FLAGS.train_steps, eval_steps=FLAGS.eval_steps,
                     local_eval_frequency=FLAGS.local_eval_frequency,

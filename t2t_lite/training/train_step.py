@@ -54,7 +54,10 @@ class TrainStep:
     if self.hparams.clip_grad_norm > 0:
       grads = self._clip_global_norm(ctx, grads)
 
-    if self.strategy.num_replicas_in_sync == 1:
+    # Under parameter servers Keras synchronizes even one replica's update (merge_call),
+    # which cannot sit in a tf.cond either.
+    if self.strategy.num_replicas_in_sync == 1 and not isinstance(
+        self.strategy, tf.distribute.experimental.ParameterServerStrategy):
       def apply():
         optimizer.apply_gradients(zip(grads, variables))
         return tf.constant(True)
