@@ -59,6 +59,7 @@ class MultiWorkerTrainer(_ChiefEval, Trainer):
   def __init__(self, *args, **kwargs):
     self.is_chief = cluster.is_chief()
     super().__init__(*args, **kwargs)
+    self.step_fn = _AgreedChunks(self.step_fn, self._gather)
 
   def _writer(self, name):
     if not self.is_chief:
@@ -117,6 +118,21 @@ class MultiWorkerTrainer(_ChiefEval, Trainer):
       return ctx.all_gather(tf.constant([value], tf.int64), axis=0)
     result = self.strategy.experimental_local_results(self.strategy.run(replica_fn))[0]
     return [int(x) for x in result.numpy()]
+
+
+class _AgreedChunks:
+  """The compiled loop with the same number of steps per call on every worker: their
+  collectives pair up call by call, and each worker sizes its calls by its own clock."""
+
+  def __init__(self, train_step, gather):
+    self.train_step, self.gather = train_step, gather
+
+  def __getattr__(self, name):
+    return getattr(self.train_step, name)
+
+  def run(self, iterator, num_steps):
+    agreed = min(self.gather(int(num_steps)))
+    return self.train_step.run(iterator, tf.constant(agreed))
 
 
 class ScheduledSteps:
