@@ -76,7 +76,8 @@ def _said(lines, task, pattern):
 
 def test_multi_worker_mirrored_stays_identical_and_resumes_after_a_failure(data_dir, tmp_path):
   out = str(tmp_path / "mwms")
-  flags = _trainer_flags(data_dir, out, 16, "--local_eval_frequency=2", "--log_step_count_steps=2")
+  flags = _trainer_flags(data_dir, out, 16, "--local_eval_frequency=2",
+                         "--log_step_count_steps=2")
 
   def kill_after_first_checkpoint(line, cluster):
     if "saved checkpoint" in line and "worker:1" in cluster.pids and not cluster.killed:
