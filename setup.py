@@ -41,6 +41,7 @@ setup(
             "t2t-exporter=t2t_lite.bin.t2t_exporter:run",
             "t2t-avg-checkpoints=t2t_lite.bin.t2t_avg_checkpoints:run",
             "t2t-sweep=t2t_lite.bin.t2t_sweep:run",
+            "t2t-local-cluster=t2t_lite.bin.t2t_local_cluster:run",
         ],
     },
 )

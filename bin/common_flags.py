@@ -178,3 +178,12 @@ def trained_run_and_search():
   require("output_dir")
   dhp = decoder.decode_hparams(_flag("decode_hparams"))
   return (*trained_run(names), dhp)
+
+
+def binary_command(name):
+  """The command line that runs another installed binary (the console script next to this
+  Python, else its module)."""
+  script = os.path.join(os.path.dirname(sys.executable), name)
+  if os.path.exists(script):
+    return [script]
+  return [sys.executable, "-m", "t2t_lite.bin." + name.replace("-", "_")]

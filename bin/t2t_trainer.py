@@ -35,9 +35,14 @@ flags.DEFINE_integer("random_seed", 1234, "Seed for initialization and input shu
 flags.DEFINE_string("eval_split", "dev", "Which split to evaluate on (e.g. dev, dev_long).")
 flags.DEFINE_integer("eval_timeout_secs", 3600,
                      "continuous_eval stops after this long without a new checkpoint.")
-flags.DEFINE_enum("strategy", "default", ["default", "one_device", "mirrored"],
+flags.DEFINE_enum("strategy", "default", ["default", "one_device", "mirrored",
+                                           "multi_worker_mirrored", "parameter_server", "tpu"],
                   "tf.distribute strategy: default (one device), one_device, mirrored (all "
-                  "local GPUs, or --worker_gpu of them; on CPU, that many logical devices).")
+                  "local GPUs, or --worker_gpu of them; on CPU, that many logical devices), "
+                  "multi_worker_mirrored / parameter_server (the cluster in TF_CONFIG; see "
+                  "t2t-local-cluster), tpu (--tpu).")
+flags.DEFINE_string("tpu", None, "For --strategy=tpu: the Cloud TPU's name or grpc:// "
+                    "address, or 'local' on a TPU VM.")
 flags.DEFINE_integer("worker_gpu", 0, "Replicas for --strategy=mirrored (0: all GPUs).")
 flags.DEFINE_bool("deterministic", False,
                   "Deterministic ops (TF op determinism; seeds from --random_seed): a run "
@@ -73,15 +78,17 @@ TRAINER_BINDINGS = {
 
 def main(argv):
   from t2t_lite import experiment, gin_config
-  from t2t_lite.training import strategies
+  from t2t_lite.training import cluster, strategies
   from t2t_lite.training.trainer import Trainer
   experiment.load_registrations(FLAGS.t2t_usr_dir)
   if FLAGS.registry_help:
     common_flags.print_registry_and_exit()
   names = common_flags.parse_gin(TRAINER_BINDINGS)
   settings = experiment.run_settings()
+  if cluster.is_server_task(settings.strategy):  # a parameter_server worker or ps task
+    return cluster.run_server()
   # A mirrored strategy on CPU must split the CPU before TensorFlow starts (imports do not).
-  strategy = strategies.make_strategy(settings.strategy, settings.worker_gpu)
+  strategy = strategies.make_strategy(settings.strategy, settings.worker_gpu, FLAGS.tpu)
   common_flags.require("problem", "model", "hparams_set", "output_dir")
   problem, model_cls, hparams = experiment.resolve(
       names.problem, names.model, names.hparams_set, FLAGS.hparams)
@@ -89,6 +96,7 @@ def main(argv):
 
   import keras
   from t2t_lite.training import run_dir
+  from t2t_lite.training.distributed import trainer_class
   output_dir = os.path.expanduser(FLAGS.output_dir)
   data_dir = common_flags.data_dir()
   run = {"problem": problem.name, "model": names.model, "hparams_set": names.hparams_set,
@@ -98,7 +106,10 @@ def main(argv):
   eval_split = gin_config.value(Trainer, "eval_split")
   problem.check_split(eval_split)
   if FLAGS.generate_data:
-    problem.generate_data(data_dir, common_flags.tmp_dir())
+    if settings.strategy == cluster.MULTI_WORKER and not cluster.is_chief():
+      cluster.wait_for_data(problem, data_dir)  # the chief generates it
+    else:
+      problem.generate_data(data_dir, common_flags.tmp_dir())
   if settings.schedule != "train":
     problem.data_files(data_dir, eval_split)
   if settings.schedule.startswith("train"):
@@ -113,15 +124,17 @@ def main(argv):
     tf.config.experimental.enable_op_determinism()
   # Everything that can still fail on a user's input (model construction, the eval split,
   # the data files) fails here, before anything is written to output_dir. The Trainer's
-  # settings come from gin (and the flags bound into it).
-  trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir, strategy=strategy)
+  # settings come from gin (and the flags bound into it); the strategy picks its class.
+  trainer = trainer_class(strategy)(problem, model_cls, hparams, output_dir, data_dir,
+                                    strategy=strategy)
   if settings.schedule.startswith("train"):
     run_dir.prepare(output_dir, run, hparams)
     # config.gin alone reproduces the run: the resolved names, data_dir and hparams.
     gin_config.record(experiment.names, problem=problem.name, model=names.model,
                       hparams_set=names.hparams_set, data_dir=run["data_dir"])
     gin_config.record(experiment.hparams_bindings, **overrides)
-    gin_config.write_config(output_dir, "t2t-trainer")
+    if cluster.is_chief():  # one writer per run folder
+      gin_config.write_config(output_dir, "t2t-trainer")
   if settings.schedule == "train":
     trainer.restore()
     trainer.train()
@@ -134,7 +147,7 @@ def main(argv):
     trainer.evaluate()
   else:
     trainer.continuous_eval(timeout_secs=settings.eval_timeout_secs)
-  if settings.schedule.startswith("train"):
+  if settings.schedule.startswith("train") and cluster.is_chief():
     gin_config.write_config(output_dir, "t2t-trainer")  # now with the input pipeline's too
 
 

@@ -2,16 +2,22 @@
 
 Must be created before TensorFlow initializes its devices: on a machine without GPUs,
 `mirrored` with --worker_gpu=N first splits the CPU into N logical devices (how tests and
-laptops exercise multi-replica code).
+laptops exercise multi-replica code). The multi-process strategies read their cluster from
+TF_CONFIG (cluster.py); under parameter_server this is the chief's strategy (worker and ps
+tasks run cluster.run_server instead).
 """
+import os
+
 import tensorflow as tf
 
 from t2t_lite.errors import UserError
+from t2t_lite.training import cluster
 
-STRATEGIES = ("default", "one_device", "mirrored")
+STRATEGIES = ("default", "one_device", "mirrored", cluster.MULTI_WORKER,
+              cluster.PARAMETER_SERVER, "tpu")
 
 
-def make_strategy(name, worker_gpu=0):
+def make_strategy(name, worker_gpu=0, tpu=None):
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "one_device":
@@ -35,4 +41,37 @@ def make_strategy(name, worker_gpu=0):
                           "starts; it could not split the CPU now") from None
       devices = [f"/cpu:{i}" for i in range(n)]
     return tf.distribute.MirroredStrategy(devices)
+  if name == cluster.MULTI_WORKER:
+    cluster.check_cluster(name)
+    # Every local GPU of every worker is a replica (CUDA_VISIBLE_DEVICES picks them).
+    return tf.distribute.MultiWorkerMirroredStrategy(
+        cluster_resolver=tf.distribute.cluster_resolver.TFConfigClusterResolver())
+  if name == cluster.PARAMETER_SERVER:
+    task_type, _ = cluster.check_cluster(name)
+    if task_type != "chief":
+      raise UserError(f"--strategy={name}: this {task_type} task serves (cluster.run_server) "
+                      "and trains nothing itself")
+    os.environ["GRPC_FAIL_FAST"] = "use_caller"  # worker failures reach the coordinator
+    # No variable_partitioner: Keras 3 cannot apply gradients to a ShardedVariable.
+    # Variables go round-robin over the ps tasks, so the embedding's separate shard
+    # variables (symbol_modality_num_shards) spread one table over them.
+    return tf.distribute.ParameterServerStrategy(
+        tf.distribute.cluster_resolver.TFConfigClusterResolver())
+  if name == "tpu":
+    return _tpu_strategy(tpu)
   raise UserError(f"unknown --strategy={name}; use one of {', '.join(STRATEGIES)}")
+
+
+def _tpu_strategy(tpu):
+  """TPUStrategy on the TPU (or pod slice) named by --tpu ('local' on a TPU VM)."""
+  if not tpu:
+    raise UserError("--strategy=tpu needs --tpu=NAME (the Cloud TPU's name, or 'local' on "
+                    "a TPU VM)")
+  try:
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+  except (ValueError, RuntimeError, tf.errors.OpError) as e:
+    raise UserError(f"--tpu={tpu}: cannot reach the TPU ({str(e).strip().splitlines()[0][:160]})"
+                    "; check the name and that this host may use it") from None
+  return tf.distribute.TPUStrategy(resolver)

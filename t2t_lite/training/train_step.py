@@ -132,7 +132,10 @@ class TrainStep:
 
     variables = self.model.trainable_variables
     optimizer = self.optimizer
-    if self.strategy.num_replicas_in_sync == 1:
+    # Under parameter servers Keras synchronizes even one replica's update (merge_call),
+    # which cannot sit in a tf.cond either.
+    if self.strategy.num_replicas_in_sync == 1 and not isinstance(
+        self.strategy, tf.distribute.experimental.ParameterServerStrategy):
       def apply():
         optimizer.apply_gradients(zip(grads, variables))
         return tf.constant(True)

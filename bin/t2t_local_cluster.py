@@ -1,0 +1,50 @@
+"""t2t-local-cluster: a multi-worker or parameter-server cluster as processes on this
+machine, for trying distributed training (and testing it) without a cluster.
+
+  t2t-local-cluster --strategy=parameter_server --num_workers=2 --num_ps=2 -- \\
+      --problem=algorithmic_reverse_decimal40 --model=transformer \\
+      --hparams_set=transformer_tiny --output_dir=runs/ps --train_steps=1000
+
+Everything after `--` goes to every task's t2t-trainer; this binary adds --strategy and
+each task's TF_CONFIG, prefixes each output line with its task, and kills every task when
+it ends (Ctrl-C or SIGTERM first lets the trainers save a checkpoint).
+"""
+import os
+
+from absl import flags
+
+from t2t_lite.bin import common_flags
+from t2t_lite.bin.common_flags import FLAGS
+
+flags.DEFINE_enum("strategy", "parameter_server",
+                  ["parameter_server", "multi_worker_mirrored"],
+                  "parameter_server: a chief, --num_workers workers and --num_ps ps tasks; "
+                  "multi_worker_mirrored: --num_workers workers (worker 0 is the chief).")
+flags.DEFINE_integer("num_workers", 2, "Worker tasks.")
+flags.DEFINE_integer("num_ps", 1, "Parameter-server tasks (parameter_server only).")
+
+
+def main(argv):
+  from t2t_lite.errors import UserError
+  from t2t_lite.training.local_cluster import LocalCluster
+  trainer_flags = argv[1:]
+  if not trainer_flags:
+    raise UserError("give the t2t-trainer flags after --, e.g. t2t-local-cluster "
+                    "--strategy=parameter_server -- --problem=... --model=... --output_dir=...")
+  if any(f.startswith("--strategy") for f in trainer_flags):
+    raise UserError("t2t-local-cluster sets the trainer's --strategy itself; give it "
+                    "before the --")
+  if FLAGS.num_workers < 1 or FLAGS.num_ps < 1:
+    raise UserError("--num_workers and --num_ps must be at least 1")
+  command = common_flags.binary_command("t2t-trainer") + [f"--strategy={FLAGS.strategy}"] + \
+      trainer_flags
+  env = dict(os.environ, PYTHONUNBUFFERED="1")
+  return LocalCluster(FLAGS.strategy, FLAGS.num_workers, FLAGS.num_ps, command, env).run()
+
+
+def run():
+  common_flags.run_main(main, "t2t-local-cluster")
+
+
+if __name__ == "__main__":
+  run()

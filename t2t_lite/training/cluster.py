@@ -1,0 +1,103 @@
+"""Which task of a cluster this process is, from TF_CONFIG, and the server tasks' main.
+
+TF_CONFIG is TensorFlow's own cluster description, one JSON object per process:
+
+  {"cluster": {"chief": ["h0:2222"], "worker": ["h1:2222", "h2:2222"], "ps": ["h3:2222"]},
+   "task": {"type": "worker", "index": 0}}
+
+multi_worker_mirrored needs a "worker" job (worker 0, or a "chief" task, is the chief);
+parameter_server needs "chief", "worker" and "ps" jobs: the chief runs the training loop,
+worker and ps tasks only serve (run_server).
+"""
+import json
+import os
+import time
+
+from t2t_lite.errors import UserError
+
+MULTI_WORKER = "multi_worker_mirrored"
+PARAMETER_SERVER = "parameter_server"
+
+
+def tf_config():
+  """The parsed TF_CONFIG, or None when it is unset."""
+  text = os.environ.get("TF_CONFIG", "").strip()
+  if not text:
+    return None
+  try:
+    config = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise UserError(f"TF_CONFIG is not valid JSON ({e}); see README 'Distributed "
+                    "training' for its layout") from None
+  if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict) or \
+      not isinstance(config.get("task"), dict):
+    raise UserError('TF_CONFIG needs "cluster" and "task" objects, e.g. {"cluster": '
+                    '{"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}')
+  return config
+
+
+def check_cluster(strategy):
+  """The TF_CONFIG of a multi-process strategy, validated for it; (task type, index)."""
+  config = tf_config()
+  if config is None:
+    raise UserError(f"--strategy={strategy} needs TF_CONFIG naming the cluster's tasks; "
+                    "see README 'Distributed training', or start a local cluster with "
+                    f"t2t-local-cluster --strategy={strategy}")
+  cluster, task = config["cluster"], config["task"]
+  needed = ("worker",) if strategy == MULTI_WORKER else ("chief", "worker", "ps")
+  missing = [job for job in needed if not cluster.get(job)]
+  if missing:
+    raise UserError(f"--strategy={strategy}: TF_CONFIG's cluster has no "
+                    f"{', '.join(missing)} job; it needs {', '.join(needed)}")
+  allowed = ("chief", "worker") if strategy == MULTI_WORKER else needed
+  task_type, index = task.get("type"), task.get("index", 0)
+  if task_type not in allowed or task_type not in cluster or \
+      not isinstance(index, int) or not 0 <= index < len(cluster[task_type]):
+    raise UserError(f"--strategy={strategy}: TF_CONFIG's task {task} is not one of the "
+                    f"cluster's {', '.join(f'{j}:0..{len(cluster[j]) - 1}' for j in allowed if j in cluster)}")
+  return task_type, index
+
+
+def is_chief():
+  """True for the task that writes checkpoints and summaries (also without a cluster)."""
+  config = tf_config()
+  if config is None:
+    return True
+  task = config["task"]
+  if task.get("type") == "chief":
+    return True
+  return task.get("type") == "worker" and task.get("index", 0) == 0 and \
+      "chief" not in config["cluster"]
+
+
+def is_server_task(strategy):
+  """Under parameter_server, worker and ps tasks serve instead of training."""
+  return strategy == PARAMETER_SERVER and check_cluster(strategy)[0] in ("worker", "ps")
+
+
+def wait_for_data(problem, data_dir, timeout_secs=3600, poll_secs=5):
+  """For a worker of a multi-worker run given --generate_data: waits until the chief has
+  written every split (each shard appears only when complete)."""
+  from t2t_lite.data import generator_utils
+  deadline = time.time() + timeout_secs
+  paths = [p for split, _ in problem.dataset_splits
+           for p in problem.split_filenames(data_dir, split)]
+  while not generator_utils.shards_exist(paths):
+    if time.time() > deadline:
+      raise UserError(f"the chief did not generate {problem.name}'s data in {data_dir} "
+                      f"within {timeout_secs}s; run t2t-datagen first")
+    time.sleep(poll_secs)
+
+
+def run_server():
+  """Runs this worker or ps task's server until the process is killed."""
+  task_type, index = check_cluster(PARAMETER_SERVER)
+  # Lets the coordinator see a failed worker's RPCs fail at once, and reschedule.
+  os.environ["GRPC_FAIL_FAST"] = "use_caller"
+  import tensorflow as tf
+  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  server = tf.distribute.Server(resolver.cluster_spec(), job_name=task_type,
+                                task_index=index, protocol=resolver.rpc_layer or "grpc",
+                                start=True)
+  print(f"{task_type}:{index} serving at {server.target}", flush=True)
+  server.join()
