@@ -50,12 +50,14 @@ SHAPE_FLAGS = ("batch", "src_len", "tgt_len", "vocab_size", "decode_src_len")
 
 
 def _apply_smoke_settings(adapter):
-  """The adapter's tiny shapes (unless a flag says) and a few untimed-size steps."""
+  """The adapter's tiny shapes and a few steps, unless a flag says otherwise."""
   for name, value in adapter.smoke_shape.items():
     if getattr(FLAGS, name) is None:
       setattr(FLAGS, name, value)
-  for name, value in dict(warmup=1, steps=2, decode_batch=2, decode_length=10, decode_repeats=1, input_batches=5).items():
-    setattr(FLAGS, name, value)
+  for name, value in dict(warmup=1, steps=2, decode_batch=2, decode_length=10,
+                          decode_repeats=1, input_batches=5).items():
+    if not FLAGS[name].present:
+      setattr(FLAGS, name, value)
 
 
 def _check_flags(adapter, replicas):
