@@ -167,6 +167,8 @@ def main():
   ap.add_argument("--decode_steps", type=int, default=2, help="timed generate() calls")
   ap.add_argument("--timeout", type=int, default=600, help="seconds per run at most")
   ap.add_argument("--out", default="compare_results.jsonl")
+  ap.add_argument("--budget_s", type=float, default=0,
+                  help="start no round that would, at the last round's pace, end later")
   args = ap.parse_args()
   configs = args.configs.split(",")
   args.shapes = load_reference_configs(os.path.abspath(args.reference_dir))
@@ -176,7 +178,12 @@ def main():
   workdir = tempfile.mkdtemp(prefix="t2t_compare_")
   records = []
   with open(args.out, "w") as out:
+    start = time.time()
     for round_index in range(args.rounds):
+      elapsed = time.time() - start
+      if round_index and args.budget_s and elapsed * (round_index + 1) / round_index > args.budget_s:
+        print(f"stopping after {round_index} round(s): the next would pass --budget_s")
+        break
       plan = [(config, impl, cmd) for config in configs for impl, cmd in runs_for(config, args)]
       # Rotate the order each round: no implementation is always first or last.
       shift = round_index * len(plan) // args.rounds
