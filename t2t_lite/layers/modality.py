@@ -51,5 +51,9 @@ class SharedEmbedding(keras.layers.Layer):
     return x * tf.cast(tf.not_equal(ids, 0), x.dtype)[..., None]
 
   def logits(self, x):
+    """x [.., hidden] -> [.., vocab], as one 2-D matmul: a 3-D x against the 2-D table
+    would broadcast, and its gradient would materialize one [vocab, hidden] product per
+    batch row and sum them (the largest tensor and a tenth of a training step)."""
     table = tf.cast(self.table(), x.dtype)
-    return tf.matmul(x, table, transpose_b=True)
+    logits = tf.matmul(tf.reshape(x, [-1, self.hidden_size]), table, transpose_b=True)
+    return tf.reshape(logits, tf.concat([tf.shape(x)[:-1], [self.vocab_size]], 0))

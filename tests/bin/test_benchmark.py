@@ -12,8 +12,27 @@ def test_smoke_benchmark_prints_parseable_json(data_dir):
              f"--data_dir={data_dir}")
   result = json.loads(proc.stdout.splitlines()[0])
   for key in ["ms_per_step", "target_tokens_per_s", "gflop_per_step", "achieved_gflops",
-              "mfu_vs_fp32_peak", "decode_output_tokens_per_s", "input_examples_per_s",
+              "mfu_vs_fp32_peak", "mfu", "decode_output_tokens_per_s", "input_examples_per_s",
               "padding_fraction", "input_speed_over_training", "peak_memory_mib"]:
     assert isinstance(result[key], (int, float)) and result[key] >= 0, key
   assert result["peak_gflops"]["fp32"] > 0 and result["params"] > 0
+  assert result["precision"] == "fp32" and result["traces"] == 1
   assert "train ms/step (median)" in proc.stdout
+
+
+def test_smoke_speech_benchmark_under_mirrored_strategy():
+  proc = run("t2t-benchmark", "--smoke", "--model=deep_speech2",
+             "--hparams_set=deep_speech2_tiny", "--strategy=mirrored", "--worker_gpu=2")
+  result = json.loads(proc.stdout.splitlines()[0])
+  assert result["replicas"] == 2 and result["batch"] == 2
+  for key in ["audio_seconds_per_s", "gflop_per_step", "mfu", "decode_audio_s_per_s"]:
+    assert isinstance(result[key], (int, float)) and result[key] > 0, key
+  assert result["decode"].startswith("CTC")
+  assert "audio seconds/s" in proc.stdout
+
+
+def test_batch_must_split_over_the_replicas():
+  proc = run("t2t-benchmark", "--smoke", "--strategy=mirrored", "--worker_gpu=2",
+             "--batch=3", check=False)
+  assert proc.returncode == 2
+  assert "--batch=3 must be divisible by the 2 replicas" in proc.stderr

@@ -1,0 +1,205 @@
+"""Side by side: t2t-benchmark and the reference scripts at the same shapes, alternated.
+
+Each round runs every (config, implementation) pair once, in a rotated order (so no
+implementation always runs first or last on a shared, drifting machine); the table gives
+per config and implementation the median over rounds of each run's median ms/step, the
+throughput, MFU against the fp32 matmul peak t2t-benchmark measured (median over its
+runs), and t2t_lite's speed relative to each reference. Every run's JSON line is kept in
+--out.
+
+  .venv/bin/python bench/compare.py --reference_dir=/work/shared/bench \\
+      --torch_python=/work/torchenv/bin/python --rounds=3 --configs=tiny,small,base,ds2
+
+Configs are those of the reference scripts (reference_dir/common.py): tiny/small/base
+train the Transformer (transformer_tiny/small/base; the small run also times beam-4
+decoding of 32 x 32 tokens to 64, against Hugging Face Marian generate), ds2 trains
+DeepSpeech2 (deep_speech2_base). References: bare TF (the Python running this script),
+PyTorch eager and, with --torch_compile, torch.compile (--torch_python).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+T2T = {"tiny": "transformer_tiny", "small": "transformer_small", "base": "transformer_base",
+       "ds2": "deep_speech2_base"}
+DECODE_CONFIG = "small"  # the decode comparison's shape (torch_decode.py's default)
+
+
+def load_reference_configs(reference_dir):
+  sys.path.insert(0, reference_dir)
+  import common  # the reference scripts' shapes and FLOP formulas
+  return {**common.SEQ2SEQ, **common.DS2}
+
+
+def t2t_command(config, shape, steps, warmup):
+  binary = os.path.join(os.path.dirname(sys.executable), "t2t-benchmark")
+  if config == "ds2":
+    args = ["--model=deep_speech2", f"--batch={shape['batch']}",
+            f"--src_len={shape['frames']}", f"--tgt_len={shape['label_len']}",
+            f"--vocab_size={shape['classes']}", "--decode_batch=0"]
+  else:
+    args = ["--model=transformer", f"--batch={shape['batch']}", f"--src_len={shape['src']}",
+            f"--tgt_len={shape['tgt']}", f"--vocab_size={shape['vocab']}"]
+    # Marian generate: 32 sources of 32 tokens (EOS last), 63 generated tokens each.
+    args += (["--decode_batch=32", "--decode_src_len=32", "--decode_length=63",
+              "--beam_size=4", "--alpha=0.6"] if config == DECODE_CONFIG
+             else ["--decode_batch=0"])
+  return [binary, f"--hparams_set={T2T[config]}", f"--steps={steps}",
+          f"--warmup={warmup}"] + args
+
+
+def runs_for(config, args):
+  """(impl, command) pairs of one round for `config`."""
+  refs = args.reference_dir
+  steps = args.steps_base if config in ("base", "ds2") else args.steps
+  script = "tf_ds2.py" if config == "ds2" else "tf_seq2seq.py"
+  torch_script = "torch_ds2.py" if config == "ds2" else "torch_seq2seq.py"
+  common = ["--config", config, "--warmup", str(args.warmup), "--steps", str(steps)]
+  runs = [("t2t_lite", t2t_command(config, args.shapes[config], steps, args.warmup)),
+          ("tf", [sys.executable, os.path.join(refs, script)] + common)]
+  if args.torch_python:
+    runs.append(("torch", [args.torch_python, os.path.join(refs, torch_script)] + common))
+    if args.torch_compile:
+      runs.append(("torch+compile", [args.torch_python, os.path.join(refs, torch_script)]
+                   + common + ["--compile"]))
+    if config == DECODE_CONFIG and not args.no_hf_decode:
+      runs.append(("torch+hf-marian", [args.torch_python, os.path.join(refs, "torch_decode.py"),
+                                       "--config", config, "--warmup", "1", "--steps",
+                                       str(args.decode_steps)]))
+  return runs
+
+
+def run_one(impl, command, workdir, timeout):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1",
+             BENCH_PEAK_FILE=os.path.join(workdir, "peak.json"))
+  start = time.time()
+  try:
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir,
+                          timeout=timeout)
+  except subprocess.TimeoutExpired:
+    return {"impl": impl, "error": f"timed out after {timeout}s"}
+  lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+  if proc.returncode != 0 or not lines:
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"impl": impl, "error": f"exit {proc.returncode}: {tail[:300]}"}
+  record = json.loads(lines[0])
+  record.update(impl=impl, wall_s=round(time.time() - start, 1))
+  return record
+
+
+def summarize(records, configs):
+  """{config: {impl: {ms, throughput, unit, gflop, mfu, decode...}}} from run records."""
+  peaks = [r["peak_gflops"]["fp32"] for r in records if r.get("bench") == "t2t_benchmark"]
+  fp32_peak = statistics.median(peaks) if peaks else None
+  table = {}
+  for config in configs:
+    for impl in sorted({r["impl"] for r in records if r.get("config") == config}):
+      rs = [r for r in records if r.get("config") == config and r["impl"] == impl
+            and "error" not in r]
+      if not rs:
+        continue
+      row = {"runs": len(rs)}
+      if impl == "torch+hf-marian":
+        ms = statistics.median(r["ms_per_step_median"] for r in rs)
+        row.update(decode_ms=ms, decode_tokens_per_s=rs[0]["out_tokens_per_call"] / ms * 1e3)
+      else:
+        key = "ms_per_step" if impl == "t2t_lite" else "ms_per_step_median"
+        ms = statistics.median(r[key] for r in rs)
+        units = rs[0].get("audio_s_per_step", rs[0].get("audio_seconds_per_step")) \
+            or rs[0].get("tgt_tokens_per_step", rs[0].get("target_tokens_per_step"))
+        gflop = rs[0].get("gflop_per_step")
+        row.update(ms=ms, per_run=[r[key] for r in rs], throughput=units / ms * 1e3,
+                   unit="audio s/s" if config == "ds2" else "tgt tok/s", gflop=gflop,
+                   mfu=gflop / ms * 1e3 / fp32_peak if gflop and fp32_peak else None)
+        if impl == "t2t_lite" and "decode_ms_per_batch" in rs[0]:
+          d = statistics.median(r["decode_ms_per_batch"] for r in rs)
+          row.update(decode_ms=d, decode_tokens_per_s=statistics.median(
+              r["decode_output_tokens_per_s"] for r in rs))
+      table.setdefault(config, {})[impl] = row
+  return table, fp32_peak
+
+
+def print_table(table, fp32_peak, errors):
+  print(f"\nfp32 matmul peak (t2t-benchmark, median): {fp32_peak} GFLOP/s\n")
+  print("| config | impl | runs | ms/step (median) | per-run medians | throughput | "
+        "GFLOP/step | MFU fp32 | t2t_lite speed-up |")
+  print("|---|---|---|---|---|---|---|---|---|")
+  for config, impls in table.items():
+    t2t = impls.get("t2t_lite", {}).get("ms")
+    for impl, row in impls.items():
+      if "ms" not in row:
+        continue
+      ratio = f"{row['ms'] / t2t:.2f}x" if t2t and impl != "t2t_lite" else ""
+      mfu = f"{row['mfu']:.1%}" if row.get("mfu") else "-"
+      print(f"| {config} | {impl} | {row['runs']} | {row['ms']:,.1f} | "
+            f"{', '.join(f'{m:.0f}' for m in row['per_run'])} | "
+            f"{row['throughput']:,.1f} {row['unit']} | {row['gflop']} | {mfu} | {ratio} |")
+  decode = {impl: row for impls in table.values() for impl, row in impls.items()
+            if "decode_ms" in row}
+  if decode:
+    print("\n| decode (small, 32 x 32 -> 63 tokens, beam 4) | runs | ms per batch | "
+          "output tokens/s |")
+    print("|---|---|---|---|")
+    for impl, row in decode.items():
+      print(f"| {impl} | {row['runs']} | {row['decode_ms']:,.1f} | "
+            f"{row['decode_tokens_per_s']:,.1f} |")
+  for e in errors:
+    print(f"\nFAILED {e.get('config')} {e['impl']}: {e['error']}")
+
+
+def main():
+  ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  ap.add_argument("--reference_dir", required=True, help="shared/bench (the reference scripts)")
+  ap.add_argument("--torch_python", help="Python of a PyTorch (+ transformers) environment")
+  ap.add_argument("--torch_compile", action="store_true", help="also run torch.compile")
+  ap.add_argument("--no_hf_decode", action="store_true", help="skip torch_decode.py")
+  ap.add_argument("--configs", default="tiny,small,base,ds2")
+  ap.add_argument("--rounds", type=int, default=3)
+  ap.add_argument("--warmup", type=int, default=2)
+  ap.add_argument("--steps", type=int, default=6, help="timed steps, tiny and small")
+  ap.add_argument("--steps_base", type=int, default=3, help="timed steps, base and ds2")
+  ap.add_argument("--decode_steps", type=int, default=2, help="timed generate() calls")
+  ap.add_argument("--timeout", type=int, default=600, help="seconds per run at most")
+  ap.add_argument("--out", default="compare_results.jsonl")
+  ap.add_argument("--budget_s", type=float, default=0,
+                  help="start no round that would, at the last round's pace, end later")
+  args = ap.parse_args()
+  configs = args.configs.split(",")
+  args.shapes = load_reference_configs(os.path.abspath(args.reference_dir))
+  unknown = [c for c in configs if c not in T2T]
+  if unknown:
+    ap.error(f"unknown config(s) {', '.join(unknown)}; use {', '.join(T2T)}")
+  workdir = tempfile.mkdtemp(prefix="t2t_compare_")
+  records = []
+  with open(args.out, "w") as out:
+    start = time.time()
+    for round_index in range(args.rounds):
+      elapsed = time.time() - start
+      if round_index and args.budget_s and elapsed * (round_index + 1) / round_index > args.budget_s:
+        print(f"stopping after {round_index} round(s): the next would pass --budget_s")
+        break
+      plan = [(config, impl, cmd) for config in configs for impl, cmd in runs_for(config, args)]
+      # Rotate the order each round: no implementation is always first or last.
+      shift = round_index * len(plan) // args.rounds
+      for config, impl, command in plan[shift:] + plan[:shift]:
+        record = run_one(impl, command, workdir, args.timeout)
+        record["config"], record["round"] = config, round_index
+        records.append(record)
+        out.write(json.dumps(record) + "\n")
+        out.flush()
+        status = record.get("error") or (f"{record.get('ms_per_step_median', record.get('ms_per_step'))}"
+                                         f" ms/step, {record['wall_s']} s")
+        print(f"round {round_index + 1}/{args.rounds} {config:5s} {impl:16s} {status}",
+              flush=True)
+  table, peak = summarize(records, configs)
+  print_table(table, peak, [r for r in records if "error" in r])
+
+
+if __name__ == "__main__":
+  main()

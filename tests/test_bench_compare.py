@@ -1,0 +1,36 @@
+"""bench/compare.py's summary: medians over rounds per implementation, MFU against the
+t2t-benchmark peak, and failed runs kept out of the medians."""
+import importlib.util
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _compare():
+  spec = importlib.util.spec_from_file_location("compare",
+                                                os.path.join(ROOT, "bench", "compare.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_summary_takes_medians_and_skips_failures(capsys):
+  compare = _compare()
+  t2t = [dict(bench="t2t_benchmark", impl="t2t_lite", config="tiny", ms_per_step=ms,
+              target_tokens_per_step=4096, gflop_per_step=50.0, peak_gflops={"fp32": peak},
+              decode_ms_per_batch=d, decode_output_tokens_per_s=t)
+         for ms, peak, d, t in ((100, 400, 10, 900), (300, 500, 30, 700), (200, 450, 20, 800))]
+  tf = [dict(bench="seq2seq_train", impl="tf", config="tiny", ms_per_step_median=ms,
+             tgt_tokens_per_step=4096, gflop_per_step=50.0) for ms in (400, 500)]
+  failed = dict(impl="torch", config="tiny", error="exit 1: boom")
+  table, peak = compare.summarize(t2t + tf + [failed], ["tiny"])
+  assert peak == 450
+  row = table["tiny"]["t2t_lite"]
+  assert row["runs"] == 3 and row["ms"] == 200 and row["per_run"] == [100, 300, 200]
+  assert row["throughput"] == 4096 / 0.2 and abs(row["mfu"] - 50 / 0.2 / 450) < 1e-9
+  assert row["decode_ms"] == 20 and row["decode_tokens_per_s"] == 800
+  assert table["tiny"]["tf"]["ms"] == 450 and "torch" not in table["tiny"]
+  compare.print_table(table, peak, [failed])
+  out = capsys.readouterr().out
+  assert "| tiny | tf | 2 | 450.0 |" in out and "2.25x" in out
+  assert "FAILED tiny torch: exit 1: boom" in out
