@@ -67,5 +67,5 @@ def test_speech_batch_and_units():
 def test_precision_follows_the_activation_dtype_hparam():
   hp = registry.hparams("transformer_tiny")
   assert benchmark.precision(hp) == "fp32"
-  hp.add_hparam(benchmark.PRECISION_HPARAM, "bfloat16")
+  hp.set_hparam(benchmark.PRECISION_HPARAM, "bfloat16")  # the mixed-precision hparam
   assert benchmark.precision(hp) == "bf16"
