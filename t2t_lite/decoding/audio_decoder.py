@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from t2t_lite import speech_metrics
 from t2t_lite.data import audio
+from t2t_lite.data.text_encoder import write_text_atomically
 from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
 
@@ -97,10 +98,7 @@ class AudioDecoder:
     texts = self.transcribe_waveforms([self.problem.load_audio(w) for w, _ in entries])
     text = "".join(t + "\n" for t in texts)
     if out_path:
-      tmp = out_path + ".tmp"
-      with tf.io.gfile.GFile(tmp, "w") as f:
-        f.write(text)
-      tf.io.gfile.rename(tmp, out_path, overwrite=True)
+      write_text_atomically(out_path, text)
     else:
       sys.stdout.write(text)
     references = [r for _, r in entries]

@@ -9,7 +9,7 @@ import sys
 import tensorflow as tf
 
 from t2t_lite import mixed_precision
-from t2t_lite.data.text_encoder import EOS_ID, strip_ids
+from t2t_lite.data.text_encoder import EOS_ID, strip_ids, write_text_atomically
 from t2t_lite.decoding import bleu
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
@@ -142,10 +142,7 @@ class Decoder:
     outputs = self.decode_lines(lines, source=path)
     text = "".join(o + "\n" for o in outputs)
     if out_path:
-      tmp = out_path + ".tmp"
-      with tf.io.gfile.GFile(tmp, "w") as f:
-        f.write(text)
-      tf.io.gfile.rename(tmp, out_path, overwrite=True)
+      write_text_atomically(out_path, text)
     else:
       sys.stdout.write(text)
     return outputs
