@@ -171,7 +171,8 @@ def main():
                   help="start no round that would, at the last round's pace, end later")
   args = ap.parse_args()
   configs = args.configs.split(",")
-  args.shapes = load_reference_configs(os.path.abspath(args.reference_dir))
+  args.reference_dir = os.path.abspath(args.reference_dir)  # the runs start in a temp dir
+  args.shapes = load_reference_configs(args.reference_dir)
   unknown = [c for c in configs if c not in T2T]
   if unknown:
     ap.error(f"unknown config(s) {', '.join(unknown)}; use {', '.join(T2T)}")

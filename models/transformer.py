@@ -11,7 +11,7 @@ import tensorflow as tf
 from t2t_lite import registry
 from t2t_lite.layers import common
 from t2t_lite.layers.dropout import Dropout
-from t2t_lite.layers.attention import MultiHeadAttention, decoding_self_attention_bias
+from t2t_lite.layers.attention import MultiHeadAttention
 from t2t_lite.layers.ffn import DenseReluDense
 from t2t_lite.layers.modality import SharedEmbedding
 from t2t_lite.errors import UserError
@@ -80,14 +80,14 @@ class DecoderLayer(keras.layers.Layer):
   def build(self, *shapes, **kw):
     self.built = True
 
-  def call(self, x, memory, self_bias, memory_bias, training=False, cache=None, step=None):
+  def call(self, x, memory, self_bias, memory_bias, training=False, cache=None):
     """With a decoding cache, returns (output, updated self-attention cache)."""
     if cache is None:
       x = self.self_attention(x, bias=self_bias, training=training)
       if self.encdec_attention is not None:
         x = self.encdec_attention(x, memory=memory, bias=memory_bias, training=training)
       return self.ffn(x, training=training)
-    x, self_cache = self.self_attention(x, bias=self_bias, cache=cache["self"], step=step)
+    x, self_cache = self.self_attention(x, bias=self_bias, cache=cache["self"])
     if self.encdec_attention is not None:
       x, _ = self.encdec_attention(x, bias=memory_bias, cache=cache["encdec"])
     return self.ffn(x), self_cache
@@ -192,8 +192,8 @@ class Transformer(T2TModel):
   def _embed_targets(self, ids):
     return (self.embedding or self.target_embedding).embed(ids)
 
-  def _logits(self, x):
-    return (self.embedding or self.softmax).logits(x)
+  def _logits(self, x, kernel=None):
+    return (self.embedding or self.softmax).logits(x, kernel)
 
   def call(self, features, training=False):
     targets = features["targets"]
@@ -237,22 +237,23 @@ class Transformer(T2TModel):
         encdec[i] = {"memory_k": k, "memory_v": v}
     else:
       rows = batch_size * rows_per_example
-    # The cache holds keys/values as the layers compute them (16-bit in mixed precision).
-    zeros = tf.zeros([rows, heads, max_length, depth], self.compute_dtype)
+    # The cache holds keys/values as the layers compute them (16-bit in mixed precision),
+    # one position more each step (attention.py).
+    zeros = tf.zeros([rows, heads, 0, depth], self.compute_dtype)
     state = {f"layer_{i}": {"k": zeros, "v": zeros}
              for i in range(len(self.decoder_layers))}
+    softmax_kernel = (self.embedding or self.softmax).softmax_kernel()  # once per search
 
     def symbols_to_logits_fn(seq, step, state):
       ids = seq[:, step][:, None]  # the symbol chosen at the previous step
       x = self._embed_targets(ids)
       x = self._add_timing(x, start=step)
-      self_bias = decoding_self_attention_bias(step, max_length)
       new_state = {}
       for i, layer in enumerate(self.decoder_layers):
         cache = {"self": state[f"layer_{i}"], "encdec": encdec[i]}
-        x, new_state[f"layer_{i}"] = layer(x, None, self_bias, memory_bias, cache=cache,
-                                           step=step)
-      logits = self._logits(self.decoder_norm(x))
+        # The cache holds only earlier positions: no self-attention mask is needed.
+        x, new_state[f"layer_{i}"] = layer(x, None, None, memory_bias, cache=cache)
+      logits = self._logits(self.decoder_norm(x), softmax_kernel)
       return logits[:, 0], new_state
 
     return symbols_to_logits_fn, state

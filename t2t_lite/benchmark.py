@@ -98,40 +98,45 @@ class TrainBench:
             "traces": self.step.run.experimental_get_tracing_count()}
 
   def profile(self, steps=3, top=15):
-    """Per-op-type ms per step from a tf.profiler trace of `steps` steps (host plane, op
-    events summed by type), as shared/bench/opprof.py reports for the references."""
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
-    logdir = tempfile.mkdtemp(prefix="t2t_benchmark_profile_")
-    tf.profiler.experimental.start(logdir)
-    start = time.perf_counter()
-    for _ in range(steps):
-      self.run_step()
-    wall = time.perf_counter() - start
-    tf.profiler.experimental.stop()
-    space = xplane_pb2.XSpace()
-    with open(sorted(glob.glob(f"{logdir}/plugins/profile/*/*.xplane.pb"))[-1], "rb") as fh:
-      space.ParseFromString(fh.read())
-    ops = collections.Counter()
-    for plane in space.planes:
-      if plane.name != "/host:CPU":
-        continue
-      for line in plane.lines:
-        for event in line.events:
-          name = plane.event_metadata[event.metadata_id].name.split("#")[0]
-          if ":" not in name or "::" in name:  # executor/runtime scopes
-            continue
-          op_type = name.rsplit(":", 1)[1]
-          if (not op_type.replace("_", "").isalnum() or op_type.startswith("__") or
-              op_type in ("PartitionedCall", "StatefulPartitionedCall", "While", "If",
-                          "StatelessIf", "StatelessWhile")):
-            continue
-          ops[op_type] += event.duration_ps / 1e9
-    total = sum(ops.values())
-    matmul = sum(v for k, v in ops.items() if "MatMul" in k or "Conv" in k or "Einsum" in k)
-    return {"profiled_wall_ms_per_step": round(1e3 * wall / steps, 1),
-            "summed_op_ms_per_step": round(total / steps, 1),
-            "matmul_conv_share_of_op_time": round(matmul / max(total, 1e-9), 3),
-            "top_ops_ms_per_step": {k: round(v / steps, 1) for k, v in ops.most_common(top)}}
+    """Per-op-type ms per step of `steps` training steps (see profile_ops)."""
+    return profile_ops(self.run_step, steps, top)
+
+
+def profile_ops(fn, calls=3, top=15):
+  """Per-op-type ms per call of fn() from a tf.profiler trace of `calls` calls (host plane,
+  op events summed by type), as shared/bench/opprof.py reports for the references."""
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2
+  logdir = tempfile.mkdtemp(prefix="t2t_benchmark_profile_")
+  tf.profiler.experimental.start(logdir)
+  start = time.perf_counter()
+  for _ in range(calls):
+    fn()
+  wall = time.perf_counter() - start
+  tf.profiler.experimental.stop()
+  space = xplane_pb2.XSpace()
+  with open(sorted(glob.glob(f"{logdir}/plugins/profile/*/*.xplane.pb"))[-1], "rb") as fh:
+    space.ParseFromString(fh.read())
+  ops = collections.Counter()
+  for plane in space.planes:
+    if plane.name != "/host:CPU":
+      continue
+    for line in plane.lines:
+      for event in line.events:
+        name = plane.event_metadata[event.metadata_id].name.split("#")[0]
+        if ":" not in name or "::" in name:  # executor/runtime scopes
+          continue
+        op_type = name.rsplit(":", 1)[1]
+        if (not op_type.replace("_", "").isalnum() or op_type.startswith("__") or
+            op_type in ("PartitionedCall", "StatefulPartitionedCall", "While", "If",
+                        "StatelessIf", "StatelessWhile")):
+          continue
+        ops[op_type] += event.duration_ps / 1e9
+  total = sum(ops.values())
+  matmul = sum(v for k, v in ops.items() if "MatMul" in k or "Conv" in k or "Einsum" in k)
+  return {"profiled_wall_ms_per_call": round(1e3 * wall / calls, 1),
+          "summed_op_ms_per_call": round(total / calls, 1),
+          "matmul_conv_share_of_op_time": round(matmul / max(total, 1e-9), 3),
+          "top_ops_ms_per_call": {k: round(v / calls, 1) for k, v in ops.most_common(top)}}
 
 
 def input_speed(problem, hp, data_dir, batches, adapter):

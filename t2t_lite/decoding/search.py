@@ -3,7 +3,9 @@
 symbols_to_logits_fn(seq, step, state) -> (logits [rows, vocab], new state), where `seq`
 is a [rows, max_length + 1] buffer whose column 0 is the start symbol (0) and whose
 columns 1..step hold the symbols chosen so far; the function returns the distribution of
-the symbol at column step + 1. Buffers keep fixed shapes so the loop traces once.
+the symbol at column step + 1. The search's own buffers keep fixed shapes; the model's
+`state` tensors may change every dimension but the last from step to step (a cache that
+grows by one position a step), so the loop is traced once either way.
 
 Beam search uses Tensor2Tensor's length penalty ((5 + length) / 6) ** alpha and its stop
 rule (stop once no alive hypothesis can beat the worst hypothesis finished so far). A hypothesis that
@@ -23,6 +25,48 @@ def _write_column(seq, column, values):
   width = tf.shape(seq)[-1]
   mask = tf.one_hot(column, width, dtype=seq.dtype)
   return seq * (1 - mask) + values[..., None] * mask
+
+
+def _loop_shapes(loop_vars):
+  """while_loop shape invariants: the search's own variables (all but the last, the
+  model's state) keep their shapes; state tensors keep only their rank and last dim."""
+  *own, state = loop_vars
+  relaxed = tf.nest.map_structure(
+      lambda t: tf.TensorShape([None] * (t.shape.rank - 1) + t.shape[-1:]), state)
+  return tuple(t.shape for t in own) + (relaxed,)
+
+
+def top_k_wide(x, k, chunk=256):
+  """tf.math.top_k(x, k) over the last axis, faster for rows much wider than k (a
+  vocabulary): the k best of a row lie in the k chunks of `chunk` columns with the best
+  maxima, so only those k * chunk columns are ranked. Same values and indices as top_k,
+  ties included (lower index first); rows are padded with -inf to a whole chunk."""
+  width = x.shape[-1]
+  if width is None or width < 4 * k * chunk:
+    return tf.math.top_k(x, k=k)
+  rows = tf.shape(x)[0]
+  pad = -width % chunk
+  if pad:
+    x = tf.pad(x, [[0, 0], [0, pad]], constant_values=float("-inf"))
+  chunks = tf.reshape(x, [rows, (width + pad) // chunk, chunk])
+  _, best = tf.math.top_k(tf.reduce_max(chunks, axis=-1), k=k)
+  best = tf.sort(best, axis=-1)  # candidates in column order: ties break as top_k's
+  candidates = tf.reshape(tf.gather(chunks, best, batch_dims=1), [rows, k * chunk])
+  values, position = tf.math.top_k(candidates, k=k)
+  indices = tf.gather(best, position // chunk, batch_dims=1) * chunk + position % chunk
+  return values, indices
+
+
+def _best_log_probs(logits, n):
+  """(log-probabilities, ids) of the n likeliest symbols of each row of `logits`.
+
+  Only those n are normalized. The log normalizer comes from one fused softmax: it is the
+  best logit minus the log of the best probability (at least 1 / vocab, so never 0),
+  cheaper than tf.reduce_logsumexp's separate max, subtract, exp and sum passes."""
+  best_logits, ids = top_k_wide(logits, n)
+  best_probability = tf.gather(tf.nn.softmax(logits), ids[:, :1], batch_dims=1)
+  log_normalizer = best_logits[:, :1] - tf.math.log(best_probability)
+  return best_logits - log_normalizer, ids
 
 
 def _choose(log_probs, temperature, top_k, seed, step):
@@ -61,8 +105,9 @@ def greedy_search(symbols_to_logits_fn, batch_size, max_length, state, eos_id=EO
     finished = tf.logical_or(finished, tf.equal(token, eos_id))
     return step + 1, seq, finished, scores, state
 
-  _, seq, _, scores, _ = tf.while_loop(
-      cond, body, (tf.constant(0), seq, finished, scores, state), maximum_iterations=max_length)
+  loop_vars = (tf.constant(0), seq, finished, scores, state)
+  _, seq, _, scores, _ = tf.while_loop(cond, body, loop_vars, _loop_shapes(loop_vars),
+                                       maximum_iterations=max_length)
   return seq[:, 1:], scores
 
 
@@ -119,14 +164,23 @@ def beam_search(symbols_to_logits_fn, batch_size, beam_size, max_length, vocab_s
   def body(step, seq, alive_log_probs, finished_seq, finished_scores, finished_flags, state):
     flat_seq = tf.reshape(seq, [batch_size * k, max_length + 1])
     logits, state = symbols_to_logits_fn(flat_seq, step, state)
-    log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
-    log_probs = tf.reshape(log_probs, [batch_size, k, vocab_size]) + alive_log_probs[..., None]
+    logits = tf.cast(logits, tf.float32)
+    # Normalizing, adding a beam's score and dividing by the penalty keep the order within
+    # its row, so the best 2k candidates of an example are among its beams' best 2k
+    # logits each: rank those (k * 2k per example) instead of all k * vocab_size, and
+    # normalize only them. Ties resolve as a search over all would (lower beam, then
+    # lower token, first).
+    per_row = min(2 * k, vocab_size)
+    row_log_probs, row_tokens = _best_log_probs(logits, per_row)
+    row_log_probs = (tf.reshape(row_log_probs, [batch_size, k, per_row]) +
+                     alive_log_probs[..., None])
     penalty = _length_penalty(step + 1, alpha)
-    flat_scores = tf.reshape(log_probs / penalty, [batch_size, k * vocab_size])
+    flat_scores = tf.reshape(row_log_probs / penalty, [batch_size, k * per_row])
     top_scores, top_ids = tf.math.top_k(flat_scores, k=2 * k)
     top_log_probs = top_scores * penalty
-    top_beams = top_ids // vocab_size
-    top_tokens = top_ids % vocab_size
+    top_beams = top_ids // per_row
+    top_tokens = tf.gather(tf.reshape(row_tokens, [batch_size, k * per_row]), top_ids,
+                           batch_dims=1)
     top_seq = tf.gather(seq, top_beams, batch_dims=1)
     top_seq = _write_column(top_seq, step + 1, top_tokens)
     is_eos = tf.equal(top_tokens, eos_id)
@@ -155,7 +209,8 @@ def beam_search(symbols_to_logits_fn, batch_size, beam_size, max_length, vocab_s
   loop_vars = (tf.constant(0), seq, alive_log_probs, finished_seq, finished_scores,
                finished_flags, state)
   (_, seq, alive_log_probs, finished_seq, finished_scores, finished_flags,
-   _) = tf.while_loop(cond, body, loop_vars, maximum_iterations=max_length)
+   _) = tf.while_loop(cond, body, loop_vars, _loop_shapes(loop_vars),
+                      maximum_iterations=max_length)
   # Alive beams compete with the finished ones as if they ended here (so a search that
   # reached max_length keeps a long hypothesis that beats every short finished one).
   alive_scores = alive_log_probs / _length_penalty(max_length, alpha)

@@ -1,10 +1,11 @@
 """Multi-head dot-product attention with an incremental-decoding cache.
 
 Projections have no biases (as in Tensor2Tensor). Self-attention projects q, k and v with
-one fused matmul. For decoding, the cache holds keys/values for every output position in a
-fixed-size [batch, heads, max_length, depth] buffer written one position per step, so the
-decoding loop keeps constant shapes; encoder keys/values for cross-attention are projected
-once per sequence.
+one fused matmul. For decoding, the cache holds the keys/values of the positions decoded
+so far, [batch, heads, step, depth], and grows by one position a step (as Hugging Face's
+cache does): a fixed-size buffer would make every step read, write and attend over all
+max_length positions, and beam search copies the cache at every step to reorder it.
+Encoder keys/values for cross-attention are projected once per sequence.
 """
 import keras
 import tensorflow as tf
@@ -61,17 +62,16 @@ class MultiHeadAttention(keras.layers.Layer):
     """Cross-attention keys and values of the encoder output (computed once)."""
     return self._split_heads(_project(memory, self.kv))
 
-  def call(self, x, memory=None, bias=None, training=False, cache=None, step=None):
+  def call(self, x, memory=None, bias=None, training=False, cache=None):
     """x: [b, t, d]. memory: encoder output for cross-attention. bias: broadcastable to
-    [b, h, t, s]. cache/step: incremental decoding (t == 1) at output position `step`;
-    with a cache the result is (output, updated cache)."""
+    [b, h, t, s]. cache: incremental decoding (t == 1) of the position after those in the
+    cache; with a cache the result is (output, updated cache)."""
     if self.self_attention:
       q, k, v = self._split_heads(_project(x, self.qkv))
       if cache is not None:
-        # Write this position into the fixed-size buffers; later positions stay masked.
-        where = tf.one_hot(step, tf.shape(cache["k"])[2], dtype=k.dtype)[None, None, :, None]
-        k = cache["k"] + where * k
-        v = cache["v"] + where * v
+        # Append this position: the cache holds exactly the positions decoded so far.
+        k = tf.concat([cache["k"], k], axis=2)
+        v = tf.concat([cache["v"], v], axis=2)
         cache = {"k": k, "v": v}
     else:
       q = self._split_heads(_project(x, self.q))[0]
@@ -92,8 +92,3 @@ class MultiHeadAttention(keras.layers.Layer):
     output = _project(self._combine_heads(tf.matmul(weights, v)), self.out)
     return output if cache is None else (output, cache)
 
-
-def decoding_self_attention_bias(step, max_length):
-  """[1, 1, 1, max_length]: position `step` sees positions 0..step of the cache."""
-  visible = tf.range(max_length) <= step
-  return tf.where(visible, 0.0, NEG_INF)[None, None, None, :]

@@ -50,10 +50,20 @@ class SharedEmbedding(keras.layers.Layer):
       x *= self.hidden_size ** 0.5
     return x * tf.cast(tf.not_equal(ids, 0), x.dtype)[..., None]
 
-  def logits(self, x):
+  def softmax_kernel(self):
+    """The table as a [hidden, vocab] matmul kernel, for a decoding loop to compute once:
+    at every step it would concatenate the shards again, and a plain matmul against a
+    transposed copy is faster than one that transposes the table."""
+    return tf.transpose(self.table())
+
+  def logits(self, x, kernel=None):
     """x [.., hidden] -> [.., vocab], as one 2-D matmul: a 3-D x against the 2-D table
     would broadcast, and its gradient would materialize one [vocab, hidden] product per
-    batch row and sum them (the largest tensor and a tenth of a training step)."""
-    table = tf.cast(self.table(), x.dtype)
-    logits = tf.matmul(tf.reshape(x, [-1, self.hidden_size]), table, transpose_b=True)
+    batch row and sum them (the largest tensor and a tenth of a training step).
+    `kernel`: softmax_kernel(), computed once outside a decoding loop."""
+    x2 = tf.reshape(x, [-1, self.hidden_size])
+    if kernel is None:
+      logits = tf.matmul(x2, tf.cast(self.table(), x.dtype), transpose_b=True)
+    else:
+      logits = tf.matmul(x2, tf.cast(kernel, x.dtype))
     return tf.reshape(logits, tf.concat([tf.shape(x)[:-1], [self.vocab_size]], 0))

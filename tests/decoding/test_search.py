@@ -129,3 +129,40 @@ def test_forced_prefix_starts_every_search_and_scores_only_the_rest():
                                  2, 8, {})
   plain, _ = search.greedy_search(fn, 2, 8, {})
   np.testing.assert_array_equal(free.numpy(), plain.numpy())
+
+
+@pytest.mark.parametrize("width,chunk", [(4096, 256), (5000, 256), (3001, 64)])
+def test_top_k_wide_equals_top_k_ties_included(width, chunk):
+  rng = np.random.default_rng(width)
+  x = rng.normal(size=(6, width)).astype(np.float32)
+  x[3] = rng.integers(0, 3, width)  # many exact ties: lower index must win
+  x[4] = -search.INF
+  x[4, [7, width - 1]] = 0.0  # a forced-prefix row: one-hot with -INF elsewhere
+  x[5, : width // 2] = -np.inf
+  expected = tf.math.top_k(x, k=8)
+  values, indices = search.top_k_wide(tf.constant(x), 8, chunk=chunk)
+  np.testing.assert_array_equal(values.numpy(), expected.values.numpy())
+  np.testing.assert_array_equal(indices.numpy(), expected.indices.numpy())
+
+
+def test_best_log_probs_are_the_normalized_best_logits():
+  logits = tf.constant(np.random.default_rng(0).normal(scale=8, size=(5, 9000)), tf.float32)
+  log_probs, ids = search._best_log_probs(logits, 6)
+  expected = tf.math.top_k(tf.nn.log_softmax(logits), k=6)
+  np.testing.assert_array_equal(ids.numpy(), expected.indices.numpy())
+  np.testing.assert_allclose(log_probs.numpy(), expected.values.numpy(), atol=1e-5)
+
+
+def test_beam_search_over_a_wide_vocabulary_equals_plain_top_k(monkeypatch):
+  # Wide enough for top_k_wide's chunked path; the same search with tf.math.top_k must
+  # choose the same hypotheses with the same scores.
+  vocab, rng = 9000, np.random.default_rng(1)
+  table = tf.constant(rng.normal(scale=3, size=(vocab, vocab)).astype(np.float32))
+
+  def fn(seq, step, state):
+    return tf.gather(table, seq[:, step]), state
+  wide = search.beam_search(fn, 3, 4, 7, vocab, 0.6, {})
+  monkeypatch.setattr(search, "top_k_wide", lambda x, k, chunk=256: tf.math.top_k(x, k=k))
+  plain = search.beam_search(fn, 3, 4, 7, vocab, 0.6, {})
+  np.testing.assert_array_equal(wide[0].numpy(), plain[0].numpy())
+  np.testing.assert_allclose(wide[1].numpy(), plain[1].numpy(), rtol=1e-6)
