@@ -17,6 +17,7 @@ from t2t_lite.data import audio
 from t2t_lite.decoding import ctc
 from t2t_lite.errors import UserError
 from t2t_lite.layers import common, recurrent
+from t2t_lite.layers.conv import conv2d_valid
 from t2t_lite.layers.dropout import Dropout
 from t2t_lite.t2t_model import T2TModel
 
@@ -47,7 +48,13 @@ class ConvBlock(keras.layers.Layer):
 
   def call(self, x, lengths, training=False):
     """x [b, t, f, c], lengths [b] already reduced by this block's stride."""
-    x = self.relu(self.norm(self.conv(tf.pad(x, self.padding)), training=training))
+    x = tf.pad(x, self.padding)
+    if not self.conv.built:
+      self.conv.build(x.shape)
+    # The Keras layer owns the kernel; the convolution runs with a filter gradient that
+    # is ~3.5x faster on CPU (layers/conv.py).
+    x = conv2d_valid(x, tf.cast(self.conv.kernel, x.dtype), self.conv.strides)
+    x = self.relu(self.norm(x, training=training))
     mask = tf.sequence_mask(lengths, tf.shape(x)[1])
     return x * tf.cast(mask, x.dtype)[:, :, None, None]
 

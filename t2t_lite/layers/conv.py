@@ -1,0 +1,42 @@
+"""A VALID 2-D convolution whose filter gradient runs as a forward convolution.
+
+On CPU (TensorFlow 2.21's oneDNN kernels) Conv2DBackpropFilter is slow for speech-shaped
+convolutions: for DeepSpeech2's second convolution (16 x 200 x 40 x 32 input, 11 x 21
+kernel, stride 1 x 2) it took 534 ms against 141 ms for the forward convolution, a third
+of the whole training step. The filter gradient of a VALID convolution is itself a VALID
+convolution, which oneDNN runs at full speed: the input with its batch and channel axes
+swapped, convolved with the output gradient as the filter (batch as its input channels),
+dilated by the strides. That took 150 ms for the same gradient (equal to 1e-6).
+"""
+import tensorflow as tf
+
+
+def _filter_gradient(x, dy, kernel_hw, strides):
+  """d(loss)/d(kernel) [kh, kw, in, out] of conv2d(x, kernel, strides, VALID)."""
+  images = tf.transpose(x, [3, 1, 2, 0])   # [in, height, width, batch]
+  filters = tf.transpose(dy, [1, 2, 0, 3])  # [out height, out width, batch, out]
+  # Output [in, >= kh, >= kw, out]: offsets past the kernel (left over when a stride
+  # does not divide the input) are computed and dropped.
+  grad = tf.nn.conv2d(images, filters, [1, 1, 1, 1], "VALID",
+                      dilations=[1, strides[0], strides[1], 1])
+  return tf.transpose(grad, [1, 2, 0, 3])[:kernel_hw[0], :kernel_hw[1]]
+
+
+def conv2d_valid(x, kernel, strides):
+  """tf.nn.conv2d(x, kernel, strides, "VALID") for NHWC x and a [kh, kw, in, out] kernel
+  (strides: (time, frequency)), with the fast filter gradient above."""
+  strides = tuple(strides)
+  kernel_hw = tuple(kernel.shape[:2])
+
+  @tf.custom_gradient
+  def conv(x, kernel):
+    y = tf.nn.conv2d(x, kernel, [1, *strides, 1], "VALID")
+
+    def grad(dy):
+      dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=kernel,
+                                          out_backprop=dy, strides=[1, *strides, 1],
+                                          padding="VALID")
+      return dx, _filter_gradient(x, dy, kernel_hw, strides)
+    return y, grad
+
+  return conv(x, kernel)
