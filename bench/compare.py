@@ -10,6 +10,7 @@ runs), and t2t_lite's speed relative to each reference. Every run's JSON line is
   .venv/bin/python bench/compare.py --reference_dir=/work/shared/bench \\
       --torch_python=/work/torchenv/bin/python --rounds=3 --configs=tiny,small,base,ds2
 
+With --bf16 every implementation trains in bfloat16 and MFU is against the bf16 peak.
 Configs are those of the reference scripts (reference_dir/common.py): tiny/small/base
 train the Transformer (transformer_tiny/small/base; the small run also times beam-4
 decoding of 32 x 32 tokens to 64, against Hugging Face Marian generate), ds2 trains
@@ -37,7 +38,7 @@ def load_reference_configs(reference_dir):
   return {**common.SEQ2SEQ, **common.DS2}
 
 
-def t2t_command(config, shape, steps, warmup):
+def t2t_command(config, shape, steps, warmup, bf16=False):
   binary = os.path.join(os.path.dirname(sys.executable), "t2t-benchmark")
   if config == "ds2":
     args = ["--model=deep_speech2", f"--batch={shape['batch']}",
@@ -50,6 +51,8 @@ def t2t_command(config, shape, steps, warmup):
     args += (["--decode_batch=32", "--decode_src_len=32", "--decode_length=63",
               "--beam_size=4", "--alpha=0.6"] if config == DECODE_CONFIG
              else ["--decode_batch=0"])
+  if bf16:
+    args.append("--hparams=activation_dtype=bfloat16")
   return [binary, f"--hparams_set={T2T[config]}", f"--steps={steps}",
           f"--warmup={warmup}"] + args
 
@@ -61,14 +64,16 @@ def runs_for(config, args):
   script = "tf_ds2.py" if config == "ds2" else "tf_seq2seq.py"
   torch_script = "torch_ds2.py" if config == "ds2" else "torch_seq2seq.py"
   common = ["--config", config, "--warmup", str(args.warmup), "--steps", str(steps)]
-  runs = [("t2t_lite", t2t_command(config, args.shapes[config], steps, args.warmup)),
+  common += ["--bf16"] if args.bf16 else []
+  runs = [("t2t_lite", t2t_command(config, args.shapes[config], steps, args.warmup,
+                                   args.bf16)),
           ("tf", [sys.executable, os.path.join(refs, script)] + common)]
   if args.torch_python:
     runs.append(("torch", [args.torch_python, os.path.join(refs, torch_script)] + common))
     if args.torch_compile:
       runs.append(("torch+compile", [args.torch_python, os.path.join(refs, torch_script)]
                    + common + ["--compile"]))
-    if config == DECODE_CONFIG and not args.no_hf_decode:
+    if config == DECODE_CONFIG and not args.no_hf_decode and not args.bf16:
       runs.append(("torch+hf-marian", [args.torch_python, os.path.join(refs, "torch_decode.py"),
                                        "--config", config, "--warmup", "1", "--steps",
                                        str(args.decode_steps)]))
@@ -93,9 +98,11 @@ def run_one(impl, command, workdir, timeout):
   return record
 
 
-def summarize(records, configs):
-  """{config: {impl: {ms, throughput, unit, gflop, mfu, decode...}}} from run records."""
-  peaks = [r["peak_gflops"]["fp32"] for r in records if r.get("bench") == "t2t_benchmark"]
+def summarize(records, configs, precision="fp32"):
+  """{config: {impl: {ms, throughput, unit, gflop, mfu, decode...}}} from run records, and
+  the median matmul peak of `precision` (fp32 or bf16) that t2t-benchmark measured (the
+  MFU denominator)."""
+  peaks = [r["peak_gflops"][precision] for r in records if r.get("bench") == "t2t_benchmark"]
   fp32_peak = statistics.median(peaks) if peaks else None
   table = {}
   for config in configs:
@@ -125,10 +132,10 @@ def summarize(records, configs):
   return table, fp32_peak
 
 
-def print_table(table, fp32_peak, errors):
-  print(f"\nfp32 matmul peak (t2t-benchmark, median): {fp32_peak} GFLOP/s\n")
+def print_table(table, fp32_peak, errors, precision="fp32"):
+  print(f"\n{precision} matmul peak (t2t-benchmark, median): {fp32_peak} GFLOP/s\n")
   print("| config | impl | runs | ms/step (median) | per-run medians | throughput | "
-        "GFLOP/step | MFU fp32 | t2t_lite speed-up |")
+        f"GFLOP/step | MFU {precision} | t2t_lite speed-up |")
   print("|---|---|---|---|---|---|---|---|---|")
   for config, impls in table.items():
     t2t = impls.get("t2t_lite", {}).get("ms")
@@ -159,6 +166,9 @@ def main():
   ap.add_argument("--torch_python", help="Python of a PyTorch (+ transformers) environment")
   ap.add_argument("--torch_compile", action="store_true", help="also run torch.compile")
   ap.add_argument("--no_hf_decode", action="store_true", help="skip torch_decode.py")
+  ap.add_argument("--bf16", action="store_true",
+                  help="train in bfloat16 (t2t_lite activation_dtype=bfloat16, the "
+                  "references' --bf16); MFU against the bf16 peak; no decode comparison")
   ap.add_argument("--configs", default="tiny,small,base,ds2")
   ap.add_argument("--rounds", type=int, default=3)
   ap.add_argument("--warmup", type=int, default=2)
@@ -176,6 +186,8 @@ def main():
   unknown = [c for c in configs if c not in T2T]
   if unknown:
     ap.error(f"unknown config(s) {', '.join(unknown)}; use {', '.join(T2T)}")
+  if args.bf16 and "ds2" in configs:
+    ap.error("--bf16: the ds2 reference scripts have no bfloat16 mode; leave ds2 out")
   workdir = tempfile.mkdtemp(prefix="t2t_compare_")
   records = []
   with open(args.out, "w") as out:
@@ -198,8 +210,9 @@ def main():
                                          f" ms/step, {record['wall_s']} s")
         print(f"round {round_index + 1}/{args.rounds} {config:5s} {impl:16s} {status}",
               flush=True)
-  table, peak = summarize(records, configs)
-  print_table(table, peak, [r for r in records if "error" in r])
+  precision = "bf16" if args.bf16 else "fp32"
+  table, peak = summarize(records, configs, precision)
+  print_table(table, peak, [r for r in records if "error" in r], precision)
 
 
 if __name__ == "__main__":
