@@ -42,8 +42,8 @@ flags.DEFINE_enum("strategy", "default", ["default", "one_device", "mirrored"],
                   "tf.distribute strategy of the training step (as t2t-trainer's).")
 flags.DEFINE_integer("worker_gpu", 0, "Replicas for --strategy=mirrored (0: all GPUs; on "
                      "CPU, that many logical devices).")
-flags.DEFINE_bool("profile", False, "Also trace 3 training steps with tf.profiler and report "
-                  "the ms per step of the top op types.")
+flags.DEFINE_bool("profile", False, "Also trace 3 training steps and 2 decoded batches with "
+                  "tf.profiler and report the ms per step (per batch) of the top op types.")
 flags.DEFINE_bool("smoke", False, "Tiny shapes and few steps: checks that it all runs.")
 
 SHAPE_FLAGS = ("batch", "src_len", "tgt_len", "vocab_size", "decode_src_len")
@@ -91,8 +91,11 @@ def _table(result, adapter):
           ("peak memory MiB", result["peak_memory_mib"])]
   for name, value in rows:
     print(f"  {name:32s} {value}")
-  for op, ms in result.get("profile", {}).get("top_ops_ms_per_step", {}).items():
-    print(f"    {op:30s} {ms} ms/step")
+  for key, what in (("profile", "training step"), ("decode_profile", "decoded batch")):
+    if key in result:
+      print(f"  top op types, ms per {what}:")
+      for op, ms in result[key]["top_ops_ms_per_call"].items():
+        print(f"    {op:30s} {ms}")
 
 
 def main(argv):
@@ -159,7 +162,7 @@ def main(argv):
   if FLAGS.decode_batch:
     result.update(adapter.decode_speed(model, hp, FLAGS.decode_batch, FLAGS.decode_src_len,
                                        FLAGS.decode_length, FLAGS.beam_size, FLAGS.alpha,
-                                       FLAGS.decode_repeats))
+                                       FLAGS.decode_repeats, FLAGS.profile))
   else:
     result["decode_note"] = "skipped (--decode_batch=0)"
   if problem and FLAGS.data_dir:

@@ -53,6 +53,13 @@ def _timed(fn, repeats):
   return times, out
 
 
+def _with_profile(result, call, profile):
+  if profile:
+    from t2t_lite import benchmark
+    result["decode_profile"] = benchmark.profile_ops(call, calls=2)
+  return result
+
+
 class TokenSeq2SeqAdapter:
   """Any model on token ids ({"inputs", "targets"} -> logits), decoded by T2TModel.infer."""
 
@@ -81,9 +88,10 @@ class TokenSeq2SeqAdapter:
     return None
 
   def decode_speed(self, model, hp, batch, src_len, output_length, beam_size, alpha,
-                   repeats):
+                   repeats, profile=False):
     """Output tokens per second of beam search (each row decodes up to output_length
-    tokens; tokens after an EOS are not counted)."""
+    tokens; tokens after an EOS are not counted); with `profile`, also the top op types'
+    ms per decoded batch."""
     rng = np.random.default_rng(4321)
     ids = rng.integers(2, hp.target_vocab_size, (batch, src_len))
     ids[:, -1] = EOS_ID  # as the decoder feeds sources: tokens, then EOS
@@ -93,14 +101,16 @@ class TokenSeq2SeqAdapter:
     def decode(x):
       return model.infer(x, beam_size=beam_size, alpha=alpha,
                          extra_length=output_length - src_len)[0]
-    times, out = _timed(lambda: decode(inputs).numpy(), repeats)
+    call = lambda: decode(inputs).numpy()
+    times, out = _timed(call, repeats)
     tokens = 0
     for row in out:
       eos = np.flatnonzero(row == EOS_ID)
       tokens += int(eos[0]) + 1 if eos.size else len(row)
-    return {"decode": f"beam search, beam {beam_size}, cached", "decode_ms_per_batch":
-            _median_ms(times), "decode_output_tokens": tokens,
-            "decode_output_tokens_per_s": round(tokens / statistics.median(times), 1)}
+    result = {"decode": f"beam search, beam {beam_size}, cached", "decode_ms_per_batch":
+              _median_ms(times), "decode_output_tokens": tokens,
+              "decode_output_tokens_per_s": round(tokens / statistics.median(times), 1)}
+    return _with_profile(result, call, profile)
 
   def batch_units(self, hp, batch):
     """(real, total) units of a batch from the input pipeline, in the unit of
@@ -183,20 +193,23 @@ class SpeechCTCAdapter(TokenSeq2SeqAdapter):
     return 3 * (conv + gru + dense)
 
   def decode_speed(self, model, hp, batch, src_len, output_length, beam_size, alpha,
-                   repeats):
+                   repeats, profile=False):
     """Utterances of src_len frames through the model and CTC decoding."""
     inputs, lengths = self._features(hp, batch, src_len, seed=4321)
 
     @tf.function
     def transcribe(x, n):
       return model.transcribe(x, n, beam_size=beam_size)
-    times, out = _timed(lambda: transcribe(inputs, lengths).numpy(), repeats)
+    call = lambda: transcribe(inputs, lengths).numpy()
+    times, out = _timed(call, repeats)
     seconds = statistics.median(times)
-    return {"decode": f"CTC {'beam search, beam %d' % beam_size if beam_size > 1 else 'greedy'}",
-            "decode_ms_per_batch": _median_ms(times),
-            "decode_output_tokens": int((out != 0).sum()),
-            "decode_output_tokens_per_s": round(int((out != 0).sum()) / seconds, 1),
-            "decode_audio_s_per_s": round(batch * src_len * self._frame_s(hp) / seconds, 1)}
+    result = {
+        "decode": f"CTC {'beam search, beam %d' % beam_size if beam_size > 1 else 'greedy'}",
+        "decode_ms_per_batch": _median_ms(times),
+        "decode_output_tokens": int((out != 0).sum()),
+        "decode_output_tokens_per_s": round(int((out != 0).sum()) / seconds, 1),
+        "decode_audio_s_per_s": round(batch * src_len * self._frame_s(hp) / seconds, 1)}
+    return _with_profile(result, call, profile)
 
   def batch_units(self, hp, batch):
     """Seconds of audio: each utterance's inputs_length frames, padded to the batch's

@@ -14,6 +14,7 @@ from t2t_lite import speech_metrics
 from t2t_lite.data import audio
 from t2t_lite.data.text_encoder import write_text_atomically
 from t2t_lite.decoding import decoder
+from t2t_lite.decoding.batching import map_length_sorted
 from t2t_lite.errors import UserError
 
 
@@ -54,18 +55,14 @@ class AudioDecoder:
   def transcribe_waveforms(self, waveforms):
     """int16 waveforms -> transcripts, in order (batched by length)."""
     feats = [self._features(tf.constant(w, tf.int16)).numpy() for w in waveforms]
-    order = sorted(range(len(feats)), key=lambda i: len(feats[i]))
-    texts = [None] * len(feats)
-    bs = max(1, self.dhp.batch_size)
-    for start in range(0, len(order), bs):
-      batch = [feats[i] for i in order[start:start + bs]]
+
+    def transcribe(batch):
       width = max(len(f) for f in batch)
       padded = np.stack([np.pad(f, [(0, width - len(f)), (0, 0)]) for f in batch])
       ids = self._transcribe(tf.constant(padded, tf.float32),
                              tf.constant([len(f) for f in batch], tf.int32))
-      for i, row in zip(order[start:start + bs], ids.numpy().tolist()):
-        texts[i] = self.encoder.decode(row)
-    return texts
+      return [self.encoder.decode(row) for row in ids.numpy().tolist()]
+    return map_length_sorted(feats, self.dhp.batch_size, transcribe)
 
   def _read_list(self, path):
     """[(wav path, reference or None)]: one WAV path per line, relative to the list's

@@ -11,6 +11,7 @@ import tensorflow as tf
 from t2t_lite import mixed_precision
 from t2t_lite.data.text_encoder import EOS_ID, strip_ids, write_text_atomically
 from t2t_lite.decoding import bleu
+from t2t_lite.decoding.batching import map_length_sorted
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
 
@@ -112,17 +113,12 @@ class Decoder:
   def decode_ids(self, id_lists):
     """Decodes encoded inputs (sources ending with EOS, or prompts); returns output id
     lists in input order."""
-    order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
-    outputs = [None] * len(id_lists)
-    bs = max(1, self.dhp.batch_size)
-    for start in range(0, len(order), bs):
-      batch = [id_lists[i] for i in order[start:start + bs]]
+    def decode(batch):
       width = max(len(x) for x in batch)
-      padded = tf.constant([x + [0] * (width - len(x)) for x in batch], tf.int32)
-      ids, _ = self._decode_batch(padded)
-      for i, row in zip(order[start:start + bs], ids.numpy().tolist()):
-        outputs[i] = strip_ids(row)
-    return outputs
+      ids, _ = self._decode_batch(
+          tf.constant([x + [0] * (width - len(x)) for x in batch], tf.int32))
+      return [strip_ids(row) for row in ids.numpy().tolist()]
+    return map_length_sorted(id_lists, self.dhp.batch_size, decode)
 
   def decode_lines(self, lines, source="input"):
     encoded = [self.encode_line(line.strip(), f"{source} line {n + 1}")

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_smoke_benchmark_prints_parseable_json(data_dir):
-  proc = run("t2t-benchmark", "--smoke", "--problem=algorithmic_reverse_decimal40",
+  proc = run("t2t-benchmark", "--smoke", "--profile", "--problem=algorithmic_reverse_decimal40",
              f"--data_dir={data_dir}")
   result = json.loads(proc.stdout.splitlines()[0])
   for key in ["ms_per_step", "target_tokens_per_s", "gflop_per_step", "achieved_gflops",
@@ -18,6 +18,10 @@ def test_smoke_benchmark_prints_parseable_json(data_dir):
   assert result["peak_gflops"]["fp32"] > 0 and result["params"] > 0
   assert result["precision"] == "fp32" and result["traces"] == 1
   assert "train ms/step (median)" in proc.stdout
+  for key in ("profile", "decode_profile"):  # op-level time of training and decoding
+    ops = result[key]["top_ops_ms_per_call"]
+    assert any("MatMul" in op for op in ops), (key, ops)
+  assert "top op types, ms per decoded batch:" in proc.stdout
 
 
 def test_smoke_speech_benchmark_under_mirrored_strategy():
