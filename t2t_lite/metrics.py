@@ -10,6 +10,31 @@ import math
 import tensorflow as tf
 
 
+def _smoothed_xent(logits, labels, confidence, low):
+  """Per row of logits [n, vocab]: -sum_v q_v log softmax(logits)_v, where q puts
+  `confidence` on labels [n] and `low` on every other symbol.
+
+  The gradient p - q is built from one fused (oneDNN) softmax, and no [n, vocab] one-hot
+  target is written: tf.nn.softmax_cross_entropy_with_logits on a dense one-hot took 93 ms
+  of a 470 ms transformer_tiny step on a 2-core CPU. The loss needs only the log
+  normalizer, which is the best logit minus the log of the best probability (that
+  probability is at least 1 / vocab, so its log is finite)."""
+  @tf.custom_gradient
+  def xent(logits):
+    probs = tf.nn.softmax(logits)
+    log_normalizer = tf.reduce_max(logits, -1) - tf.math.log(tf.reduce_max(probs, -1))
+    label_logits = tf.gather(logits, labels, batch_dims=1)
+    loss = (log_normalizer - (confidence - low) * label_logits -
+            low * tf.reduce_sum(logits, -1))
+
+    def grad(dy):
+      at_labels = tf.stack([tf.range(tf.shape(labels)[0]), labels], axis=1)
+      return tf.tensor_scatter_nd_sub((probs - low) * dy[:, None], at_labels,
+                                      (confidence - low) * dy)
+    return loss, grad
+  return xent(logits)
+
+
 def smoothed_cross_entropy_sum(logits, targets, label_smoothing):
   """(sum of label-smoothed cross-entropy over non-padding tokens, number of such tokens).
 
@@ -19,8 +44,9 @@ def smoothed_cross_entropy_sum(logits, targets, label_smoothing):
   logits = tf.cast(logits, tf.float32)
   confidence = 1.0 - label_smoothing
   low = label_smoothing / max(vocab_size - 1, 1)
-  soft = tf.one_hot(targets, vocab_size, on_value=confidence, off_value=low)
-  xent = tf.nn.softmax_cross_entropy_with_logits(labels=soft, logits=logits)
+  xent = tf.reshape(_smoothed_xent(tf.reshape(logits, [-1, vocab_size]),
+                                   tf.reshape(targets, [-1]), confidence, low),
+                    tf.shape(targets))
   if label_smoothing > 0:
     xent -= -(confidence * math.log(confidence) +
               (vocab_size - 1) * low * math.log(low + 1e-20))

@@ -35,6 +35,35 @@ def test_smoothed_loss_is_zero_at_the_smoothed_optimum_and_skips_padding():
   assert float(plain) == pytest.approx(2 * math.log(vocab), rel=1e-5)
 
 
+@pytest.mark.parametrize("smoothing", [0.1, 0.0])
+def test_smoothed_loss_and_gradient_equal_the_dense_one_hot_cross_entropy(smoothing):
+  rng = np.random.default_rng(0)
+  vocab = 300
+  logits = tf.constant(rng.normal(scale=5, size=(3, 7, vocab)), tf.float32)
+  targets = tf.constant(rng.integers(1, vocab, (3, 7)), tf.int32)
+  scale = tf.constant(rng.uniform(0.5, 2, (3, 7)), tf.float32)  # a non-uniform upstream
+
+  def dense(logits):  # the textbook form: soft one-hot labels
+    soft = tf.one_hot(targets, vocab, on_value=1 - smoothing,
+                      off_value=smoothing / (vocab - 1))
+    return tf.nn.softmax_cross_entropy_with_logits(labels=soft, logits=logits)
+
+  def fused(logits):
+    return tf.reshape(metrics._smoothed_xent(
+        tf.reshape(logits, [-1, vocab]), tf.reshape(targets, [-1]), 1 - smoothing,
+        smoothing / (vocab - 1)), [3, 7])
+
+  results = []
+  for fn in (dense, fused):
+    with tf.GradientTape() as tape:
+      tape.watch(logits)
+      loss = fn(logits)
+      total = tf.reduce_sum(loss * scale)
+    results.append((loss.numpy(), tape.gradient(total, logits).numpy()))
+  np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-6)
+
+
 def test_unknown_metric_name_is_a_user_error():
   from t2t_lite.errors import UserError
   with pytest.raises(UserError, match="accuracy"):
