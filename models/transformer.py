@@ -151,12 +151,12 @@ class Transformer(T2TModel):
                          if hp.has_inputs else None)
     self.decoder_norm = keras.layers.LayerNormalization(epsilon=hp.norm_epsilon)
 
-  def _add_timing(self, x, start=0, positions=None):
-    """Adds the position signal: of positions start.., or of explicit `positions` [b, t]
+  def _add_timing(self, x, positions=None):
+    """Adds the position signal: of positions 0.., or of explicit `positions` [b, t]
     (packed rows, where each example's positions restart at 0)."""
     if self.hparams.pos == "timing":
       if positions is None:
-        signal = common.timing_signal(tf.shape(x)[1], self.hparams.hidden_size, start=start)
+        signal = common.timing_signal(tf.shape(x)[1], self.hparams.hidden_size)
       else:
         signal = common.timing_signal_at(positions, self.hparams.hidden_size)
       x += tf.cast(signal, x.dtype)
@@ -189,8 +189,8 @@ class Transformer(T2TModel):
   def _embed_inputs(self, ids):
     return (self.embedding or self.input_embedding).embed(ids)
 
-  def _embed_targets(self, ids):
-    return (self.embedding or self.target_embedding).embed(ids)
+  def _embed_targets(self, ids, table=None):
+    return (self.embedding or self.target_embedding).embed(ids, table)
 
   def _logits(self, x, kernel=None):
     return (self.embedding or self.softmax).logits(x, kernel)
@@ -242,12 +242,19 @@ class Transformer(T2TModel):
     zeros = tf.zeros([rows, heads, 0, depth], self.compute_dtype)
     state = {f"layer_{i}": {"k": zeros, "v": zeros}
              for i in range(len(self.decoder_layers))}
-    softmax_kernel = (self.embedding or self.softmax).softmax_kernel()  # once per search
+    # Computed once per search, not at every step: the embedding and softmax tables
+    # (concatenated from their shards) and the position signals.
+    target_table = (self.embedding or self.target_embedding).table()
+    softmax_kernel = tf.cast((self.embedding or self.softmax).softmax_kernel(
+        target_table if self.embedding else None), self.compute_dtype)
+    signal = (common.timing_signal(max_length, hp.hidden_size) if hp.pos == "timing"
+              else None)
 
     def symbols_to_logits_fn(seq, step, state):
       ids = seq[:, step][:, None]  # the symbol chosen at the previous step
-      x = self._embed_targets(ids)
-      x = self._add_timing(x, start=step)
+      x = self._embed_targets(ids, target_table)
+      if signal is not None:
+        x += tf.cast(signal[:, step][:, None], x.dtype)
       new_state = {}
       for i, layer in enumerate(self.decoder_layers):
         cache = {"self": state[f"layer_{i}"], "encdec": encdec[i]}

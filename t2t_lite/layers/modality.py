@@ -43,18 +43,24 @@ class SharedEmbedding(keras.layers.Layer):
     values = [s.value if hasattr(s, "value") else s for s in self.shards]
     return values[0] if len(values) == 1 else tf.concat(values, axis=0)
 
-  def embed(self, ids):
-    values = [s.value if hasattr(s, "value") else s for s in self.shards]
-    x = tf.nn.embedding_lookup(values if len(values) > 1 else values[0], ids)
+  def embed(self, ids, table=None):
+    """ids -> [.., hidden]. `table`: this layer's table(), computed once outside a
+    decoding loop; one gather from it replaces the partitioned lookup over the shards
+    (a partition, a gather per shard and a stitch at every step)."""
+    if table is not None:
+      x = tf.gather(table, ids)
+    else:
+      values = [s.value if hasattr(s, "value") else s for s in self.shards]
+      x = tf.nn.embedding_lookup(values if len(values) > 1 else values[0], ids)
     if self.multiply_by_sqrt_depth:
       x *= self.hidden_size ** 0.5
     return x * tf.cast(tf.not_equal(ids, 0), x.dtype)[..., None]
 
-  def softmax_kernel(self):
+  def softmax_kernel(self, table=None):
     """The table as a [hidden, vocab] matmul kernel, for a decoding loop to compute once:
     at every step it would concatenate the shards again, and a plain matmul against a
     transposed copy is faster than one that transposes the table."""
-    return tf.transpose(self.table())
+    return tf.transpose(self.table() if table is None else table)
 
   def logits(self, x, kernel=None):
     """x [.., hidden] -> [.., vocab], as one 2-D matmul: a 3-D x against the 2-D table
