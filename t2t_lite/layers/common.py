@@ -53,10 +53,10 @@ class Fused(keras.initializers.Initializer):
                      axis=-1)
 
 
-def timing_signal(length, channels, min_timescale=1.0, max_timescale=1.0e4, start=0):
+def timing_signal(length, channels, min_timescale=1.0, max_timescale=1.0e4):
   """Sinusoidal position signal [1, length, channels] (Tensor2Tensor's get_timing_signal_1d:
   sines in the first half of the channels, cosines in the second)."""
-  position = tf.cast(tf.range(length) + start, tf.float32)
+  position = tf.cast(tf.range(length), tf.float32)
   num_timescales = channels // 2
   log_increment = math.log(max_timescale / min_timescale) / max(num_timescales - 1, 1)
   inv_timescales = min_timescale * tf.exp(
