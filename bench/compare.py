@@ -89,7 +89,7 @@ def run_one(impl, command, workdir, timeout):
                           timeout=timeout)
   except subprocess.TimeoutExpired:
     return {"impl": impl, "error": f"timed out after {timeout}s"}
-  lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+  lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
   if proc.returncode != 0 or not lines:
     tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
     return {"impl": impl, "error": f"exit {proc.returncode}: {tail[:300]}"}
@@ -194,7 +194,8 @@ def main():
     start = time.time()
     for round_index in range(args.rounds):
       elapsed = time.time() - start
-      if round_index and args.budget_s and elapsed * (round_index + 1) / round_index > args.budget_s:
+      projected = elapsed * (round_index + 1) / max(round_index, 1)
+      if round_index and args.budget_s and projected > args.budget_s:
         print(f"stopping after {round_index} round(s): the next would pass --budget_s")
         break
       plan = [(config, impl, cmd) for config in configs for impl, cmd in runs_for(config, args)]
@@ -206,8 +207,8 @@ def main():
         records.append(record)
         out.write(json.dumps(record) + "\n")
         out.flush()
-        status = record.get("error") or (f"{record.get('ms_per_step_median', record.get('ms_per_step'))}"
-                                         f" ms/step, {record['wall_s']} s")
+        ms = record.get("ms_per_step_median", record.get("ms_per_step"))
+        status = record.get("error") or f"{ms} ms/step, {record['wall_s']} s"
         print(f"round {round_index + 1}/{args.rounds} {config:5s} {impl:16s} {status}",
               flush=True)
   precision = "bf16" if args.bf16 else "fp32"

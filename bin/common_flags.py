@@ -1,31 +1,76 @@
-"""Flags shared by the binaries (Tensor2Tensor's names), and the error boundary.
+"""Flags of the binaries, derived from the declared option groups, and the error boundary.
 
-Underneath, gin is the one configuration: parse_gin() applies --gin_file, --gin_param and
-then every mapped flag given on the command line as a gin binding (t2t_lite/gin_config.py).
+Every setting is declared once, on the object that uses it (t2t_lite/options.py):
+`define_flags(TrainerOptions, ...)` defines their flags with the declared type, default,
+help and choices. Underneath, gin is the one configuration: `parse_gin` applies --gin_file,
+--gin_param and then every flag given on the command line as the gin binding of its
+setting, so `Group.from_config()` sees flags > gin params > gin files > declared defaults.
 """
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags, logging
 
-from absl import flags  # noqa: E402
+from t2t_lite import experiment, gin_config, options, registry
+from t2t_lite.decoding import decoder
+from t2t_lite.errors import UserError
+from t2t_lite.experiment import ExperimentOptions
+from t2t_lite.options import setting
+from t2t_lite.training import run_dir
 
 FLAGS = flags.FLAGS
 
 
-def define_registry_flags():
-  flags.DEFINE_string("problem", None, "Registered problem name, e.g. algorithmic_reverse_decimal40.")
-  flags.DEFINE_string("model", None, "Registered model name, e.g. transformer.")
-  flags.DEFINE_string("hparams_set", None, "Registered hparams set, e.g. transformer_tiny.")
-  flags.DEFINE_string("hparams", "", "Overrides: 'name=value,name=value'.")
-  flags.DEFINE_string("t2t_usr_dir", None,
-                      "A directory (Python package) of your own registered problems, "
-                      "models and hparams sets, imported before anything is looked up.")
-  flags.DEFINE_bool("registry_help", False, "List every registered name and exit.")
-  define_gin_flags()
+@options.group()
+class RegistryOptions(options.Options):
+  """Where names come from, and overrides of the hparams set."""
+  hparams: str = setting("", "Overrides: 'name=value,name=value'.")
+  t2t_usr_dir: str | None = setting(
+      None, "A directory (Python package) of your own registered problems, models and "
+      "hparams sets, imported before anything is looked up.")
+  registry_help: bool = setting(False, "List every registered name and exit.")
+
+
+@options.group()
+class DirOptions(options.Options):
+  output_dir: str | None = setting(None, "Where checkpoints, summaries and hparams.json "
+                                   "live.")
+  tmp_dir: str | None = setting(None, "Scratch space for raw downloads (default: "
+                                "DATA_DIR/tmp).")
+
+
+@options.group()
+class TrainedRunOptions(options.Options):
+  """Which checkpoint of a trained run, and how to search with it."""
+  checkpoint_path: str | None = setting(None, "A checkpoint to use (default: the latest).")
+  decode_hparams: str = setting(
+      "", "Search settings: beam_size, alpha, extra_length, batch_size, num_samples, "
+      "use_cache, sampling_method, sampling_temp, sampling_keep_top_k, sampling_seed, e.g. "
+      "'beam_size=4,alpha=0.6'.")
+
+
+_DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFINE_bool,
+           str: flags.DEFINE_string}
+
+
+def define_flags(*groups, only=None, flag_values=FLAGS):
+  """Defines the flag of every declared setting of `groups`, or of those named in `only`
+  (a flag two groups declare is defined once, by the first)."""
+  for group in groups:
+    for name, type_, declaration, default in group.declarations():
+      flag = group.flag_name(name)
+      if not flag or flag in flag_values or (only is not None and name not in only):
+        continue
+      if declaration.bounds.choices:
+        flags.DEFINE_enum(flag, default, list(declaration.bounds.choices), declaration.help,
+                          flag_values=flag_values)
+      else:
+        _DEFINE[type_](flag, default, declaration.help, flag_values=flag_values)
 
 
 def define_gin_flags():
+  if "gin_file" in FLAGS:  # another binary's module, imported in the same process
+    return
   flags.DEFINE_multi_string("gin_file", [], "A gin config file (repeatable; later files win), "
                             "e.g. a run's own OUTPUT_DIR/config.gin.")
   flags.DEFINE_multi_string("gin_param", [], "A gin binding, e.g. "
@@ -33,72 +78,63 @@ def define_gin_flags():
                             "after --gin_file; flags given on the command line win over both).")
 
 
-# Flags that are gin bindings underneath; given on the command line they override gin.
-NAME_BINDINGS = {"problem": "experiment.problem", "model": "experiment.model",
-                 "hparams_set": "experiment.hparams_set", "data_dir": "experiment.data_dir",
-                 "problem_settings": "experiment.problem_settings",
-                 "tfds_data_dir": "experiment.tfds_data_dir"}
+def define_experiment_flags(dirs=("output_dir", "tmp_dir")):
+  """What every binary that runs a model takes: registry names, gin, directories."""
+  define_flags(ExperimentOptions, RegistryOptions)
+  define_flags(DirOptions, only=dirs)
+  define_gin_flags()
 
 
-def parse_gin(extra_bindings=None):
-  """Applies --gin_file, --gin_param, then the given mapped flags; returns experiment.names()."""
-  from t2t_lite import experiment, gin_config
-  gin_config.parse(_flag("gin_file") or (), _flag("gin_param") or (),
-                   gin_config.flag_bindings(FLAGS, dict(NAME_BINDINGS, **(extra_bindings or {}))))
-  return experiment.names()
+def parse_gin(*groups):
+  """Applies --gin_file, --gin_param, then the flags of `groups` (and ExperimentOptions)
+  given on the command line, as gin bindings. Returns the ExperimentOptions."""
+  bindings = {}
+  for group in (ExperimentOptions,) + groups:
+    bindings.update(group.flag_bindings())
+  gin_config.parse(FLAGS.gin_file, FLAGS.gin_param, gin_config.flag_bindings(FLAGS, bindings))
+  return ExperimentOptions.from_config()
 
 
-def define_dir_flags():
-  flags.DEFINE_string("output_dir", None, "Where checkpoints, summaries and hparams.json live.")
-  flags.DEFINE_string("data_dir", None,
-                      "Where the problem's TFRecords and vocabulary live "
-                      "(default: OUTPUT_DIR/data).")
-  flags.DEFINE_string("tmp_dir", None, "Scratch space for raw downloads (default: DATA_DIR/tmp).")
+def load_registrations_and_gin(*groups):
+  """The common start: the registrations (and --t2t_usr_dir's), --registry_help, gin.
+  Returns the ExperimentOptions."""
+  experiment.load_registrations(FLAGS.t2t_usr_dir)
+  if FLAGS.registry_help:
+    print(registry.help_string())
+    sys.exit(0)
+  return parse_gin(*groups)
 
 
-def _flag(name):
-  return FLAGS[name].value if name in FLAGS else None
-
-
-def data_dir():
-  from t2t_lite import experiment
-  configured = experiment.names().data_dir  # --data_dir or experiment.data_dir
-  if configured:
-    return os.path.expanduser(configured)
-  if _flag("output_dir"):
-    return os.path.join(os.path.expanduser(_flag("output_dir")), "data")
+def data_dir(names):
+  """--data_dir (or experiment.data_dir), else OUTPUT_DIR/data."""
+  if names.data_dir:
+    return os.path.expanduser(names.data_dir)
+  if FLAGS.output_dir:
+    return os.path.join(os.path.expanduser(FLAGS.output_dir), "data")
   return None
 
 
-def tmp_dir():
-  return _flag("tmp_dir") or (os.path.join(data_dir(), "tmp") if data_dir() else None)
+def tmp_dir(names):
+  if FLAGS.tmp_dir:
+    return os.path.expanduser(FLAGS.tmp_dir)
+  return os.path.join(data_dir(names), "tmp") if data_dir(names) else None
 
 
-def require(*names):
-  """Flags that must have a value; registry names may come from gin (experiment.*) too."""
-  from t2t_lite import experiment
-  from t2t_lite.errors import UserError
-  configured = vars(experiment.names())
-  missing = [n for n in names if not (_flag(n) or configured.get(n))]
+def require(names, *wanted):
+  """Settings that must have a value: flags, or their gin bindings (experiment.*)."""
+  configured = names.values()
+  missing = [n for n in wanted if not (configured.get(n) or
+                                       (n in FLAGS and FLAGS[n].value))]
+  bindings = ExperimentOptions.flag_bindings()
   if missing:
     raise UserError("missing " + ", ".join(
-        f"--{n}" + (f" (or {NAME_BINDINGS[n]} in gin)" if n in NAME_BINDINGS else "")
+        f"--{n}" + (f" (or {bindings[n]} in gin)" if n in bindings else "")
         for n in missing))
-
-
-def print_registry_and_exit():
-  from t2t_lite import registry
-  print(registry.help_string())
-  sys.exit(0)
 
 
 def run_main(main, prog):
   """absl's app.run, with UserError shown as one line and exit status 2."""
-  from absl import app
-
   def wrapped(argv):
-    from absl import logging
-    from t2t_lite.errors import UserError
     logging.set_verbosity(logging.WARNING)  # our own progress lines go to stdout
     try:
       return main(argv)
@@ -113,39 +149,27 @@ def run_main(main, prog):
   app.run(wrapped)
 
 
-def define_problem_flags():
-  flags.DEFINE_string("problem_settings", "",
-                      "Settings of a problem that needs no code: 'name=value,...' (paths, "
-                      "vocabulary type and size). Given to t2t-datagen, saved in --data_dir "
-                      "and read from there by the other binaries.")
-  flags.DEFINE_string("tfds_data_dir", None,
-                      "Where TFDS-backed problems keep their tensorflow_datasets data "
-                      "(default: TFDS's own, ~/tensorflow_datasets).")
-
-
-def configure_problem(problem, data_dir):
-  """Applies --problem_settings and --tfds_data_dir (or experiment.problem_settings /
-  experiment.tfds_data_dir in gin) to `problem`, over the settings saved in data_dir."""
-  from t2t_lite import experiment
-  from t2t_lite.errors import UserError
-  configured = experiment.names()  # the flags, or their gin bindings
-  overrides = configured.problem_settings or ""
-  if configured.tfds_data_dir:
+def configure_problem(problem, data_dir, names):
+  """Applies --problem_settings and --tfds_data_dir (or their gin bindings) to `problem`,
+  over the settings saved in data_dir."""
+  overrides = names.problem_settings or ""
+  if names.tfds_data_dir:
     if "tfds_data_dir" not in problem.default_settings():
       raise UserError(f"--tfds_data_dir: problem {problem.name} does not read TFDS data")
-    path = os.path.abspath(os.path.expanduser(configured.tfds_data_dir))
+    path = os.path.abspath(os.path.expanduser(names.tfds_data_dir))
     overrides = ",".join(x for x in (overrides, f"tfds_data_dir={path}") if x)
   return problem.configure(overrides, data_dir)
 
 
-def trained_run(names):
-  """(problem, model class, hparams, data_dir, checkpoint) of the run in --output_dir:
-  names and hparams from its run.json and hparams.json (flags may override them), the
-  latest checkpoint or --checkpoint_path, and the data_dir it was trained from."""
-  from t2t_lite import experiment, registry
-  from t2t_lite.decoding import decoder
-  from t2t_lite.errors import UserError
-  from t2t_lite.training import run_dir
+def trained_run():
+  """(problem, model class, hparams, data_dir, checkpoint, decode hparams) of the run in
+  --output_dir, for the binaries that use a trained run (decoder, exporter): names and
+  hparams from its run.json and hparams.json (--hparams may change the eval-time ones),
+  the latest checkpoint or --checkpoint_path, the data_dir it was trained from, and the
+  parsed --decode_hparams. Everything is validated before it returns."""
+  names = load_registrations_and_gin()
+  require(names, "output_dir")
+  dhp = decoder.DecodeHParams.from_string(FLAGS.decode_hparams, "--decode_hparams")
   output_dir = os.path.expanduser(FLAGS.output_dir)
   run = run_dir.read_run(output_dir) or {}
   problem_name = names.problem or run.get("problem")
@@ -156,28 +180,15 @@ def trained_run(names):
   model_cls = registry.model(model_name)
   if names.hparams_set:
     registry.hparams(names.hparams_set)  # a mistyped name is still an error
-  hparams = experiment.apply_overrides(run_dir.read_hparams(output_dir), FLAGS.hparams)
-  checkpoint = decoder.find_checkpoint(output_dir, _flag("checkpoint_path"))
+  hparams = experiment.apply_eval_time_overrides(run_dir.read_hparams(output_dir),
+                                                FLAGS.hparams, model_cls)
+  experiment.validate(problem, model_cls, hparams)
+  checkpoint = decoder.find_checkpoint(output_dir, FLAGS.checkpoint_path)
   # The vocabulary lives where the run was trained from, unless --data_dir says otherwise.
   data = (os.path.expanduser(names.data_dir) if names.data_dir
-          else run.get("data_dir") or data_dir())
-  configure_problem(problem, data)
-  return problem, model_cls, hparams, data, checkpoint
-
-
-def trained_run_and_search():
-  """The common start of the binaries that use a trained run (decoder, exporter):
-  registrations, gin, the run of --output_dir and the parsed --decode_hparams.
-  Returns (problem, model class, hparams, data_dir, checkpoint, decode hparams)."""
-  from t2t_lite import experiment
-  from t2t_lite.decoding import decoder
-  experiment.load_registrations(_flag("t2t_usr_dir"))
-  if _flag("registry_help"):
-    print_registry_and_exit()
-  names = parse_gin()
-  require("output_dir")
-  dhp = decoder.decode_hparams(_flag("decode_hparams"))
-  return (*trained_run(names), dhp)
+          else run.get("data_dir") or data_dir(names))
+  configure_problem(problem, data, names)
+  return problem, model_cls, hparams, data, checkpoint, dhp
 
 
 def binary_command(name):

@@ -8,22 +8,29 @@ and, with --json, one JSON line instead.
 """
 import json
 
-from absl import flags
-
+from t2t_lite import options
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS
+from t2t_lite.data import text_files
+from t2t_lite.decoding import bleu
+from t2t_lite.errors import UserError
+from t2t_lite.options import setting
 
-flags.DEFINE_string("translation", None, "The system's output, one sentence per line.")
-flags.DEFINE_string("reference", None, "The reference translations, line-aligned.")
-flags.DEFINE_enum("tokenize", "13a", ["13a", "intl", "zh", "ja-mecab", "char", "none"],
-                  "sacrebleu's tokenizer (13a: the WMT standard).")
-flags.DEFINE_bool("lowercase", False, "Case-insensitive BLEU.")
-flags.DEFINE_bool("json", False, "Print one JSON line: score, signature, n-gram precisions.")
+
+@options.group()
+class BleuOptions(options.Options):
+  translation: str | None = setting(None, "The system's output, one sentence per line.")
+  reference: str | None = setting(None, "The reference translations, line-aligned.")
+  tokenize: str = setting("13a", "sacrebleu's tokenizer (13a: the WMT standard).",
+                          choices=("13a", "intl", "zh", "ja-mecab", "char", "none"))
+  lowercase: bool = setting(False, "Case-insensitive BLEU.")
+  json: bool = setting(False, "Print one JSON line: score, signature, n-gram precisions.")
+
+
+common_flags.define_flags(BleuOptions)
 
 
 def _read(path, flag):
-  from t2t_lite.data import text_files
-  from t2t_lite.errors import UserError
   if not path:
     raise UserError(f"missing --{flag}")
   lines = [line for _, line in text_files.numbered_lines(path, f"--{flag}")]
@@ -33,7 +40,6 @@ def _read(path, flag):
 
 
 def main(argv):
-  from t2t_lite.decoding import bleu
   hypotheses = _read(FLAGS.translation, "translation")
   references = _read(FLAGS.reference, "reference")
   result, signature = bleu.corpus_bleu(hypotheses, references, FLAGS.tokenize,

@@ -10,42 +10,35 @@ at export time. See t2t_lite/serving/export.py for the signatures.
 """
 import os
 
-from absl import flags
-
+from t2t_lite import options
 from t2t_lite.bin import common_flags
-from t2t_lite.bin.common_flags import FLAGS
+from t2t_lite.bin.common_flags import FLAGS, TrainedRunOptions
+from t2t_lite.errors import UserError
+from t2t_lite.options import setting
+from t2t_lite.serving import export
 
-common_flags.define_registry_flags()
-common_flags.define_dir_flags()
-common_flags.define_problem_flags()
-flags.DEFINE_string("checkpoint_path", None, "The checkpoint to export (default: the latest).")
-flags.DEFINE_string("export_dir", None,
-                    "Where to write the SavedModel (default: OUTPUT_DIR/export/STEP, the "
-                    "numbered layout TensorFlow Serving watches).")
-flags.DEFINE_string("decode_hparams", "", "Search settings baked into the export: beam_size, "
-                    "alpha, extra_length, use_cache (as t2t-decoder's).")
+
+@options.group()
+class ExporterOptions(options.Options):
+  export_dir: str | None = setting(None, "Where to write the SavedModel (default: "
+                                   "OUTPUT_DIR/export/STEP, the numbered layout TensorFlow "
+                                   "Serving watches).")
+
+
+common_flags.define_experiment_flags(dirs=("output_dir",))
+common_flags.define_flags(TrainedRunOptions, ExporterOptions)
 
 
 def main(argv):
-  from t2t_lite.decoding import decoder
-  from t2t_lite.errors import UserError
-  from t2t_lite.serving import export
-  problem, model_cls, hparams, data_dir, checkpoint, dhp = \
-      common_flags.trained_run_and_search()
+  problem, model_cls, hparams, data_dir, checkpoint, dhp = common_flags.trained_run()
   step = checkpoint.rsplit("-", 1)[-1]
   export_dir = os.path.expanduser(FLAGS.export_dir or os.path.join(
       os.path.expanduser(FLAGS.output_dir), "export", step if step.isdigit() else "0"))
   if os.path.exists(export_dir):
     raise UserError(f"{export_dir} already exists; pass another --export_dir or delete it")
-  if getattr(problem, "decoder_class", None) is not None:  # speech: audio in, text out
-    model_cls.validate_hparams(hparams)
-    problem.check_hparams(hparams)
-    model = decoder.restored_model(model_cls, hparams, checkpoint)
-    module = export.SpeechServing(model, problem, hparams, data_dir, dhp)
-  else:
-    model, encoders = decoder.load_model(problem, model_cls, hparams, data_dir, checkpoint)
-    module = export.TextServing(model, problem, encoders, dhp)
-  export.export(module, export_dir)
+  dec = problem.decoder_class.from_checkpoint(problem, model_cls, hparams, data_dir,
+                                              checkpoint, dhp)
+  export.export(dec.serving_module(), export_dir)
   print(f"exported {checkpoint} to {export_dir}")
 
 

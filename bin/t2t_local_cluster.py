@@ -11,22 +11,16 @@ it ends (Ctrl-C or SIGTERM first lets the trainers save a checkpoint).
 """
 import os
 
-from absl import flags
-
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS
+from t2t_lite.errors import UserError
+from t2t_lite.training.local_cluster import LocalCluster, LocalClusterOptions
 
-flags.DEFINE_enum("strategy", "parameter_server",
-                  ["parameter_server", "multi_worker_mirrored"],
-                  "parameter_server: a chief, --num_workers workers and --num_ps ps tasks; "
-                  "multi_worker_mirrored: --num_workers workers (worker 0 is the chief).")
-flags.DEFINE_integer("num_workers", 2, "Worker tasks.")
-flags.DEFINE_integer("num_ps", 1, "Parameter-server tasks (parameter_server only).")
+common_flags.define_flags(LocalClusterOptions)
 
 
 def main(argv):
-  from t2t_lite.errors import UserError
-  from t2t_lite.training.local_cluster import LocalCluster
+  settings = LocalClusterOptions.from_flags(FLAGS)
   trainer_flags = argv[1:]
   if not trainer_flags:
     raise UserError("give the t2t-trainer flags after --, e.g. t2t-local-cluster "
@@ -34,12 +28,11 @@ def main(argv):
   if any(f.startswith("--strategy") for f in trainer_flags):
     raise UserError("t2t-local-cluster sets the trainer's --strategy itself; give it "
                     "before the --")
-  if FLAGS.num_workers < 1 or FLAGS.num_ps < 1:
-    raise UserError("--num_workers and --num_ps must be at least 1")
-  command = common_flags.binary_command("t2t-trainer") + [f"--strategy={FLAGS.strategy}"] + \
-      trainer_flags
+  command = (common_flags.binary_command("t2t-trainer") +
+             [f"--strategy={settings.strategy}"] + trainer_flags)
   env = dict(os.environ, PYTHONUNBUFFERED="1")
-  return LocalCluster(FLAGS.strategy, FLAGS.num_workers, FLAGS.num_ps, command, env).run()
+  return LocalCluster(settings.strategy, settings.num_workers, settings.num_ps, command,
+                      env).run()
 
 
 def run():

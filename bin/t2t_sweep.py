@@ -11,32 +11,42 @@ eval_curves.png. The sweep file format is described in t2t_lite/sweep/spec.py an
 import json
 import os
 
-from absl import flags
-
+from t2t_lite import experiment, options
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS
+from t2t_lite.errors import UserError, suggestion
+from t2t_lite.options import setting
+from t2t_lite.sweep import report, runner, spec, validate
+from t2t_lite.training import run_dir
 
-flags.DEFINE_string("sweep_file", None, "The sweep (TOML): [base], [grid], [zip], [random].")
-flags.DEFINE_string("output_dir", None, "The sweep's folder: one subfolder per trial, and "
-                    "the summary and plot.")
-flags.DEFINE_integer("parallel", 1, "Trials run at once.")
-flags.DEFINE_bool("print_commands", False, "Validate, then print one t2t-trainer command per "
-                  "trial (for a cluster scheduler) instead of running them.")
-flags.DEFINE_string("sort_by", "neg_log_perplexity", "Eval metric that ranks the trials in "
-                    "the summary (higher is better).")
-flags.DEFINE_float("progress_secs", 30, "Print the running trials' steps this often.")
-flags.DEFINE_string("t2t_usr_dir", None, "Your own registrations (also passed to each trial; "
-                    "overrides the sweep file's t2t_usr_dir).")
+
+@options.group()
+class SweepOptions(options.Options):
+  sweep_file: str | None = setting(None, "The sweep (TOML): [base], [grid], [zip], "
+                                   "[random].")
+  output_dir: str | None = setting(None, "The sweep's folder: one subfolder per trial, and "
+                                   "the summary and plot.")
+  parallel: int = setting(1, "Trials run at once.", minimum=1)
+  print_commands: bool = setting(False, "Validate, then print one t2t-trainer command per "
+                                 "trial (for a cluster scheduler) instead of running them.")
+  sort_by: str = setting("neg_log_perplexity", "Eval metric that ranks the trials in the "
+                         "summary (higher is better).")
+  progress_secs: float = setting(30.0, "Print the running trials' steps this often.",
+                                 above=0)
+  t2t_usr_dir: str | None = setting(None, "Your own registrations (also passed to each "
+                                    "trial; overrides the sweep file's t2t_usr_dir).")
+
+
+common_flags.define_flags(SweepOptions)
 common_flags.define_gin_flags()
 
 TRIALS_FILE = "trials.json"
 
 
 def main(argv):
-  from t2t_lite import experiment
-  from t2t_lite.errors import UserError, suggestion
-  from t2t_lite.sweep import report, runner, spec, validate
-  common_flags.require("sweep_file", "output_dir")
+  for name in ("sweep_file", "output_dir"):
+    if not FLAGS[name].value:
+      raise UserError(f"missing --{name}")
   sweep = spec.load(os.path.expanduser(FLAGS.sweep_file), FLAGS.t2t_usr_dir,
                     experiment.load_registrations)
   checked = validate.check_all(sweep, FLAGS.gin_file, FLAGS.gin_param)
@@ -52,7 +62,6 @@ def main(argv):
     return
   print(f"validated {len(sweep.trials)} trial(s) of {sweep.path}", flush=True)
   os.makedirs(sweep_dir, exist_ok=True)
-  from t2t_lite.training import run_dir
   run_dir.write_atomic(os.path.join(sweep_dir, TRIALS_FILE), json.dumps(
       [{"index": t.index, "name": t.name, "overrides": t.overrides,
         "command": runner.command(sweep, t, sweep_dir, FLAGS.gin_file, FLAGS.gin_param)}

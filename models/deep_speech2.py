@@ -10,16 +10,19 @@ its time stride, rounding up; the CTC loss and decoding see those reduced length
 are zeroed after each convolution and masked in the GRUs and batch-norm statistics.
 """
 import keras
+import numpy as np
 import tensorflow as tf
 
 from t2t_lite import registry, speech_metrics
 from t2t_lite.data import audio
 from t2t_lite.decoding import ctc
 from t2t_lite.errors import UserError
+from t2t_lite.hparams_lib import spec
 from t2t_lite.layers import common, recurrent
 from t2t_lite.layers.conv import conv2d_valid
 from t2t_lite.layers.dropout import Dropout
-from t2t_lite.t2t_model import T2TModel
+from t2t_lite.layers.normalization import GlobalBatchNormalization
+from t2t_lite.t2t_model import BenchmarkShape, T2TModel
 
 
 def reduced_lengths(lengths, strides):
@@ -40,7 +43,7 @@ class ConvBlock(keras.layers.Layer):
     self.padding = [[0, 0]] + [[(k - 1) // 2, k // 2] for k in kernel] + [[0, 0]]
     self.conv = keras.layers.Conv2D(filters, kernel, strides=strides, padding="valid",
                                     use_bias=False, kernel_initializer=common.fresh(init))
-    self.norm = keras.layers.BatchNormalization()
+    self.norm = GlobalBatchNormalization()
     self.relu = keras.layers.ReLU(max_value=relu_clip)
 
   def build(self, *shapes, **kw):
@@ -64,7 +67,7 @@ class RecurrentBlock(keras.layers.Layer):
 
   def __init__(self, hidden_size, norm, dropout, init, **kwargs):
     super().__init__(**kwargs)
-    self.norm = {"batch": keras.layers.BatchNormalization(),
+    self.norm = {"batch": GlobalBatchNormalization(),
                  "layer": keras.layers.LayerNormalization(),
                  "none": None}[norm]
     self.rnn = keras.layers.Bidirectional(keras.layers.GRU(
@@ -76,7 +79,7 @@ class RecurrentBlock(keras.layers.Layer):
     self.built = True
 
   def call(self, x, frame_mask, training=False):
-    if isinstance(self.norm, keras.layers.BatchNormalization):
+    if isinstance(self.norm, GlobalBatchNormalization):
       x = self.norm(x, training=training, mask=frame_mask)
     elif self.norm is not None:
       x = self.norm(x)
@@ -86,17 +89,29 @@ class RecurrentBlock(keras.layers.Layer):
     return self.dropout(x, training=training)
 
 
+def _int_list(name, help):  # noqa: A002
+  return spec(name, list, help)
+
+
 @registry.register_model
 class DeepSpeech2(T2TModel):
 
-  REQUIRED_HPARAMS = ("conv_filters", "conv_time_kernels", "conv_freq_kernels",
-                      "conv_time_strides", "conv_freq_strides", "num_rnn_layers",
-                      "rnn_hidden_size", "rnn_norm", "rnn_dropout", "relu_clip",
-                      "audio_num_mel_bins", "audio_add_deltas")
+  HPARAMS = common.INITIALIZER_HPARAMS + audio.HPARAMS + (
+      _int_list("conv_filters", "filters of each convolution"),
+      _int_list("conv_time_kernels", "each convolution's kernel width in frames"),
+      _int_list("conv_freq_kernels", "each convolution's kernel height in bins"),
+      _int_list("conv_time_strides", "each convolution's stride in frames"),
+      _int_list("conv_freq_strides", "each convolution's stride in bins"),
+      spec("relu_clip", float, "ReLU clipped at this value", above=0),
+      spec("num_rnn_layers", int, "bidirectional GRU layers", minimum=1),
+      spec("rnn_hidden_size", int, "units of each GRU direction", minimum=1),
+      spec("rnn_norm", str, "normalization of each GRU's input",
+           choices=("batch", "layer", "none")),
+      spec("rnn_dropout", float, "dropout after each GRU layer", minimum=0, below=1),
+  )
 
   @classmethod
-  def validate_hparams(cls, hp):
-    super().validate_hparams(hp)
+  def check_hparams(cls, hp):
     conv = [hp.conv_filters, hp.conv_time_kernels, hp.conv_freq_kernels,
             hp.conv_time_strides, hp.conv_freq_strides]
     if len({len(c) for c in conv}) != 1 or not conv[0]:
@@ -105,10 +120,12 @@ class DeepSpeech2(T2TModel):
                       "one length (one entry per convolution)")
     if min(min(c) for c in conv) < 1:
       raise UserError("convolution sizes and strides must be >= 1")
-    if hp.rnn_norm not in ("batch", "layer", "none"):
-      raise UserError(f"hparam rnn_norm='{hp.rnn_norm}' must be batch, layer or none")
-    if hp.num_rnn_layers < 1 or hp.rnn_hidden_size < 1:
-      raise UserError("hparams num_rnn_layers and rnn_hidden_size must be >= 1")
+
+  @classmethod
+  def feature_spec(cls, hp):
+    return {"inputs": tf.TensorSpec([None, audio.feature_depth(hp)], tf.float32),
+            "inputs_length": tf.TensorSpec([], tf.int32),
+            "targets": tf.TensorSpec([None], tf.int32)}
 
   def __init__(self, hparams, **kwargs):
     super().__init__(hparams, **kwargs)
@@ -187,5 +204,88 @@ class DeepSpeech2(T2TModel):
 
   def transcribe(self, inputs, inputs_length, beam_size=1):
     """Features [b, t, f] and their lengths [b] -> transcript ids [b, l] (0-padded)."""
+    return self._ctc_decode(inputs, inputs_length, beam_size)[0]
+
+  def _ctc_decode(self, inputs, inputs_length, beam_size):
     logits = self({"inputs": inputs, "inputs_length": inputs_length}, training=False)
-    return ctc.decode(logits, self.output_lengths(inputs_length), beam_size)
+    return ctc.decode_with_scores(logits, self.output_lengths(inputs_length), beam_size)
+
+  @classmethod
+  def decode_feature_spec(cls, hp):
+    return {"inputs": tf.TensorSpec([None, audio.feature_depth(hp)], tf.float32),
+            "inputs_length": tf.TensorSpec([], tf.int32)}
+
+  def predict(self, features, search_settings):
+    """CTC greedy (beam_size 1) or prefix beam search: (ids, log-probability of the best
+    path)."""
+    return self._ctc_decode(features["inputs"], features["inputs_length"],
+                            search_settings.beam_size)
+
+  # -- measurement (t2t-benchmark) ----------------------------------------------------------
+  THROUGHPUT_UNIT = "audio_seconds"
+  DECODES_TO_LENGTH = False  # CTC emits at most one symbol per frame of its input
+  DECODE_THROUGHPUT_KEY = "decode_audio_s_per_s"
+
+  @classmethod
+  def describe_search(cls, search_settings):
+    beam = search_settings.beam_size
+    return f"CTC beam search, beam {beam}" if beam > 1 else "CTC greedy"
+
+  @classmethod
+  def benchmark_shape(cls, smoke=False):
+    if smoke:
+      return BenchmarkShape(batch=2, src_len=48, tgt_len=6, vocab_size=30, decode_src_len=48)
+    return BenchmarkShape(batch=16, src_len=400, tgt_len=40, vocab_size=30,
+                          decode_src_len=400)
+
+  @classmethod
+  def set_benchmark_vocab(cls, hp, vocab_size):
+    hp.target_vocab_size = vocab_size
+
+  @classmethod
+  def benchmark_decode_features(cls, hp, batch, src_len, seed=4321):
+    """Random log-mel features of src_len frames."""
+    rng = np.random.default_rng(seed)
+    features = rng.standard_normal((batch, src_len, audio.feature_depth(hp)), dtype=np.float32)
+    return {"inputs": tf.constant(features), "inputs_length": tf.fill([batch], src_len)}
+
+  @classmethod
+  def benchmark_features(cls, hp, shape, seed=1234):
+    features = cls.benchmark_decode_features(hp, shape.batch, shape.src_len, seed)
+    rng = np.random.default_rng(seed + 1)
+    targets = rng.integers(2, hp.target_vocab_size, (shape.batch, shape.tgt_len))
+    return dict(features, targets=tf.constant(targets, tf.int32))
+
+  @classmethod
+  def throughput_units(cls, hp, batch, src_len, tgt_len):
+    """Seconds of audio."""
+    return batch * src_len * hp.audio_frame_step_ms / 1000.0
+
+  @classmethod
+  def batch_units(cls, hp, features):
+    """Seconds of audio: each utterance's inputs_length frames, padded to the batch's
+    longest in total."""
+    frame_s = hp.audio_frame_step_ms / 1000.0
+    frames = int(features["inputs_length"].numpy().sum())
+    padded = int(features["inputs"].shape[0] * features["inputs"].shape[1])
+    return frames * frame_s, padded * frame_s
+
+  @classmethod
+  def train_flops(cls, hp, shape):
+    """3 x forward: the convolutions (each pads kernel - 1, so its output has
+    ceil(length / stride) frames and bins), the bidirectional GRUs (3 gates, input and
+    recurrent matmuls) and the output layer, as shared/bench/common.py counts them."""
+    batch, t, f, channels = shape.batch, shape.src_len, audio.feature_depth(hp), 1
+    conv = 0
+    for filters, kt, kf, st, sf in zip(hp.conv_filters, hp.conv_time_kernels,
+                                       hp.conv_freq_kernels, hp.conv_time_strides,
+                                       hp.conv_freq_strides):
+      t, f = -(-t // st), -(-f // sf)
+      conv += 2 * batch * t * f * filters * kt * kf * channels
+      channels = filters
+    h, n_in, gru = hp.rnn_hidden_size, channels * f, 0
+    for _ in range(hp.num_rnn_layers):
+      gru += 2 * 2 * batch * t * 3 * (n_in * h + h * h)
+      n_in = 2 * h
+    dense = 2 * batch * t * n_in * hp.target_vocab_size
+    return 3 * (conv + gru + dense)

@@ -9,12 +9,13 @@ import keras
 import tensorflow as tf
 
 from t2t_lite import registry
+from t2t_lite.errors import UserError
+from t2t_lite.hparams_lib import spec
 from t2t_lite.layers import common
-from t2t_lite.layers.dropout import Dropout
 from t2t_lite.layers.attention import MultiHeadAttention
+from t2t_lite.layers.dropout import Dropout
 from t2t_lite.layers.ffn import DenseReluDense
 from t2t_lite.layers.modality import SharedEmbedding
-from t2t_lite.errors import UserError
 from t2t_lite.t2t_model import T2TModel
 
 
@@ -99,28 +100,42 @@ class Transformer(T2TModel):
   (hparams.has_inputs=False). Packed batches (features with *_segmentation/*_position)
   keep attention within each example."""
 
-  REQUIRED_HPARAMS = ("filter_size", "num_heads", "num_encoder_layers", "num_decoder_layers",
-                      "attention_dropout", "relu_dropout", "pos")
+  HPARAMS = common.INITIALIZER_HPARAMS + (
+      spec("hidden_size", int, "model width", minimum=1),
+      spec("filter_size", int, "width of the feed-forward layers", minimum=1),
+      spec("num_heads", int, "attention heads (must divide hidden_size)", minimum=1),
+      spec("num_hidden_layers", int, "layers of each stack", minimum=1),
+      spec("num_encoder_layers", int, "encoder layers (0: num_hidden_layers)", minimum=0),
+      spec("num_decoder_layers", int, "decoder layers (0: num_hidden_layers)", minimum=0),
+      spec("layer_prepostprocess_dropout", float, "dropout before each residual add",
+           minimum=0, below=1),
+      spec("attention_dropout", float, "dropout of attention weights", minimum=0, below=1),
+      spec("relu_dropout", float, "dropout inside the feed-forward layers", minimum=0,
+           below=1),
+      spec("norm_epsilon", float, "layer normalization's epsilon", above=0),
+      spec("pos", str, "position signal", choices=("timing", "none")),
+      spec("multiply_embedding_mode", str, "embedding scaling",
+           choices=("sqrt_depth", "none")),
+      spec("shared_embedding_and_softmax_weights", bool,
+           "one table for inputs, targets and the softmax"),
+      spec("symbol_modality_num_shards", int, "variables the embedding table is split into",
+           minimum=1),
+  )
 
   @classmethod
-  def validate_hparams(cls, hp):
-    super().validate_hparams(hp)
+  def check_hparams(cls, hp):
     if hp.hidden_size % hp.num_heads:
       raise UserError(f"hidden_size={hp.hidden_size} must be divisible by "
                       f"num_heads={hp.num_heads}")
-    if hp.pos not in ("timing", "none"):
-      raise UserError(f"hparam pos='{hp.pos}' must be 'timing' or 'none'")
-    if hp.multiply_embedding_mode not in ("sqrt_depth", "none"):
-      raise UserError(f"hparam multiply_embedding_mode='{hp.multiply_embedding_mode}' must "
-                      "be 'sqrt_depth' or 'none'")
+    if (hp.shared_embedding_and_softmax_weights and hp.input_vocab_size and
+        hp.input_vocab_size != hp.target_vocab_size):
+      raise UserError("transformer shares one embedding between inputs and targets, but the "
+                      f"problem's vocabularies differ ({hp.input_vocab_size} vs "
+                      f"{hp.target_vocab_size}); use a shared vocabulary")
 
   def __init__(self, hparams, **kwargs):
     super().__init__(hparams, **kwargs)
     hp = hparams
-    if hp.input_vocab_size != hp.target_vocab_size and hp.shared_embedding_and_softmax_weights:
-      raise UserError("transformer shares one embedding between inputs and targets, but the "
-                      f"problem's vocabularies differ ({hp.input_vocab_size} vs "
-                      f"{hp.target_vocab_size}); use a shared vocabulary")
     sqrt_depth = hp.multiply_embedding_mode == "sqrt_depth"
     if hp.shared_embedding_and_softmax_weights:
       # One table for inputs, targets and the softmax (T2T's symbol_modality).
@@ -264,3 +279,22 @@ class Transformer(T2TModel):
       return logits[:, 0], new_state
 
     return symbols_to_logits_fn, state
+
+  # -- measurement (t2t-benchmark) ----------------------------------------------------------
+  @classmethod
+  def train_flops(cls, hp, shape):
+    """3 x forward, 2 FLOPs per multiply-add, counted as the reference scripts count them
+    (shared/bench/common.py): dense layers, attention scores and sums over the full
+    square, the tied softmax. Embedding lookups, normalization and elementwise ops and
+    the optimizer are not counted."""
+    batch, src_len, tgt_len = shape.batch, shape.src_len, shape.tgt_len
+    d, f = hp.hidden_size, hp.filter_size
+    n_dec = hp.num_decoder_layers or hp.num_hidden_layers
+    n_enc = (hp.num_encoder_layers or hp.num_hidden_layers) if hp.has_inputs else 0
+    cross = 1 if hp.has_inputs else 0
+    dense = 6 * (n_enc * (4 * d * d + 2 * d * f) * batch * src_len +
+                 n_dec * ((4 + 4 * cross) * d * d + 2 * d * f) * batch * tgt_len)
+    attention = 12 * batch * d * (n_enc * src_len ** 2 +
+                                  n_dec * (tgt_len ** 2 + cross * tgt_len * src_len))
+    softmax = 6 * hp.target_vocab_size * d * batch * tgt_len
+    return dense + attention + softmax

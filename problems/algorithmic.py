@@ -13,8 +13,13 @@ import tensorflow as tf
 
 from t2t_lite import registry
 from t2t_lite.data import problem
-from t2t_lite.data.text_encoder import (EOS_ID, NUM_RESERVED_TOKENS, RESERVED_TOKENS,
-                                        TokenTextEncoder)
+from t2t_lite.data.text_encoder import (
+  EOS_ID,
+  NUM_RESERVED_TOKENS,
+  RESERVED_TOKENS,
+  TokenTextEncoder,
+)
+from t2t_lite.errors import UserError
 
 DEV_LONG = "dev_long"
 
@@ -46,7 +51,6 @@ class AlgorithmicProblem(problem.Problem):
     encoder = TokenTextEncoder(self.vocab_filename(data_dir))
     expected = RESERVED_TOKENS + self.symbols()
     if encoder.vocab_size != len(expected):
-      from t2t_lite.errors import UserError
       raise UserError(f"vocabulary {self.vocab_filename(data_dir)} has {encoder.vocab_size} "
                       f"tokens but {self.name} needs {len(expected)}; delete the data_dir "
                       "and regenerate")

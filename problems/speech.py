@@ -19,11 +19,9 @@ from t2t_lite import registry, speech_metrics
 from t2t_lite.data import audio, problem
 from t2t_lite.data.speech_encoders import CharacterEncoder, SentencePieceEncoder
 from t2t_lite.data.text_encoder import TokenTextEncoder, ensure_dir
+from t2t_lite.decoding.audio_decoder import AudioDecoder
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
-
-AUDIO_HPARAMS = ("audio_num_mel_bins", "audio_frame_length_ms", "audio_frame_step_ms",
-                 "audio_add_deltas", "audio_spec_augment")
 
 
 class SpeechProblem(problem.Problem):
@@ -31,6 +29,8 @@ class SpeechProblem(problem.Problem):
 
   dataset_splits = ((problem.TRAIN, 10), (problem.DEV, 1))
   eval_metrics = ("ctc_loss", "wer", "cer")
+  HPARAMS = audio.HPARAMS
+  HPARAMS_KIND = "the audio hparams"
   _tmp_dir = None
 
   def default_settings(self):
@@ -38,8 +38,12 @@ class SpeechProblem(problem.Problem):
 
   @property
   def decoder_class(self):
-    from t2t_lite.decoding.audio_decoder import AudioDecoder
     return AudioDecoder
+
+  def feature_spec(self, hparams):
+    return {"inputs": tf.TensorSpec([None, audio.feature_depth(hparams)], tf.float32),
+            "inputs_length": tf.TensorSpec([], tf.int32),
+            "targets": tf.TensorSpec([None], tf.int32)}
 
   # -- raw data -----------------------------------------------------------------------------
   def audio_samples(self, tmp_dir, split):
@@ -129,12 +133,6 @@ class SpeechProblem(problem.Problem):
     return {"waveform": tf.io.decode_raw(parsed["waveform"], tf.int16),
             "targets": tf.cast(tf.sparse.to_dense(parsed["targets"]), tf.int32)}
 
-  def check_hparams(self, hparams):
-    missing = [n for n in AUDIO_HPARAMS if n not in hparams]
-    if missing:
-      raise UserError(f"problem '{self.name}' needs the audio hparams {', '.join(missing)}; "
-                      "use a speech hparams set such as deep_speech2_base")
-
   def preprocess_example(self, example, training, hparams):
     self.check_hparams(hparams)
     features = audio.features_from_waveform(example["waveform"], hparams, training)
@@ -217,7 +215,7 @@ class _Librispeech(SpeechProblem):
     return settings
 
   def audio_samples(self, tmp_dir, split):
-    import tensorflow_datasets as tfds
+    import tensorflow_datasets as tfds  # heavy import: only problems that read TFDS pay it
     data_dir = self.settings.tfds_data_dir or (os.path.join(tmp_dir, "tfds") if tmp_dir
                                                   else None)
     ds = tfds.load("librispeech", split=self.tfds_splits[split], data_dir=data_dir,

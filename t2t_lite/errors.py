@@ -3,6 +3,7 @@
 Binaries catch `UserError` and print its message as one line (no traceback), then exit
 non-zero. Anything else is a bug in t2t_lite and keeps its traceback.
 """
+import difflib
 
 
 class UserError(Exception):
@@ -11,7 +12,6 @@ class UserError(Exception):
 
 def closest(name, candidates, n=3):
   """The registered names closest to `name`, for 'did you mean' messages."""
-  import difflib
   candidates = sorted(candidates)
   found = difflib.get_close_matches(name, candidates, n=n, cutoff=0.5)
   if not found:  # fall back on shared prefixes/substrings, still never the whole list

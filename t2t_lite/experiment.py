@@ -3,49 +3,68 @@
 Everything a user can mistype is resolved here, before any file is written, so a wrong
 name or hparam fails with one line and leaves output_dir untouched.
 
-The names, the run's settings and hparam overrides are gin configurables (`experiment.*`,
-`run.*`, `hparams.*`); the binaries' flags bind them (see t2t_lite/gin_config.py).
+What a run combines (`experiment.*` in gin) and how t2t-trainer runs it (`run.*`) are
+declared option groups (options.py); hparam overrides are `hparams.*` bindings and
+--hparams. The precedence is the registered hparams set < gin < --hparams.
 """
-import types
-
 import gin
 
-from t2t_lite import registry, usr_dir
+from t2t_lite import options, registry, usr_dir
 from t2t_lite.errors import UserError, suggestion
+from t2t_lite.options import setting
+from t2t_lite.training import learning_rate, strategies
 
 SCHEDULES = ("train", "evaluate", "train_and_evaluate", "continuous_eval")
 
 
 def load_registrations(t2t_usr_dir=None):
   """Imports the built-in problems, models, hparams sets, optimizers and schedules, then
-  the user's directory."""
+  the user's directory. The built-in packages register themselves on import, so they are
+  imported here, when a binary asks, rather than by whoever imports the engine."""
   # pylint: disable=unused-import,import-outside-toplevel
   import t2t_lite.hparams  # noqa: F401
   import t2t_lite.models  # noqa: F401
   import t2t_lite.problems  # noqa: F401
-  from t2t_lite.training import learning_rate, optimizers, trainer  # noqa: F401
+  from t2t_lite.training import optimizers  # noqa: F401
   usr_dir.import_usr_dir(t2t_usr_dir)
 
 
-@gin.configurable("experiment")
-def names(problem=None, model=None, hparams_set=None, data_dir=None, problem_settings="",
-          tfds_data_dir=None):
-  """What a run combines (--problem, --model, --hparams_set, --data_dir,
-  --problem_settings and --tfds_data_dir bind these)."""
-  return types.SimpleNamespace(problem=problem, model=model, hparams_set=hparams_set,
-                               data_dir=data_dir, problem_settings=problem_settings,
-                               tfds_data_dir=tfds_data_dir)
+@options.group("experiment")
+class ExperimentOptions(options.Options):
+  """What a run combines."""
+  problem: str | None = setting(None, "Registered problem name, e.g. "
+                                "algorithmic_reverse_decimal40.")
+  model: str | None = setting(None, "Registered model name, e.g. transformer.")
+  hparams_set: str | None = setting(None, "Registered hparams set, e.g. transformer_tiny.")
+  data_dir: str | None = setting(None, "Where the problem's TFRecords and vocabulary live "
+                                 "(default: OUTPUT_DIR/data).")
+  problem_settings: str = setting(
+      "", "Settings of a problem that needs no code: 'name=value,...' (paths, vocabulary "
+      "type and size). Given to t2t-datagen, saved in --data_dir and read from there by "
+      "the other binaries.")
+  tfds_data_dir: str | None = setting(
+      None, "Where TFDS-backed problems keep their tensorflow_datasets data (default: "
+      "TFDS's own, ~/tensorflow_datasets).")
 
 
-@gin.configurable("run")
-def run_settings(schedule="train_and_evaluate", strategy="default", worker_gpu=0,
-                 deterministic=False, eval_timeout_secs=3600):
-  """t2t-trainer's settings outside the Trainer (the flags of the same names bind them)."""
-  if schedule not in SCHEDULES:
-    raise UserError(f"unknown schedule '{schedule}'{suggestion(schedule, SCHEDULES)}")
-  return types.SimpleNamespace(schedule=schedule, strategy=strategy, worker_gpu=worker_gpu,
-                               deterministic=deterministic,
-                               eval_timeout_secs=eval_timeout_secs)
+@options.group("run")
+class RunOptions(options.Options):
+  """How t2t-trainer runs an experiment: the schedule and the strategy."""
+  schedule: str = setting("train_and_evaluate",
+                          "What to run: train only, evaluate the latest checkpoint once, "
+                          "train and evaluate at every checkpoint, or evaluate each new "
+                          "checkpoint as it appears.", choices=SCHEDULES)
+  strategy: str = setting("default", "tf.distribute strategy: " + "; ".join(
+      f"{name} ({kind.help})" for name, kind in strategies.STRATEGIES.items()) + ".",
+      choices=tuple(strategies.STRATEGIES))
+  worker_gpu: int = setting(0, "Replicas for --strategy=mirrored (0: all GPUs).", minimum=0)
+  tpu: str | None = setting(None, "For --strategy=tpu: the Cloud TPU's name or grpc:// "
+                            "address, or 'local' on a TPU VM.")
+  deterministic: bool = setting(
+      False, "Deterministic ops (TF op determinism; seeds from --random_seed): a run "
+      "killed at any step and rerun ends bit-identical to an uninterrupted one.")
+  eval_timeout_secs: int = setting(3600, "continuous_eval stops after this long without "
+                                   "a new checkpoint.", minimum=1)
 
 
 @gin.configurable("hparams")
@@ -70,14 +89,60 @@ def overrides(hparams_set, hparams):
   return {k: v for k, v in hparams.values().items() if base.get(k) != v}
 
 
+def check_names_in_hparams(hparams):
+  """The registry names inside hparams (optimizer, schedule factors)."""
+  learning_rate.parse_schedule(hparams.learning_rate_schedule)
+  registry.optimizers.get(hparams.optimizer)
+
+
+def validate(problem, model_cls, hparams):
+  """The one check of hparams before a run: the model's and the engine's declarations,
+  the problem's, the names inside them, and that the problem's examples carry what the
+  model reads."""
+  model_cls.validate_hparams(hparams)
+  problem.check_hparams(hparams)
+  check_names_in_hparams(hparams)
+  check_features(problem, model_cls, hparams)
+
+
+def check_features(problem, model_cls, hparams):
+  """Every feature the model reads is one the problem's examples have, of its dtype and
+  rank (a speech model on a text problem is an error here, not mid-run)."""
+  given = problem.feature_spec(hparams)
+  for name, needed in model_cls.feature_spec(hparams).items():
+    have = given.get(name)
+    if have is None:
+      raise UserError(f"model {model_cls.registry_name()} reads feature '{name}', which "
+                      f"problem '{problem.name}' does not provide (it has "
+                      f"{', '.join(sorted(given))}); use a model made for this problem")
+    if have.dtype != needed.dtype or have.shape.rank != needed.shape.rank:
+      raise UserError(f"model {model_cls.registry_name()} reads '{name}' as {needed.dtype.name} "
+                      f"of rank {needed.shape.rank}, but problem '{problem.name}' gives "
+                      f"{have.dtype.name} of rank {have.shape.rank}; use a model made for "
+                      "this problem")
+
+
 def resolve(problem_name, model_name, hparams_set, hparams_overrides=""):
   """(problem instance, model class, hparams) with the overrides applied and checked."""
   problem = registry.problem(problem_name)
   model_cls = registry.model(model_name)
   hparams = apply_overrides(registry.hparams(hparams_set), hparams_overrides)
-  # Validate names inside hparams now rather than at the first training step.
-  from t2t_lite.training import learning_rate  # noqa: WPS433
-  learning_rate.parse_schedule(hparams.learning_rate_schedule)
-  registry.optimizers.get(hparams.optimizer)
-  model_cls.validate_hparams(hparams)
+  if "has_inputs" in hparams:  # the problem's, known before its data (update_hparams)
+    hparams.has_inputs = problem.has_inputs
+  validate(problem, model_cls, hparams)
   return problem, model_cls, hparams
+
+
+def apply_eval_time_overrides(trained, overrides, model_cls, where="--hparams"):
+  """A trained run's hparams with --hparams applied where evaluation and decoding may
+  change them (batching, compute dtype: the declared eval_time hparams); any other is
+  refused in one line, since the checkpoint fixes it."""
+  changed = apply_overrides(trained.copy(), overrides)
+  allowed = {s.name for s in model_cls.all_hparam_specs() if s.eval_time}
+  fixed = sorted(k for k, v in changed.values().items()
+                 if v != trained.get(k) and k not in allowed)
+  if fixed:
+    raise UserError(f"{where}: {', '.join(fixed)} cannot change after training (the run's "
+                    f"hparams.json fixes them); only {', '.join(sorted(allowed))} may be "
+                    "given here")
+  return changed

@@ -13,7 +13,12 @@ import re
 
 import gin
 
+# The modules that declare gin configurables (experiment.*, run.*, hparams.*, Trainer.*,
+# make_dataset.*): imported here so that every binary can parse any run's config.gin.
+from t2t_lite import experiment  # noqa: F401
+from t2t_lite.data import input_pipeline  # noqa: F401
 from t2t_lite.errors import UserError, suggestion
+from t2t_lite.training import run_dir, trainer  # noqa: F401
 
 CONFIG_FILE = "config.gin"
 
@@ -25,8 +30,7 @@ _LISTED_KWARG = re.compile(r"Configurable '([^']+)' (?:has denylisted kwarg|does
 
 def _registry():
   # gin 0.5 has no public listing of configurables; its registry maps selectors to them.
-  from gin import config as gin_internal
-  return dict(gin_internal._REGISTRY.items())  # pylint: disable=protected-access
+  return dict(gin.config._REGISTRY.items())  # pylint: disable=protected-access
 
 
 def parameter_names(configurable):
@@ -71,7 +75,7 @@ def _explain(error, where):
     return UserError(f"gin configurable '{name}' has no parameter '{param}' (in {where})"
                      f"{suggestion(param, valid)}")
   if isinstance(error, SyntaxError):
-    detail = [l.strip() for l in text.splitlines() if "Failed to parse token" in l]
+    detail = [line.strip() for line in text.splitlines() if "Failed to parse token" in line]
     first = detail[0] if detail else first.split(" (")[0]
     return UserError(f"cannot parse {where} ({first}): write 'Configurable.parameter = "
                      "value' with Python literals, strings in quotes, e.g. "
@@ -114,16 +118,6 @@ def flag_bindings(flag_values, mapping):
           if name in flag_values and flag_values[name].present]
 
 
-def value(fn, param):
-  """The value `fn` would receive for `param`: gin's binding, else the code's default."""
-  c = _configurable_of(fn)
-  try:
-    return gin.query_parameter(f"{c.name}.{param}")
-  except ValueError:  # not bound
-    target = c.wrapped.__init__ if inspect.isclass(c.wrapped) else c.wrapped
-    return inspect.signature(target).parameters[param].default
-
-
 def _configurable_of(fn):
   for c in _registry().values():
     if fn in (c.wrapper, c.wrapped):
@@ -147,7 +141,6 @@ def config_text(program):
 
 
 def write_config(output_dir, program):
-  from t2t_lite.training import run_dir
   run_dir.write_atomic(os.path.join(output_dir, CONFIG_FILE), config_text(program))
 
 

@@ -3,10 +3,17 @@
 Each hparam keeps the type of its default; `--hparams="num_hidden_layers=4,
 learning_rate_constant=0.5"` overrides are parsed and checked against it. Unknown keys
 are errors with the closest known names. Serialized as JSON (never pickle or eval).
+
+What each hparam may hold is declared once, by the code that reads it (`HParamSpec`s:
+the input pipeline, the train step, the optimizers, each model); `validate` checks a set
+against them in one place (experiment.validate_hparams). Values live in the registered
+hparams sets, never in the declarations.
 """
+import dataclasses
 import json
 import re
 
+from t2t_lite import registry
 from t2t_lite.errors import UserError, suggestion
 
 _TYPES = (bool, int, float, str, list)
@@ -16,7 +23,7 @@ def _type_name(t):
   return {bool: "bool", int: "int", float: "float", str: "string", list: "list"}.get(t, str(t))
 
 
-def _parse_scalar(text):
+def parse_scalar(text):
   """A string from the command line -> bool/int/float/str, without eval."""
   low = text.lower()
   if low in ("true", "false"):
@@ -31,7 +38,7 @@ def _parse_scalar(text):
   return text
 
 
-def _split_top_level(text):
+def split_top_level(text):
   """Splits 'a=1,b=[1,2],c=x' on the commas that are not inside brackets."""
   parts, depth, cur = [], 0, []
   for ch in text:
@@ -46,6 +53,17 @@ def _split_top_level(text):
       cur.append(ch)
   parts.append("".join(cur))
   return [p.strip() for p in parts if p.strip()]
+
+
+def parse_value(text, type_=None):
+  """A command-line value: a list '[1,2]', or a scalar; kept as text for a str setting
+  whose value looks like a number."""
+  if text.startswith("[") and text.endswith("]"):
+    return [parse_scalar(x) for x in split_top_level(text[1:-1])]
+  value = parse_scalar(text)
+  if type_ is str and not isinstance(value, str):
+    return text
+  return value
 
 
 class HParams:
@@ -102,20 +120,14 @@ class HParams:
     """Applies 'k1=v1,k2=v2' (T2T syntax). Lists: 'k=[1,2,3]'. Returns self."""
     if not overrides:
       return self
-    for item in _split_top_level(overrides):
+    for item in split_top_level(overrides):
       if "=" not in item:
         raise UserError(f"malformed --hparams entry '{item}': expected name=value, e.g. "
                         "--hparams='num_hidden_layers=4,learning_rate_constant=0.5'")
       name, text = (s.strip() for s in item.split("=", 1))
       if name not in self._types:
         raise UserError(f"unknown hparam '{name}' in --hparams{suggestion(name, self._types)}")
-      if text.startswith("[") and text.endswith("]"):
-        value = [_parse_scalar(x) for x in _split_top_level(text[1:-1])]
-      else:
-        value = _parse_scalar(text)
-        if self._types[name] is str and not isinstance(value, str):
-          value = text  # e.g. a string hparam given a value that looks like a number
-      setattr(self, name, value)
+      setattr(self, name, parse_value(text, self._types[name]))
     return self
 
   def override_from_dict(self, values):
@@ -154,3 +166,89 @@ class HParams:
 
 def _copy_value(v):
   return list(v) if isinstance(v, list) else v
+
+
+# -- declarations ---------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+  """The values a setting or hparam accepts beside its type: minimum and maximum are
+  inclusive, above and below exclusive (dropout < 1, a temperature > 0)."""
+  minimum: float | None = None
+  maximum: float | None = None
+  above: float | None = None
+  below: float | None = None
+  choices: tuple = ()
+
+  def problem(self, value):
+    """Why `value` is not allowed (None when it is)."""
+    if value is None:
+      return None
+    if self.choices and value not in self.choices:
+      return f"must be one of {', '.join(map(str, self.choices))}"
+    if self.minimum is not None and value < self.minimum:
+      return f"must be >= {self.minimum:g}"
+    if self.maximum is not None and value > self.maximum:
+      return f"must be <= {self.maximum:g}"
+    if self.above is not None and value <= self.above:
+      return f"must be > {self.above:g}"
+    if self.below is not None and value >= self.below:
+      return f"must be < {self.below:g}"
+    return None
+
+  def invalid_values(self, type_):
+    """Values of type_ these bounds refuse (tests check every declared bound with them)."""
+    out = []
+    if self.choices:
+      out.append("not_a_choice" if type_ is str else max(self.choices) + 1)
+    for bound, delta in ((self.minimum, -1), (self.maximum, 1), (self.above, 0),
+                         (self.below, 0)):
+      if bound is not None:
+        out.append(type_(bound + delta))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class HParamSpec:
+  """What one hparam may hold, declared by the code that reads it."""
+  name: str
+  type: type
+  help: str
+  bounds: Bounds = Bounds()
+  # May differ at evaluation and decoding from what the run was trained with (it changes
+  # how batches are formed or the compute dtype, not the weights).
+  eval_time: bool = False
+
+
+def spec(name, type_, help, *, eval_time=False, **bounds):  # noqa: A002 (absl's word)
+  """An HParamSpec; `bounds` are Bounds' fields."""
+  return HParamSpec(name, type_, help, Bounds(**bounds), eval_time)
+
+
+def validate(hp, specs, owner, kind="hparams"):
+  """Raises UserError for the first hparam of `specs` that `hp` lacks, has the wrong type,
+  or holds a value outside its declaration. `owner` names who needs them ("model x")."""
+  missing = [s.name for s in specs if s.name not in hp]
+  if missing:
+    fitting = registry.hparams_sets_having(missing)
+    hint = f", e.g. {', '.join(fitting)}" if fitting else ""
+    raise UserError(f"{owner} needs {kind} {', '.join(missing)} that this hparams set "
+                    f"lacks; use a set made for it{hint}")
+  for s in specs:
+    value = getattr(hp, s.name)
+    if s.type in (int, float) and (isinstance(value, bool) or
+                                   not isinstance(value, (int, float))):
+      raise UserError(f"hparam {s.name}={value!r} must be a {_type_name(s.type)}")
+    problem = s.bounds.problem(value)
+    if problem:
+      raise UserError(f"hparam {s.name}={value!r} {problem}")
+
+
+def merge_specs(*groups):
+  """One list of specs; an hparam declared by two readers must be declared the same."""
+  seen = {}
+  for s in (s for g in groups for s in g):
+    if s.name in seen and seen[s.name] != s:
+      raise ValueError(f"hparam {s.name} is declared twice, differently: {seen[s.name]} "
+                       f"and {s}")
+    seen[s.name] = s
+  return list(seen.values())

@@ -9,6 +9,8 @@ import math
 
 import tensorflow as tf
 
+from t2t_lite.errors import UserError, suggestion
+
 
 def _smoothed_xent(logits, labels, confidence, low):
   """Per row of logits [n, vocab]: -sum_v q_v log softmax(logits)_v, where q puts
@@ -89,7 +91,6 @@ METRICS = {
 
 
 def check_names(names, problem_name):
-  from t2t_lite.errors import UserError, suggestion
   for n in names:
     if n not in METRICS:
       raise UserError(f"problem '{problem_name}' asks for unknown eval metric '{n}'"

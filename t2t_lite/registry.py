@@ -4,6 +4,8 @@ Names default to Tensor2Tensor's snake_case of the class or function name
 (`TranslateEndeWmt32k` -> `translate_ende_wmt32k`, `LSTMSeq2seqAttention` ->
 `lstm_seq2seq_attention`), so Tensor2Tensor users type what they already know.
 """
+import difflib
+import importlib
 import inspect
 import re
 
@@ -38,10 +40,15 @@ def _same_definition(a, b):
 
 
 class Registry:
-  """One kind of registered thing (e.g. all models)."""
+  """One kind of registered thing (e.g. all models).
 
-  def __init__(self, kind):
+  `contract` ("module:Class") names the base class whose contract a registered class must
+  keep: it must subclass it, and the base's `check_registration(cls)` runs at registration,
+  so a missing hook or a misspelled one is an error there, not mid-run."""
+
+  def __init__(self, kind, contract=None):
     self.kind = kind
+    self.contract = contract
     self._items = {}
 
   def register(self, name=None):
@@ -58,10 +65,22 @@ class Registry:
     if old is not None and not _same_definition(old, obj):
       raise UserError(f"{self.kind} '{name}' is registered twice: at {_where(old)} and at "
                       f"{_where(obj)}; rename one of them")
-    self._items[name] = obj
     if isinstance(obj, type):
+      self._check_contract(name, obj)
       obj.registered_name = name  # a problem knows the name its data files carry
+    self._items[name] = obj
     return obj
+
+  def _check_contract(self, name, cls):
+    if not self.contract:
+      return
+    module, class_name = self.contract.split(":")
+    # Imported here: the base's module imports this registry (to register its defaults).
+    base = getattr(importlib.import_module(module), class_name)
+    if not issubclass(cls, base):
+      raise UserError(f"{self.kind} '{name}' ({_where(cls)}) must subclass {module}."
+                      f"{class_name}")
+    cls.check_registration()  # declared by the base
 
   def get(self, name):
     if name not in self._items:
@@ -76,8 +95,8 @@ class Registry:
     return sorted(self._items)
 
 
-problems = Registry("problem")
-models = Registry("model")
+problems = Registry("problem", contract="t2t_lite.data.problem:Problem")
+models = Registry("model", contract="t2t_lite.t2t_model:T2TModel")
 hparams_sets = Registry("hparams set")
 ranged_hparams = Registry("ranged hparams set")
 optimizers = Registry("optimizer")
@@ -106,6 +125,30 @@ def hparams(name):
   if hp is None:
     raise UserError(f"hparams set '{name}' returned None; it must return its HParams")
   return hp
+
+
+def check_hook_names(cls, base, what):
+  """Raises UserError when `cls` defines a name one typo away from a hook of `base` that it
+  does not define itself: a misspelled override would silently never be called."""
+  hooks = {n for n in dir(base) if not n.startswith("_")}
+  for name in vars(cls):
+    if name.startswith("_") or name in hooks:
+      continue
+    near = [h for h in difflib.get_close_matches(name, hooks, n=1, cutoff=0.9)
+            if h not in vars(cls)]
+    if near:
+      raise UserError(f"{what} defines '{name}', which is not one of its base's hooks; did "
+                      f"you mean {near[0]}? ({_where(cls)})")
+
+
+def hparams_sets_having(names, limit=3):
+  """Up to `limit` registered hparams sets that define every one of `names`."""
+  found = []
+  for set_name in hparams_sets.names():
+    values = hparams_sets.get(set_name)()
+    if values is not None and all(n in values for n in names):
+      found.append(set_name)
+  return found[:limit]
 
 
 def help_string():

@@ -1,52 +1,120 @@
-"""T2TModel: the base class of every registered model.
+"""T2TModel: the base class of every registered model, and the contract the engine uses.
 
-A model maps a features dict ({"inputs": [b, s], "targets": [b, t]} of ids) to logits
-[b, t, vocab]; the base class adds the loss, eval metric sums, and decoding. Subclasses
-that support incremental (cached) decoding implement `decoding_fn`; any other model still
-decodes through the uncached default, which reruns `call` on the prefix at every step.
+A model maps a features dict to logits and declares everything the engine needs of it:
+
+  HPARAMS / check_hparams   the hparams it reads (checked before anything is written)
+  feature_spec              the features call() reads (checked against the problem's)
+  call, loss_sums, eval_metric_sums        training and evaluation
+  predict                   decoding: features -> (ids, scores) under a Search. Token models
+                            get greedy/beam search over `decoding_fn` (cached when the model
+                            implements it, else rerunning `call` on the prefix); models of
+                            other inputs (speech) override predict.
+  train_flops, benchmark_*  what t2t-benchmark measures: the model FLOPs of a training step
+                            (None: no MFU), synthetic batches, the throughput unit.
+
+A subclass overrides `call` at least; registry.register_model checks the contract when a
+model is registered (a missing `call`, or a method whose name is one typo away from a hook,
+is an error naming it).
 """
+import dataclasses
+from typing import ClassVar
+
 import keras
+import numpy as np
 import tensorflow as tf
 
-from t2t_lite import metrics, mixed_precision, registry
+from t2t_lite import engine_hparams, hparams_lib, metrics, registry
+from t2t_lite.data.text_encoder import EOS_ID
 from t2t_lite.decoding import search
 from t2t_lite.errors import UserError
+from t2t_lite.hparams_lib import HParams, HParamSpec, merge_specs, spec
+
+Features = dict[str, tf.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class Search:
+  """How to decode: greedy (beam_size 1, or sampling with temperature > 0) or beam search
+  with length penalty ((5 + length) / 6) ** alpha; outputs at most extra_length longer
+  than their inputs."""
+  beam_size: int = 1
+  alpha: float = 0.6
+  extra_length: int = 50
+  use_cache: bool = True
+  temperature: float = 0.0
+  top_k: int = 0
+  seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkShape:
+  """t2t-benchmark's synthetic batch: `batch` examples of `src_len` input positions
+  (tokens, or feature frames) and `tgt_len` target tokens over `vocab_size` symbols;
+  decoding reads `decode_src_len` input positions per example."""
+  batch: int
+  src_len: int
+  tgt_len: int
+  vocab_size: int
+  decode_src_len: int
 
 
 class T2TModel(keras.Model):
 
-  # Hparams the model reads beyond basic_params1's; checked before anything is written.
-  REQUIRED_HPARAMS = ()
+  registered_name: ClassVar[str | None] = None  # set by registry.register_model
 
   @classmethod
-  def validate_hparams(cls, hp):
-    """Raises UserError for hparams this model cannot use. Cheap: builds nothing."""
-    name = registry.default_name(cls)
-    missing = [n for n in cls.REQUIRED_HPARAMS if n not in hp]
-    if missing:
-      raise UserError(f"model {name} needs hparams {', '.join(missing)} that this hparams "
-                      "set lacks; use a set made for it")
-    for key, value in hp.values().items():
-      if key.endswith("dropout") and not 0.0 <= value < 1.0:
-        raise UserError(f"hparam {key}={value} must be in [0, 1)")
-    if not 0.0 <= hp.label_smoothing < 1.0:
-      raise UserError(f"hparam label_smoothing={hp.label_smoothing} must be in [0, 1)")
-    if hp.batch_size <= 0:
-      raise UserError(f"hparam batch_size={hp.batch_size} must be positive (tokens per replica)")
-    if hp.length_bucket_step <= 1.0:
-      raise UserError(f"hparam length_bucket_step={hp.length_bucket_step} must be > 1.0")
-    if hp.get("packed_length", 0) < 0 or hp.get("packed_length", 0) > hp.batch_size:
-      raise UserError(f"hparam packed_length={hp.packed_length} must be in [0, batch_size]"
-                      " (0: no packing)")
-    if hp.clip_grad_norm < 0:
-      raise UserError(f"hparam clip_grad_norm={hp.clip_grad_norm} must be >= 0 (0: off)")
-    mixed_precision.activation_dtype(hp)  # one of the known dtypes
-    for key in ("gradient_accumulation_steps", "mixed_precision_optimizer_init_loss_scale",
-                "mixed_precision_loss_scale_growth_steps"):
-      if hp.get(key, 1) < 1:
-        raise UserError(f"hparam {key}={hp.get(key)} must be >= 1")
+  def registry_name(cls) -> str:
+    return cls.registered_name or registry.default_name(cls)
 
-  def __init__(self, hparams, **kwargs):
+  # Hparams this class reads, beyond the engine's (subclasses add theirs; see hparam_specs).
+  HPARAMS: ClassVar[tuple[HParamSpec, ...]] = (
+      spec("label_smoothing", float, "label smoothing of the cross-entropy", minimum=0,
+           below=1),
+      spec("has_inputs", bool, "the problem has inputs (set from the problem)"),
+      spec("input_vocab_size", int, "set from the problem's vocabulary", minimum=0),
+      spec("target_vocab_size", int, "set from the problem's vocabulary", minimum=0),
+  )
+
+  @classmethod
+  def check_registration(cls) -> None:
+    """registry.register_model runs this: a model implements call, and no method name is a
+    misspelled hook."""
+    if cls.call is T2TModel.call:
+      raise UserError(f"model {cls.__name__} does not implement call(features, training)")
+    registry.check_hook_names(cls, T2TModel, f"model {cls.__name__}")
+
+  @classmethod
+  def hparam_specs(cls) -> list[HParamSpec]:
+    """The HPARAMS of this class and its bases, base first."""
+    return merge_specs(*(vars(c).get("HPARAMS", ()) for c in reversed(cls.__mro__)))
+
+  @classmethod
+  def all_hparam_specs(cls) -> list[HParamSpec]:
+    """The engine's hparams and this model's."""
+    return merge_specs(engine_hparams.SPECS, cls.hparam_specs())
+
+  @classmethod
+  def validate_hparams(cls, hp: HParams) -> None:
+    """The one check of an hparams set for this model: every hparam the engine and the
+    model read is present, typed and within its declaration, then check_hparams. Cheap:
+    builds nothing. Raises UserError."""
+    hparams_lib.validate(hp, cls.all_hparam_specs(), f"model {cls.registry_name()}")
+    cls.check_hparams(hp)
+
+  @classmethod
+  def check_hparams(cls, hp: HParams) -> None:
+    """Checks between hparams (e.g. hidden_size divisible by num_heads); single values are
+    checked against HPARAMS before this runs. Raises UserError."""
+
+  @classmethod
+  def feature_spec(cls, hp: HParams) -> dict[str, tf.TensorSpec]:
+    """The features of one example that call() reads (unbatched)."""
+    out = {"targets": tf.TensorSpec([None], tf.int32)}
+    if hp.has_inputs:
+      out["inputs"] = tf.TensorSpec([None], tf.int32)
+    return out
+
+  def __init__(self, hparams: HParams, **kwargs):
     super().__init__(**kwargs)
     self.hparams = hparams
 
@@ -54,7 +122,8 @@ class T2TModel(keras.Model):
     self.built = True  # layers build on the first call (see build_from_features)
 
   # -- training ---------------------------------------------------------------------------
-  def call(self, features, training=False):
+  def call(self, features: Features, training: bool = False) -> tf.Tensor:
+    """Features -> logits [batch, length, vocab]."""
     raise NotImplementedError
 
   def loss_sums(self, logits, features):
@@ -62,13 +131,13 @@ class T2TModel(keras.Model):
     return metrics.smoothed_cross_entropy_sum(logits, features["targets"],
                                               self.hparams.label_smoothing)
 
-  def eval_metric_sums(self, features, detokenize=None):
+  def eval_metric_sums(self, features: Features, detokenize=None) -> dict[str, tf.Tensor]:
     """Sums over the batch for the eval metrics (see metrics.py). `detokenize` is the
     problem's in-graph ids -> text function, for models that report text metrics."""
     logits = self(features, training=False)
     return metrics.metric_sums(logits, features["targets"])
 
-  def dummy_features(self, has_inputs=True):
+  def dummy_features(self, has_inputs=True) -> Features:
     """A batch of one tiny example that builds every weight (build_from_features)."""
     features = {"targets": tf.ones([1, 1], tf.int32)}
     if has_inputs:
@@ -83,7 +152,7 @@ class T2TModel(keras.Model):
       setattr(self, f"{prefix}_{i}", item)
     return tuple(items)
 
-  def build_from_features(self, features):
+  def build_from_features(self, features: Features) -> None:
     """Creates the variables by running the model once, and makes every one of them part
     of the model's checkpoints."""
     self(features, training=False)
@@ -99,10 +168,24 @@ class T2TModel(keras.Model):
   def _trackable_children(self, save_type="checkpoint", **kwargs):
     children = super()._trackable_children(save_type, **kwargs)
     if save_type == "checkpoint":
-      children.update(getattr(self, "_extra_checkpoint_state", {}))
+      children.update(self.__dict__.get("_extra_checkpoint_state", {}))
     return children
 
   # -- decoding ---------------------------------------------------------------------------
+  @classmethod
+  def decode_feature_spec(cls, hp: HParams) -> dict[str, tf.TensorSpec]:
+    """The features of one example that predict() reads: source ids ending with EOS, or a
+    language model's prompt."""
+    return {"inputs": tf.TensorSpec([None], tf.int32)}
+
+  def predict(self, features: Features, search_settings: Search) -> tuple[tf.Tensor,
+                                                                          tf.Tensor]:
+    """Decodes a batch: (ids [b, length] 0-padded, scores [b])."""
+    s = search_settings
+    return self.infer(features["inputs"], beam_size=s.beam_size, alpha=s.alpha,
+                      extra_length=s.extra_length, use_cache=s.use_cache,
+                      temperature=s.temperature, top_k=s.top_k, seed=s.seed)
+
   def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True,
                   batch_size=None):
     """(symbols_to_logits_fn, initial state) for search.py.
@@ -125,13 +208,14 @@ class T2TModel(keras.Model):
 
   def infer(self, inputs, beam_size=1, alpha=0.6, extra_length=50, use_cache=True,
             temperature=0.0, top_k=0, seed=0):
-    """Decodes a batch. With inputs (translation), `inputs` [b, s] are the sources; for a
-    model without inputs (a language model) they are prompts [b, p] (0-padded, possibly
-    of width 0) that every output starts with. Returns (ids [b, length], scores [b]) of
-    the best hypothesis (or a sample, with temperature > 0 and beam_size 1)."""
+    """Decodes a batch of token ids. With inputs (translation), `inputs` [b, s] are the
+    sources; for a model without inputs (a language model) they are prompts [b, p]
+    (0-padded, possibly of width 0) that every output starts with. Returns (ids
+    [b, length], scores [b]) of the best hypothesis (or a sample, with temperature > 0
+    and beam_size 1)."""
     batch_size = tf.shape(inputs)[0]
     max_length = tf.shape(inputs)[1] + extra_length
-    if self.hparams.get("has_inputs", True):
+    if self.hparams.has_inputs:
       fn, state = self.decoding_fn(inputs, beam_size, max_length, use_cache)
     else:
       fn, state = self.decoding_fn(None, beam_size, max_length, use_cache,
@@ -143,3 +227,71 @@ class T2TModel(keras.Model):
     ids, scores = search.beam_search(fn, batch_size, beam_size, max_length,
                                      self.hparams.target_vocab_size, alpha, state)
     return ids[:, 0], scores[:, 0]
+
+  # -- measurement (t2t-benchmark) ----------------------------------------------------------
+  # What training throughput counts, and whether decoding runs to a requested length
+  # (token models) or to the end of its input (speech).
+  THROUGHPUT_UNIT: ClassVar[str] = "target_tokens"
+  DECODES_TO_LENGTH: ClassVar[bool] = True
+  # For models that decode to the end of their input: the result key of decoding speed in
+  # THROUGHPUT_UNITs per second.
+  DECODE_THROUGHPUT_KEY: ClassVar[str | None] = None
+
+  @classmethod
+  def describe_search(cls, search_settings: Search) -> str:
+    """How predict() decodes under these settings, in words (t2t-benchmark's report)."""
+    if search_settings.beam_size <= 1:
+      return "greedy search, cached" if search_settings.use_cache else "greedy search"
+    return f"beam search, beam {search_settings.beam_size}" + (
+        ", cached" if search_settings.use_cache else "")
+
+  @classmethod
+  def benchmark_shape(cls, smoke: bool = False) -> BenchmarkShape:
+    """The default synthetic batch (smoke: tiny, for a quick check that all runs)."""
+    if smoke:
+      return BenchmarkShape(batch=4, src_len=8, tgt_len=8, vocab_size=64, decode_src_len=4)
+    return BenchmarkShape(batch=32, src_len=64, tgt_len=64, vocab_size=32768,
+                          decode_src_len=32)
+
+  @classmethod
+  def set_benchmark_vocab(cls, hp: HParams, vocab_size: int) -> None:
+    """The vocabulary size a synthetic benchmark trains with (no problem's data)."""
+    hp.input_vocab_size = hp.target_vocab_size = vocab_size
+
+  @classmethod
+  def benchmark_features(cls, hp: HParams, shape: BenchmarkShape, seed=1234) -> Features:
+    """A training batch of shape's lengths without padding or EOS: every position is a
+    real token."""
+    rng = np.random.default_rng(seed)
+    v = hp.target_vocab_size
+    features = {"targets": tf.constant(rng.integers(2, v, (shape.batch, shape.tgt_len)),
+                                       tf.int32)}
+    if hp.has_inputs:
+      features["inputs"] = tf.constant(rng.integers(2, v, (shape.batch, shape.src_len)),
+                                       tf.int32)
+    return features
+
+  @classmethod
+  def benchmark_decode_features(cls, hp: HParams, batch: int, src_len: int,
+                                seed=4321) -> Features:
+    """Sources of src_len tokens ending with EOS, as the decoder feeds them."""
+    ids = np.random.default_rng(seed).integers(2, hp.target_vocab_size, (batch, src_len))
+    ids[:, -1] = EOS_ID
+    return {"inputs": tf.constant(ids, tf.int32)}
+
+  @classmethod
+  def throughput_units(cls, hp: HParams, batch: int, src_len: int, tgt_len: int) -> float:
+    """THROUGHPUT_UNITs in a batch of these lengths (no padding)."""
+    return batch * tgt_len
+
+  @classmethod
+  def batch_units(cls, hp: HParams, features: Features) -> tuple[float, float]:
+    """(real, padded) THROUGHPUT_UNITs in a batch from the input pipeline."""
+    targets = features["targets"].numpy()
+    return int((targets != 0).sum()), targets.size
+
+  @classmethod
+  def train_flops(cls, hp: HParams, shape: BenchmarkShape) -> int | None:
+    """Model FLOPs of one training step (3 x forward, 2 per multiply-add) on a batch of
+    `shape`, or None when the model has no formula (t2t-benchmark then reports no MFU)."""
+    return None

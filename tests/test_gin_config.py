@@ -9,7 +9,7 @@ from absl import flags
 
 from t2t_lite import experiment, gin_config
 from t2t_lite.errors import UserError
-from t2t_lite.training.trainer import Trainer
+from t2t_lite.training.trainer import TrainerOptions
 
 
 @pytest.fixture(autouse=True)
@@ -79,14 +79,15 @@ def test_only_flags_given_on_the_command_line_become_bindings():
   assert bindings == ['experiment.problem = "algorithmic_reverse_decimal40"']
   gin_config.parse(gin_params=["Trainer.train_steps = 7", "experiment.problem = 'x'"],
                    flag_bindings=bindings)
-  assert gin_config.value(Trainer, "train_steps") == 7  # gin's, the flag was not given
-  assert experiment.names().problem == "algorithmic_reverse_decimal40"  # the flag's
+  assert TrainerOptions.from_config().train_steps == 7  # gin's, the flag was not given
+  assert experiment.ExperimentOptions.from_config().problem == \
+      "algorithmic_reverse_decimal40"  # the flag's
 
 
 def test_value_is_the_binding_or_the_default():
-  assert gin_config.value(Trainer, "eval_split") == "dev"
+  assert TrainerOptions.from_config().eval_split == "dev"
   gin_config.parse(gin_params=["Trainer.eval_split = 'dev_long'"])
-  assert gin_config.value(Trainer, "eval_split") == "dev_long"
+  assert TrainerOptions.from_config().eval_split == "dev_long"
 
 
 @pytest.mark.parametrize("value", ["a'b\"c", 3, 2.5e-05, True, None, [1, "x", [2.0, False]]])
@@ -97,26 +98,30 @@ def test_literals_round_trip_through_gin(value):
 
 def test_record_makes_the_operative_config_reproduce_the_run():
   gin_config.parse(gin_params=["Trainer.train_steps = 9"])
-  gin_config.record(experiment.names, problem="algorithmic_reverse_decimal40")
+  gin_config.record(experiment.ExperimentOptions, problem="algorithmic_reverse_decimal40")
   gin_config.record(experiment.hparams_bindings, hidden_size=32)
   text = gin_config.config_text("t2t-trainer")
   assert "experiment.problem = 'algorithmic_reverse_decimal40'" in text
   assert "hparams.hidden_size = 32" in text
   gin_config.clear()
   gin.parse_config(text)
-  assert experiment.names().problem == "algorithmic_reverse_decimal40"
+  assert experiment.ExperimentOptions.from_config().problem == "algorithmic_reverse_decimal40"
   assert experiment.hparams_bindings() == {"hidden_size": 32}
 
 
 def test_trainer_flag_defaults_are_the_configurables_defaults():
   # The binary defines absl flags at import: look at them in a process of their own.
-  code = ("import json, inspect; from t2t_lite.bin import t2t_trainer as t; "
+  code = ("import json; from t2t_lite.bin import t2t_trainer as t; "
           "from t2t_lite.bin.common_flags import FLAGS; "
-          "print(json.dumps({f: [FLAGS[f].default, b] for f, b in "
-          "t.TRAINER_BINDINGS.items()}))")
+          "from t2t_lite.experiment import ExperimentOptions; "
+          "print(json.dumps({f: [FLAGS[f].default, b] for g in "
+          "(ExperimentOptions,) + t.GIN_GROUPS for f, b in g.flag_bindings().items()}))")
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        check=True).stdout
-  for flag, (default, binding) in json.loads(out.strip().splitlines()[-1]).items():
+  bound = json.loads(out.strip().splitlines()[-1])
+  assert {"train_steps", "random_seed", "xla", "strategy", "problem"} <= set(bound)
+  for flag, (default, binding) in bound.items():
     name, param = binding.split(".")
-    fn = {"Trainer": Trainer, "run": experiment.run_settings}[name]
-    assert gin_config.value(fn, param) == default, flag
+    group = {"Trainer": TrainerOptions, "run": experiment.RunOptions,
+             "experiment": experiment.ExperimentOptions}[name]
+    assert getattr(group.from_config(), param) == default, flag

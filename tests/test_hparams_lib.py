@@ -8,10 +8,12 @@ from t2t_lite.hparams_lib import HParams
 def test_sets_build_on_each_other_with_tensor2tensor_values():
   base, big, tiny = (registry.hparams(n) for n in
                      ["transformer_base", "transformer_big", "transformer_tiny"])
-  assert (base.hidden_size, base.filter_size, base.num_heads, base.num_hidden_layers) == (512, 2048, 8, 6)
+  assert (base.hidden_size, base.filter_size, base.num_heads,
+          base.num_hidden_layers) == (512, 2048, 8, 6)
   assert (big.hidden_size, big.filter_size, big.num_heads, big.batch_size) == (1024, 4096, 16, 2048)
   assert big.layer_prepostprocess_dropout == 0.3
-  assert (tiny.hidden_size, tiny.filter_size, tiny.num_heads, tiny.num_hidden_layers) == (128, 512, 4, 2)
+  assert (tiny.hidden_size, tiny.filter_size, tiny.num_heads,
+          tiny.num_hidden_layers) == (128, 512, 4, 2)
   single = registry.hparams("transformer_base_single_gpu")
   assert (single.batch_size, single.learning_rate_warmup_steps) == (1024, 16000)
 

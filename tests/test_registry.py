@@ -50,3 +50,50 @@ def test_registry_help_lists_every_kind():
   for title in ["Problems:", "Models:", "HParams sets:", "Optimizers:"]:
     assert title in text
   assert "  * transformer_tiny" in text
+
+
+def test_registration_checks_the_model_contract():
+  from t2t_lite.t2t_model import T2TModel
+  models = registry.Registry("model", contract="t2t_lite.t2t_model:T2TModel")
+
+  class NoCall(T2TModel):
+    pass
+  with pytest.raises(UserError, match="does not implement call"):
+    models.register(NoCall)
+
+  class Misspelled(T2TModel):
+    def call(self, features, training=False):
+      return features["targets"]
+
+    def loss_sum(self, logits, features):  # meant loss_sums
+      return 0.0, 1.0
+  with pytest.raises(UserError, match="'loss_sum'.*did you mean loss_sums"):
+    models.register(Misspelled)
+
+  with pytest.raises(UserError, match="must subclass t2t_lite.t2t_model.T2TModel"):
+    models.register(type("NotAModel", (), {}))
+  assert "no_call" not in models and "misspelled" not in models
+
+
+def test_registration_checks_the_problem_contract():
+  from t2t_lite.data.problem import Problem
+  problems = registry.Registry("problem", contract="t2t_lite.data.problem:Problem")
+
+  class NoData(Problem):
+    def feature_encoders(self, data_dir):
+      return {}
+  with pytest.raises(UserError, match="does not implement generate_encoded_samples"):
+    problems.register(NoData)
+
+  class Typo(NoData):
+    decode_metric = ("bleu",)  # meant decode_metrics
+
+    def generate_encoded_samples(self, data_dir, tmp_dir, split):
+      yield {}
+  with pytest.raises(UserError, match="did you mean decode_metrics"):
+    problems.register(Typo)
+
+
+def test_hparams_sets_having_names_the_sets_that_define_them():
+  assert registry.hparams_sets_having(["rnn_hidden_size"])[0].startswith("deep_speech2")
+  assert registry.hparams_sets_having(["no_such_hparam"]) == []

@@ -12,8 +12,23 @@ import numpy as np
 import tensorflow as tf
 
 from t2t_lite.errors import UserError
+from t2t_lite.hparams_lib import spec
 
 SAMPLE_RATE = 16000
+
+# The hparams of the front end (features_from_waveform), read by speech problems and by
+# models of audio features.
+HPARAMS = (
+    spec("audio_num_mel_bins", int, "log-mel filterbank bins", minimum=1),
+    spec("audio_frame_length_ms", float, "analysis window", above=0),
+    spec("audio_frame_step_ms", float, "hop between frames", above=0),
+    spec("audio_add_deltas", bool, "append deltas and delta-deltas (x3 features)"),
+    spec("audio_spec_augment", bool, "SpecAugment masks, in training only"),
+    spec("audio_freq_masks", int, "SpecAugment: frequency masks", minimum=0),
+    spec("audio_freq_mask_width", int, "SpecAugment: widest frequency mask", minimum=0),
+    spec("audio_time_masks", int, "SpecAugment: time masks", minimum=0),
+    spec("audio_time_mask_width", int, "SpecAugment: widest time mask", minimum=0),
+)
 
 
 def read_wav(path, sample_rate=SAMPLE_RATE):

@@ -101,7 +101,7 @@ def find_corrupt_file(problem, files):
   """The first of `files` that cannot be read and parsed to the end (None if all can)."""
   for path in files:
     try:
-      for record in tf.data.TFRecordDataset(path).map(problem.decode_example):
+      for _ in tf.data.TFRecordDataset(path).map(problem.decode_example):
         pass
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError):
       return path

@@ -2,34 +2,83 @@
 
 A problem never builds layers and never trains; it owns its data: generating it into
 sharded TFRecords in data_dir, its vocabulary files, parsing examples back, and naming the
-metrics its evaluation reports.
+metrics its evaluation reports. Everything the engine calls is declared here:
+
+  dataset_splits, has_inputs          what data there is
+  feature_encoders, write_vocab       the vocabulary (text <-> ids)
+  generate_encoded_samples            the examples (or override generate_data)
+  decode_example, preprocess_example  TFRecord -> model features, inside tf.data
+  feature_spec                        what preprocess_example yields (checked at start
+                                      against the pipeline and against the model's needs)
+  HPARAMS                             hparams preprocess_example reads
+  eval_metrics                        teacher-forced metrics (names in metrics.METRICS)
+  decode_metrics                      metrics of decoded text (names in DECODED_METRICS)
+  decoder_class                       the Decoder that t2t-decoder and t2t-exporter use
+  detokenizer                         in-graph ids -> text, for text metrics (WER/CER)
 """
+import abc
 import json
 import os
+from typing import ClassVar
 
 import tensorflow as tf
 
+from t2t_lite import hparams_lib, registry
 from t2t_lite.data import generator_utils
 from t2t_lite.data.text_encoder import ensure_dir
+from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
-from t2t_lite.hparams_lib import HParams
-from t2t_lite.registry import default_name
+from t2t_lite.hparams_lib import HParams, HParamSpec
 
 TRAIN, DEV = "train", "dev"
 
 
-class Problem:
-  """Base class. Subclasses implement `feature_encoders` and
-  `generate_encoded_samples` (or override `generate_data` entirely)."""
+class Problem(abc.ABC):
+  """Base class. Subclasses implement `feature_encoders` and `generate_encoded_samples`."""
 
+  registered_name: ClassVar[str | None] = None  # set by registry.register_problem
   # (split name, number of shards). Subclasses may add splits (e.g. a long-length dev set).
-  dataset_splits = ((TRAIN, 10), (DEV, 1))
-  has_inputs = True
-  eval_metrics = ("accuracy", "accuracy_per_sequence", "neg_log_perplexity")
+  dataset_splits: ClassVar[tuple[tuple[str, int], ...]] = ((TRAIN, 10), (DEV, 1))
+  has_inputs: ClassVar[bool] = True
+  eval_metrics: ClassVar[tuple[str, ...]] = ("accuracy", "accuracy_per_sequence",
+                                             "neg_log_perplexity")
+  # Metrics of decoded outputs, computed during train_and_evaluate on a sample of the eval
+  # split (e.g. "bleu"); each is a name in decoding/decoder.py's DECODED_METRICS.
+  decode_metrics: ClassVar[tuple[str, ...]] = ()
+  # Hparams preprocess_example reads (validated with the model's, before anything runs).
+  HPARAMS: ClassVar[tuple[HParamSpec, ...]] = ()
+  # How hparams validation names HPARAMS to a user whose set lacks them.
+  HPARAMS_KIND: ClassVar[str] = "hparams"
+
+  @classmethod
+  def check_registration(cls) -> None:
+    """registry.register_problem runs this: a problem implements its abstract hooks, and
+    no method name is a misspelled hook."""
+    missing = sorted(cls.__abstractmethods__)  # Problem is an abc.ABC
+    if missing:
+      raise UserError(f"problem {cls.__name__} does not implement {', '.join(missing)}")
+    registry.check_hook_names(cls, Problem, f"problem {cls.__name__}")
 
   @property
-  def name(self):
-    return getattr(type(self), "registered_name", None) or default_name(type(self))
+  def name(self) -> str:
+    return type(self).registered_name or registry.default_name(type(self))
+
+  @property
+  def decoder_class(self) -> type:
+    """The Decoder of this problem's outputs (t2t-decoder; t2t-exporter's serving module
+    comes from it too): text lines in and out, by default."""
+    return decoder.TextDecoder
+
+  def check_hparams(self, hparams: HParams) -> None:
+    """Raises UserError when hparams lack, or hold bad values of, the problem's HPARAMS."""
+    hparams_lib.validate(hparams, self.HPARAMS, f"problem '{self.name}'", self.HPARAMS_KIND)
+
+  def feature_spec(self, hparams: HParams) -> dict[str, tf.TensorSpec]:
+    """What preprocess_example yields for one example (token ids by default)."""
+    out = {"targets": tf.TensorSpec([None], tf.int32)}
+    if self.has_inputs:
+      out["inputs"] = tf.TensorSpec([None], tf.int32)
+    return out
 
   # -- settings ---------------------------------------------------------------------------
   # Typed settings of a problem that is usable with no code (file paths, vocabulary
@@ -76,7 +125,8 @@ class Problem:
 
   def check_settings(self, settings):
     """Raises UserError for settings this problem cannot use; may complete them (e.g.
-    make paths absolute)."""
+    make paths absolute). None to check by default."""
+    return None
 
   def save_settings(self, data_dir):
     values = self.settings.values()
@@ -85,12 +135,15 @@ class Problem:
         json.dump(values, f, indent=2, sort_keys=True)
 
   # -- vocabulary -------------------------------------------------------------------------
+  @abc.abstractmethod
   def feature_encoders(self, data_dir):
     """{"inputs": TextEncoder, "targets": TextEncoder}, read from data_dir."""
     raise NotImplementedError
 
   def write_vocab(self, data_dir):
-    """Builds and saves the vocabulary files in data_dir (once; existing ones are kept)."""
+    """Builds and saves the vocabulary files in data_dir (once; existing ones are kept).
+    Nothing to build by default (e.g. a fixed byte vocabulary)."""
+    return None
 
   def update_hparams(self, hparams, data_dir):
     """Copies what the model must know about the data (vocabulary sizes) into hparams."""
@@ -103,6 +156,7 @@ class Problem:
     return hparams
 
   # -- generation -------------------------------------------------------------------------
+  @abc.abstractmethod
   def generate_encoded_samples(self, data_dir, tmp_dir, split):
     """Yields {"inputs": [ids...], "targets": [ids...]} for one split (ids end with EOS)."""
     raise NotImplementedError

@@ -3,6 +3,8 @@
 Pieces are numbered so that pad = 0, EOS = 1 (the framework's reserved ids) and unk = 2;
 sentencepiece itself never adds BOS/EOS, the problem appends EOS.
 """
+import io
+
 import sentencepiece as spm
 import tensorflow as tf
 
@@ -61,7 +63,6 @@ def train(model_path, texts, vocab_size, model_type="unigram", log=print):
 
 
 def _train_proto(texts, vocab_size, model_type):
-  import io
   model = io.BytesIO()
   spm.SentencePieceTrainer.train(
       sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size,

@@ -9,6 +9,7 @@ an in-graph detokenizer is built for WER/CER during evaluation.
 import re
 import string
 
+import sentencepiece as spm
 import tensorflow as tf
 
 from t2t_lite.data.text_encoder import NUM_RESERVED_TOKENS, RESERVED_TOKENS, TextEncoder, strip_ids
@@ -48,7 +49,6 @@ class SentencePieceEncoder(TextEncoder):
   word_boundary = SP_WORD_BOUNDARY
 
   def __init__(self, model_path):
-    import sentencepiece as spm
     if not tf.io.gfile.exists(model_path):
       raise UserError(f"SentencePiece model {model_path} is missing; run t2t-datagen again")
     self._sp = spm.SentencePieceProcessor(model_file=model_path)
@@ -61,7 +61,6 @@ class SentencePieceEncoder(TextEncoder):
   @staticmethod
   def train(transcripts, model_prefix, vocab_size):
     """Trains a SentencePiece model on an iterable of transcripts -> model_prefix.model."""
-    import sentencepiece as spm
     try:
       spm.SentencePieceTrainer.train(
           sentence_iterator=(normalize_transcript(t) for t in transcripts),

@@ -7,6 +7,7 @@ sharded TFRecords. A Text2SelfProblem (language modeling) yields {"targets": str
 Vocabulary files live in data_dir and are reused; one built with other settings is an
 error, never silently rebuilt.
 """
+import abc
 import json
 import os
 
@@ -14,7 +15,7 @@ import tensorflow as tf
 
 from t2t_lite.data import sentencepiece_encoder
 from t2t_lite.data.problem import Problem
-from t2t_lite.data.text_encoder import (EOS_ID, ByteTextEncoder, CharacterTextEncoder)
+from t2t_lite.data.text_encoder import EOS_ID, ByteTextEncoder, CharacterTextEncoder
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
 
@@ -45,6 +46,7 @@ class Text2TextProblem(Problem):
     if s.approx_vocab_size < 8:
       raise UserError(f"problem setting approx_vocab_size={s.approx_vocab_size} must be >= 8")
 
+  @abc.abstractmethod
   def generate_samples(self, data_dir, tmp_dir, split):
     """Yields {"inputs": str, "targets": str} (only "targets" without inputs)."""
     raise NotImplementedError

@@ -1,8 +1,8 @@
 """Decoding speech: WAV files (or a split's utterances) in, transcripts out.
 
-t2t-decoder uses this for problems whose `decoder_class` names it. Features come from the
-problem's own preprocessing (the same tf code as training, without SpecAugment); the model
-transcribes with CTC greedy search (beam_size=1) or CTC beam search.
+Speech problems name it as their `decoder_class`. Features come from the problem's own
+preprocessing (the same tf code as training, without SpecAugment); the model's predict
+transcribes (DeepSpeech2: CTC greedy search with beam_size=1, else CTC beam search).
 """
 import os
 import sys
@@ -16,26 +16,17 @@ from t2t_lite.data.text_encoder import write_text_atomically
 from t2t_lite.decoding import decoder
 from t2t_lite.decoding.batching import map_length_sorted
 from t2t_lite.errors import UserError
+from t2t_lite.serving import export
 
 
-class AudioDecoder:
-  """t2t-decoder's decoder for speech problems (their `decoder_class`)."""
+class AudioDecoder(decoder.Decoder):
+  """The Decoder of speech problems: WAV files in, transcripts out."""
 
-  def __init__(self, problem, model_cls, hparams, data_dir, checkpoint_path, dhp):
-    self.problem, self.hparams, self.dhp = problem, hparams, dhp
-    self.data_dir = data_dir
+  def __init__(self, problem, model, hparams, data_dir, dhp):
+    super().__init__(problem, model, hparams, data_dir, dhp)
     self.encoder = problem.feature_encoders(data_dir)["targets"]
-    if self.encoder.vocab_size != hparams.target_vocab_size:
-      raise UserError(f"the transcript vocabulary in {data_dir} has {self.encoder.vocab_size} "
-                      f"tokens but the model was trained with {hparams.target_vocab_size}; "
-                      "pass the --data_dir the run was trained with")
-    if not hasattr(model_cls, "transcribe"):
-      raise UserError(f"model {model_cls.__name__} cannot transcribe audio; use a speech "
-                      "model such as deep_speech2")
-    model_cls.validate_hparams(hparams)
-    problem.check_hparams(hparams)
-    self.model = decoder.restored_model(model_cls, hparams, checkpoint_path)
     depth = audio.feature_depth(hparams)
+    search = dhp.search()
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int16)])
     def features(waveform):
@@ -45,12 +36,21 @@ class AudioDecoder:
     @tf.function(input_signature=[tf.TensorSpec([None, None, depth], tf.float32),
                                   tf.TensorSpec([None], tf.int32)])
     def transcribe(inputs, lengths):
-      return self.model.transcribe(inputs, lengths, beam_size=dhp.beam_size)
+      return self.model.predict({"inputs": inputs, "inputs_length": lengths}, search)[0]
     self._features, self._transcribe = features, transcribe
 
   @classmethod
-  def from_checkpoint(cls, problem, model_cls, hparams, data_dir, checkpoint_path, dhp):
-    return cls(problem, model_cls, hparams, data_dir, checkpoint_path, dhp)
+  def check_vocabulary(cls, problem, hparams, data_dir):
+    size = problem.feature_encoders(data_dir)["targets"].vocab_size
+    if size != hparams.target_vocab_size:
+      raise UserError(f"the transcript vocabulary in {data_dir} has {size} tokens but the "
+                      f"model was trained with {hparams.target_vocab_size}; pass the "
+                      "--data_dir the run was trained with")
+
+  def serving_module(self):
+    """WAV bytes (or float waveforms) in, transcripts out."""
+    return export.SpeechServing(self.model, self.problem, self.hparams, self.data_dir,
+                                self.dhp.search())
 
   def transcribe_waveforms(self, waveforms):
     """int16 waveforms -> transcripts, in order (batched by length)."""

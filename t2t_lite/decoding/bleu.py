@@ -6,11 +6,12 @@ exactly how a score was computed.
 """
 import sacrebleu
 
+from t2t_lite.errors import UserError
+
 
 def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
   """(sacrebleu BLEUScore, signature string) of hypotheses against one reference each."""
   if len(hypotheses) != len(references):
-    from t2t_lite.errors import UserError
     raise UserError(f"{len(hypotheses)} translations but {len(references)} references; "
                     "the files must have one line per sentence each")
   metric = sacrebleu.BLEU(tokenize=tokenize, lowercase=lowercase)

@@ -32,8 +32,21 @@ def beam_search(logits, lengths, beam_size):
   return ids, scores[:, 0]
 
 
+def greedy_path_log_prob(logits, lengths):
+  """The log-probability [b] of the best frame-by-frame path (what greedy decodes)."""
+  best = tf.reduce_max(tf.nn.log_softmax(tf.cast(logits, tf.float32)), axis=-1)
+  valid = tf.sequence_mask(lengths, tf.shape(best)[1])
+  return tf.reduce_sum(tf.where(valid, best, 0.0), axis=1)
+
+
+def decode_with_scores(logits, lengths, beam_size=1):
+  """Greedy for beam_size 1, beam search otherwise: (ids [b, l], log-probability [b] of
+  the best path)."""
+  if beam_size <= 1:
+    return greedy(logits, lengths), greedy_path_log_prob(logits, lengths)
+  return beam_search(logits, lengths, beam_size)
+
+
 def decode(logits, lengths, beam_size=1):
   """Greedy for beam_size 1, beam search otherwise; ids [b, l]."""
-  if beam_size <= 1:
-    return greedy(logits, lengths)
-  return beam_search(logits, lengths, beam_size)[0]
+  return decode_with_scores(logits, lengths, beam_size)[0]

@@ -3,65 +3,76 @@
 Inputs are encoded with the problem's vocabulary, sorted by length into batches (so little
 is spent on padding), decoded with greedy or beam search in one traced function, and put
 back in their original order.
+
+`Decoder` is the interface of every problem's decoder (Problem.decoder_class): made from a
+trained model, it decodes a file, stdin or a split, scores decoded outputs for evaluation
+(decoded_metrics), and gives t2t-exporter its serving module. TextDecoder (here) and
+AudioDecoder (audio_decoder.py) implement it.
 """
+import abc
 import sys
 
 import tensorflow as tf
 
-from t2t_lite import mixed_precision
+from t2t_lite import mixed_precision, options
 from t2t_lite.data.text_encoder import EOS_ID, strip_ids, write_text_atomically
 from t2t_lite.decoding import bleu
 from t2t_lite.decoding.batching import map_length_sorted
-from t2t_lite.errors import UserError
-from t2t_lite.hparams_lib import HParams
+from t2t_lite.errors import UserError, suggestion
+from t2t_lite.options import setting
+from t2t_lite.serving import export
+from t2t_lite.t2t_model import Search
 
 
-def decode_hparams(overrides=""):
+@options.group()
+class DecodeHParams(options.Options):
   """Tensor2Tensor's --decode_hparams: search settings, not model settings."""
-  hp = HParams(
-      beam_size=4,        # 1 means greedy search (or sampling)
-      alpha=0.6,          # length penalty exponent: ((5 + length) / 6) ** alpha
-      extra_length=50,    # outputs may be this much longer than their input (or prompt)
-      batch_size=32,      # sentences per decoding batch
-      num_samples=100,    # dataset decoding: how many examples (-1: all)
-      use_cache=True,     # cached keys/values (same result, faster)
-      sampling_method="argmax",  # or "random": sample each symbol (needs beam_size=1)
-      sampling_temp=1.0,         # random sampling from softmax(logits / sampling_temp)
-      sampling_keep_top_k=-1,    # random sampling among the k likeliest symbols (-1: all)
-      sampling_seed=0,           # the same seed gives the same samples
-  )
-  try:
-    hp.parse(overrides)
-  except UserError as e:
-    raise UserError(str(e).replace("--hparams", "--decode_hparams")) from None
-  for name, low in (("beam_size", 1), ("extra_length", 0), ("batch_size", 1)):
-    if getattr(hp, name) < low:
-      raise UserError(f"--decode_hparams {name}={getattr(hp, name)} must be >= {low}")
-  if hp.alpha < 0:
-    raise UserError(f"--decode_hparams alpha={hp.alpha} must be >= 0")
-  if hp.sampling_method not in ("argmax", "random"):
-    raise UserError(f"--decode_hparams sampling_method={hp.sampling_method} must be argmax "
-                    "or random")
-  if hp.sampling_method == "random" and hp.beam_size != 1:
-    raise UserError("--decode_hparams sampling_method=random samples one output: set "
-                    "beam_size=1")
-  if hp.sampling_temp <= 0:
-    raise UserError(f"--decode_hparams sampling_temp={hp.sampling_temp} must be > 0")
-  return hp
+  beam_size: int = setting(4, "1 means greedy search (or sampling)", minimum=1)
+  alpha: float = setting(0.6, "length penalty exponent: ((5 + length) / 6) ** alpha",
+                         minimum=0)
+  extra_length: int = setting(50, "outputs may be this much longer than their input (or "
+                              "prompt)", minimum=0)
+  batch_size: int = setting(32, "sentences per decoding batch", minimum=1)
+  num_samples: int = setting(100, "dataset decoding: how many examples (-1: all)",
+                             minimum=-1)
+  use_cache: bool = setting(True, "cached keys/values (same result, faster)")
+  sampling_method: str = setting("argmax", "'random' samples each symbol (needs "
+                                 "beam_size=1)", choices=("argmax", "random"))
+  sampling_temp: float = setting(1.0, "random sampling from softmax(logits / "
+                                 "sampling_temp)", above=0)
+  sampling_keep_top_k: int = setting(-1, "random sampling among the k likeliest symbols "
+                                     "(-1: all)", minimum=-1)
+  sampling_seed: int = setting(0, "the same seed gives the same samples")
+
+  def __post_init__(self):
+    super().__post_init__()
+    if self.sampling_method == "random" and self.beam_size != 1:
+      raise UserError("sampling_method=random samples one output: set beam_size=1")
+
+  def search(self):
+    """The model's Search for these settings."""
+    random = self.sampling_method == "random"
+    return Search(beam_size=self.beam_size, alpha=self.alpha,
+                  extra_length=self.extra_length, use_cache=self.use_cache,
+                  temperature=self.sampling_temp if random else 0.0,
+                  top_k=max(self.sampling_keep_top_k, 0), seed=self.sampling_seed)
 
 
-def load_model(problem, model_cls, hparams, data_dir, checkpoint_path):
-  """The model of a run, restored from checkpoint_path, with its vocabularies checked."""
-  encoders = problem.feature_encoders(data_dir)
-  for feature, key in (("inputs", "input_vocab_size"), ("targets", "target_vocab_size")):
-    size = encoders[feature].vocab_size
-    if size != getattr(hparams, key):
-      raise UserError(f"the {feature} vocabulary in {data_dir} has {size} tokens but the "
-                      f"model was trained with {getattr(hparams, key)}; pass the --data_dir "
-                      "the run was trained with")
-  model_cls.validate_hparams(hparams)
-  model = restored_model(model_cls, hparams, checkpoint_path, problem.has_inputs)
-  return model, encoders
+def _bleu(hypotheses, references):
+  result, signature = bleu.corpus_bleu(hypotheses, references)
+  return result.score, signature
+
+
+# Metrics of decoded text that a problem may list in decode_metrics: name -> (what computes
+# it, (hypotheses, references) -> (score, signature of how it was computed)).
+DECODED_METRICS = {"bleu": ("sacrebleu", _bleu)}
+
+
+def check_decoded_metric_names(names, problem_name):
+  for name in names:
+    if name not in DECODED_METRICS:
+      raise UserError(f"problem '{problem_name}' asks for unknown decode metric '{name}'"
+                      f"{suggestion(name, DECODED_METRICS)}")
 
 
 def restored_model(model_cls, hparams, checkpoint_path, has_inputs=True):
@@ -80,28 +91,92 @@ def restored_model(model_cls, hparams, checkpoint_path, has_inputs=True):
   return model
 
 
-class Decoder:
-  """Decodes text with a model: sources of a translation model, or prompts of a language
-  model (which its outputs continue; an empty prompt samples from scratch)."""
+class Decoder(abc.ABC):
+  """What t2t-decoder, t2t-exporter and evaluation need of a problem's decoder."""
 
-  def __init__(self, problem, model, encoders, dhp, data_dir=None):
-    self.problem, self.model, self.encoders, self.dhp = problem, model, encoders, dhp
-    self.data_dir = data_dir
-    self.prompts = not problem.has_inputs
-    random = dhp.sampling_method == "random"
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
-    def decode_batch(inputs):
-      return self.model.infer(inputs, beam_size=dhp.beam_size, alpha=dhp.alpha,
-                              extra_length=dhp.extra_length, use_cache=dhp.use_cache,
-                              temperature=dhp.sampling_temp if random else 0.0,
-                              top_k=max(dhp.sampling_keep_top_k, 0), seed=dhp.sampling_seed)
-    self._decode_batch = decode_batch
+  def __init__(self, problem, model, hparams, data_dir, dhp):
+    self.problem, self.model, self.hparams = problem, model, hparams
+    self.data_dir, self.dhp = data_dir, dhp
 
   @classmethod
   def from_checkpoint(cls, problem, model_cls, hparams, data_dir, checkpoint_path, dhp):
-    model, encoders = load_model(problem, model_cls, hparams, data_dir, checkpoint_path)
-    return cls(problem, model, encoders, dhp, data_dir)
+    """The decoder of a trained run (hparams validated): its model restored from
+    checkpoint_path."""
+    cls.check_vocabulary(problem, hparams, data_dir)
+    model = restored_model(model_cls, hparams, checkpoint_path, problem.has_inputs)
+    return cls(problem, model, hparams, data_dir, dhp)
+
+  @classmethod
+  @abc.abstractmethod
+  def check_vocabulary(cls, problem, hparams, data_dir):
+    """Raises UserError unless the vocabulary in data_dir is the one the model was trained
+    with."""
+
+  @abc.abstractmethod
+  def serving_module(self) -> tf.Module:
+    """The tf.Module t2t-exporter saves; its signatures() name the serving functions."""
+
+  @abc.abstractmethod
+  def decode_from_file(self, path, out_path=None):
+    """Decodes each input listed in `path`; writes one output per line (stdout if no
+    out_path). Returns the outputs."""
+
+  @abc.abstractmethod
+  def interactive(self, stdin=sys.stdin, stdout=sys.stdout):
+    """Reads one input per line until EOF and answers each at once."""
+
+  @abc.abstractmethod
+  def decode_dataset(self, split="dev", log=print):
+    """Decodes examples of a split, logging each and a summary line; returns the
+    summary."""
+
+  def decoded_metrics(self, split, num_samples, names):
+    """({name: score} of decode metrics over the first num_samples examples of split; a
+    line saying how they were computed)."""
+    raise UserError(f"problem '{self.problem.name}' has no decode metrics with "
+                    f"{type(self).__name__}")
+
+
+class TextDecoder(Decoder):
+  """Decodes text with a model: sources of a translation model, or prompts of a language
+  model (which its outputs continue; an empty prompt samples from scratch)."""
+
+  def __init__(self, problem, model, hparams, data_dir, dhp):
+    super().__init__(problem, model, hparams, data_dir, dhp)
+    self.encoders = problem.feature_encoders(data_dir)
+    self.prompts = not problem.has_inputs
+    search = dhp.search()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    def decode_batch(inputs):
+      return self.model.predict({"inputs": inputs}, search)
+    self._decode_batch = decode_batch
+
+  @classmethod
+  def check_vocabulary(cls, problem, hparams, data_dir):
+    encoders = problem.feature_encoders(data_dir)
+    for feature, key in (("inputs", "input_vocab_size"), ("targets", "target_vocab_size")):
+      size = encoders[feature].vocab_size
+      if size != getattr(hparams, key):
+        raise UserError(f"the {feature} vocabulary in {data_dir} has {size} tokens but the "
+                        f"model was trained with {getattr(hparams, key)}; pass the "
+                        "--data_dir the run was trained with")
+
+  def serving_module(self):
+    """Strings in, strings out."""
+    return export.TextServing(self.model, self.problem, self.encoders, self.dhp.search())
+
+  def decoded_metrics(self, split, num_samples, names):
+    _, targets, outputs = self.decode_split(split, num_samples)
+    text = self.encoders["targets"].decode
+    hypotheses, references = [text(o) for o in outputs], [text(t) for t in targets]
+    scores, notes = {}, []
+    for name in names:
+      implementation, fn = DECODED_METRICS[name]
+      scores[name], signature = fn(hypotheses, references)
+      notes.append(f"{name}: {implementation} on the first {len(targets)} {split} examples, "
+                   f"decoded with {self.dhp.beam_size} beam(s); {signature}")
+    return scores, "\n".join(notes)
 
   def encode_line(self, line, where):
     try:
@@ -177,8 +252,8 @@ class Decoder:
 
   def decode_dataset(self, split="dev", log=print):
     """Decodes examples of a split, printing input, target and output; returns the
-    fraction of outputs that equal their targets exactly (and logs BLEU for problems that
-    report it)."""
+    fraction of outputs that equal their targets exactly (and logs the problem's decode
+    metrics, e.g. BLEU)."""
     inputs, targets, outputs = self.decode_split(split)
     text = self.encoders["targets"].decode
     for i, t, o in zip(inputs, targets, outputs):
@@ -187,10 +262,10 @@ class Decoder:
       log(f"OUTPUT: {text(o)}")
     accuracy = sum(o == t for o, t in zip(outputs, targets)) / max(len(targets), 1)
     line = f"decoded {len(targets)} {split} examples: exact match {accuracy:.4f}"
-    if "bleu" in getattr(self.problem, "decode_metrics", ()) and targets:
-      result, signature = bleu.corpus_bleu([text(o) for o in outputs],
-                                           [text(t) for t in targets])
-      line += f"  BLEU {result.score:.2f} ({signature})"
+    for name in self.problem.decode_metrics if targets else ():
+      score, signature = DECODED_METRICS[name][1]([text(o) for o in outputs],
+                                                  [text(t) for t in targets])
+      line += f"  {name.upper()} {score:.2f} ({signature})"
     log(line)
     return accuracy
 

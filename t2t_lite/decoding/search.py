@@ -8,7 +8,8 @@ the symbol at column step + 1. The search's own buffers keep fixed shapes; the m
 grows by one position a step), so the loop is traced once either way.
 
 Beam search uses Tensor2Tensor's length penalty ((5 + length) / 6) ** alpha and its stop
-rule (stop once no alive hypothesis can beat the worst hypothesis finished so far). A hypothesis that
+rule (stop once no alive hypothesis can beat the worst hypothesis finished so far). A hypothesis
+that
 ends in EOS joins the finished set only if it ranks within the top beam_size of the
 2 * beam_size candidates of its step (as Hugging Face's beam search does); with one beam
 and alpha = 0 the search therefore takes exactly the greedy path. At the end, alive beams

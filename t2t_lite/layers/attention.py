@@ -10,8 +10,8 @@ Encoder keys/values for cross-attention are projected once per sequence.
 import keras
 import tensorflow as tf
 
-from t2t_lite.layers.dropout import Dropout
 from t2t_lite.layers.common import NEG_INF, Fused, fresh
+from t2t_lite.layers.dropout import Dropout
 
 
 def _project(x, kernel):
@@ -29,9 +29,6 @@ class MultiHeadAttention(keras.layers.Layer):
   def __init__(self, hidden_size, num_heads, dropout, initializer, self_attention,
                **kwargs):
     super().__init__(**kwargs)
-    if hidden_size % num_heads:
-      from t2t_lite.errors import UserError
-      raise UserError(f"hidden_size={hidden_size} must be divisible by num_heads={num_heads}")
     self.hidden_size, self.num_heads = hidden_size, num_heads
     self.depth = hidden_size // num_heads
     self.self_attention = self_attention

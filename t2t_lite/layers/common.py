@@ -4,9 +4,21 @@ import math
 import keras
 import tensorflow as tf
 
+from t2t_lite.hparams_lib import spec
+
 # Large negative logit for masked attention positions (finite, so fully-masked rows of
 # padding stay NaN-free).
 NEG_INF = -1e9
+
+
+INITIALIZERS = ("uniform_unit_scaling", "normal_unit_scaling", "xavier", "orthogonal",
+                "uniform")
+# The hparams `initializer` reads (a model that uses it declares them).
+INITIALIZER_HPARAMS = (
+    spec("initializer", str, "weight initializer (Tensor2Tensor's names)",
+         choices=INITIALIZERS),
+    spec("initializer_gain", float, "its scale", above=0),
+)
 
 
 def initializer(hparams):
@@ -24,9 +36,8 @@ def initializer(hparams):
     return keras.initializers.Orthogonal(gain)
   if name == "uniform":
     return keras.initializers.RandomUniform(-gain, gain)
-  from t2t_lite.errors import UserError
-  raise UserError(f"unknown hparam initializer='{name}'; use one of uniform_unit_scaling, "
-                  "normal_unit_scaling, xavier, orthogonal, uniform")
+  raise ValueError(f"initializer={name!r} is not one of {INITIALIZERS} (validate_hparams "
+                   "checks this first)")
 
 
 def fresh(init):

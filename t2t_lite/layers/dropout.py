@@ -14,9 +14,6 @@ class Dropout(keras.layers.Layer):
 
   def __init__(self, rate, **kwargs):
     super().__init__(**kwargs)
-    if not 0.0 <= rate < 1.0:
-      from t2t_lite.errors import UserError
-      raise UserError(f"dropout rates must be in [0, 1), got {rate}")
     self.rate = rate
     self.seed_generator = keras.random.SeedGenerator() if rate > 0 else None
     # Keras' SeedGenerator is not a TF trackable: name its state variable here so that

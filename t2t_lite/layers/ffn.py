@@ -1,8 +1,8 @@
 """Position-wise feed-forward block (Tensor2Tensor's dense_relu_dense)."""
 import keras
 
-from t2t_lite.layers.dropout import Dropout
 from t2t_lite.layers.common import fresh
+from t2t_lite.layers.dropout import Dropout
 
 
 class DenseReluDense(keras.layers.Layer):
@@ -14,7 +14,8 @@ class DenseReluDense(keras.layers.Layer):
     super().__init__(**kwargs)
     self.inner = keras.layers.Dense(filter_size, activation="relu",
                                     kernel_initializer=fresh(initializer), name="conv1")
-    self.outer = keras.layers.Dense(hidden_size, kernel_initializer=fresh(initializer), name="conv2")
+    self.outer = keras.layers.Dense(hidden_size, kernel_initializer=fresh(initializer),
+                                    name="conv2")
     self.dropout = Dropout(relu_dropout)
 
   def call(self, x, training=False):

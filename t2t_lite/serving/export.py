@@ -10,6 +10,8 @@ Signatures:
 - speech: `serving_default` wav: string [b] (16 kHz, 16-bit PCM WAV files' bytes) ->
   outputs: string [b]; `waveform` waveform: float32 [b, n] in [-1, 1], length: int32 [b]
   -> outputs: string [b].
+- any model (PredictServing): `predict` takes the batched features of the model's
+  decode_feature_spec and returns outputs: int32 [b, t] and scores [b].
 """
 import tensorflow as tf
 
@@ -17,21 +19,39 @@ from t2t_lite.data import audio, text_encoder
 from t2t_lite.serving import graph_text
 
 
+class PredictServing(tf.Module):
+  """Any model's predict() as one signature over its declared decode features, batched."""
+
+  def __init__(self, model, hparams, search):
+    super().__init__()
+    self.model = model
+    spec = type(model).decode_feature_spec(hparams)
+    names = sorted(spec)
+
+    def predict(*tensors):
+      ids, scores = model.predict(dict(zip(names, tensors)), search)
+      return {"outputs": ids, "scores": scores}
+    self.predict = tf.function(predict, input_signature=[
+        tf.TensorSpec([None, *spec[n].shape], spec[n].dtype, name=n) for n in names])
+
+  def signatures(self):
+    return {"predict": self.predict}
+
+
 class TextServing(tf.Module):
 
-  def __init__(self, model, problem, encoders, dhp):
+  def __init__(self, model, problem, encoders, search):
     super().__init__()
     self.model = model
     self.inputs_tokenizer = graph_text.graph_tokenizer(encoders["inputs"])
     self.targets_tokenizer = (self.inputs_tokenizer if encoders["inputs"] is encoders["targets"]
                               else graph_text.graph_tokenizer(encoders["targets"]))
     self._prompts = not problem.has_inputs
-    self._search = dict(beam_size=dhp.beam_size, alpha=dhp.alpha,
-                        extra_length=dhp.extra_length, use_cache=dhp.use_cache)
+    self._search = search
 
   @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="inputs")])
   def ids(self, inputs):
-    outputs, scores = self.model.infer(inputs, **self._search)
+    outputs, scores = self.model.predict({"inputs": inputs}, self._search)
     return {"outputs": outputs, "scores": scores}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
@@ -40,7 +60,7 @@ class TextServing(tf.Module):
     if not self._prompts:  # a source ends with EOS; a prompt goes on
       eos = tf.fill([tf.shape(inputs)[0], 1], text_encoder.EOS_ID)
       ids = tf.concat([ids, tf.RaggedTensor.from_tensor(eos)], axis=1)
-    outputs, scores = self.model.infer(ids.to_tensor(), **self._search)
+    outputs, scores = self.model.predict({"inputs": ids.to_tensor()}, self._search)
     return {"outputs": self.targets_tokenizer.decode(outputs), "scores": scores}
 
   def signatures(self):
@@ -49,12 +69,12 @@ class TextServing(tf.Module):
 
 class SpeechServing(tf.Module):
 
-  def __init__(self, model, problem, hparams, data_dir, dhp):
+  def __init__(self, model, problem, hparams, data_dir, search):
     super().__init__()
     self.model = model
     self._problem, self._hparams = problem, hparams
     self._detokenize = problem.detokenizer(data_dir)
-    self._beam_size = dhp.beam_size
+    self._search = search
 
   def _features(self, waveform, length):
     """One utterance's features, from the problem's own (eval-mode) preprocessing."""
@@ -71,7 +91,8 @@ class SpeechServing(tf.Module):
         lambda args: self._features(*args), (waveform, length),
         fn_output_signature=tf.RaggedTensorSpec([None, depth], tf.float32, ragged_rank=0))
     frames = tf.cast(features.row_lengths(), tf.int32)
-    ids = self.model.transcribe(features.to_tensor(), frames, beam_size=self._beam_size)
+    ids, _ = self.model.predict({"inputs": features.to_tensor(), "inputs_length": frames},
+                                self._search)
     return {"outputs": self._detokenize(ids)}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="wav")])

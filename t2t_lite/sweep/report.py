@@ -8,14 +8,21 @@ import csv
 import io
 import os
 
+import matplotlib
+import tensorflow as tf
+from tensorflow.core.util import event_pb2
+
+from t2t_lite.training import run_dir
+
+matplotlib.use("Agg")  # files only: no display on servers; set before pyplot is imported
+import matplotlib.pyplot as plt  # noqa: E402
+
 SUMMARY_CSV, SUMMARY_MD, CURVES_PNG = "summary.csv", "summary.md", "eval_curves.png"
 METRIC_PREFIX = "metrics/"
 
 
 def eval_curves(output_dir):
   """{metric: [(step, value), ...]} by step, from the eval summaries in output_dir."""
-  import tensorflow as tf
-  from tensorflow.core.util import event_pb2
   by_metric = {}
   for path in sorted(tf.io.gfile.glob(os.path.join(output_dir, "eval", "events.out.tfevents.*"))):
     try:
@@ -79,7 +86,6 @@ def _cell(v):
 
 def write_summary(sweep_dir, table):
   """summary.csv and summary.md in sweep_dir; returns their paths."""
-  from t2t_lite.training import run_dir
   columns = list(table[0]) if table else ["trial", "status"]
   buf = io.StringIO()
   writer = csv.DictWriter(buf, columns, lineterminator="\n")
@@ -98,9 +104,6 @@ def write_summary(sweep_dir, table):
 
 def plot_curves(path, trials, results, sort_by):
   """One panel per eval metric (sort_by first), one line per trial."""
-  import matplotlib
-  matplotlib.use("Agg")  # files only: no display on servers
-  import matplotlib.pyplot as plt
   metrics = sorted({m for r in results.values() for m in r["curves"]},
                    key=lambda m: (m != sort_by, m))
   panels = max(len(metrics), 1)

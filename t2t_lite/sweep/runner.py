@@ -151,7 +151,7 @@ class Runner:
     for _, proc, _, _ in running.values():
       if proc.poll() is None:
         proc.terminate()
-    for name, (t, proc, _, log_file) in running.items():
+    for name, (_, proc, _, log_file) in running.items():
       proc.wait()
       log_file.close()
       self.status[name] = "interrupted"

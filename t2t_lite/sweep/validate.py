@@ -9,6 +9,7 @@ import os
 
 from t2t_lite import experiment, gin_config
 from t2t_lite.errors import UserError
+from t2t_lite.training.trainer import TrainerOptions
 
 
 @dataclasses.dataclass
@@ -20,23 +21,23 @@ class Checked:
 
 
 def check_trial(sweep, trial, extra_files=(), extra_params=()):
-  from t2t_lite.training.trainer import Trainer
   gin_config.clear()
   try:
     gin_config.parse(list(extra_files) + sweep.gin_files,
                      sweep.bindings(trial, extra_params), params_are="binding")
-    names = experiment.names()
-    missing = [k for k in ("problem", "model", "hparams_set") if not getattr(names, k)]
+    names = experiment.ExperimentOptions.from_config()
+    missing = [k for k in ("problem", "model", "hparams_set") if not names.values()[k]]
     if missing:
       raise UserError("no " + ", ".join(f"experiment.{k}" for k in missing)
                       + " (bind it in [base])")
-    settings = experiment.run_settings()
+    settings = experiment.RunOptions.from_config()
+    trainer_options = TrainerOptions.from_config()
     if settings.schedule != "train_and_evaluate":
       raise UserError(f"run.schedule = '{settings.schedule}': a sweep compares eval "
                       "metrics, so its trials train_and_evaluate")
     problem, model_cls, hparams = experiment.resolve(names.problem, names.model,
                                                      names.hparams_set)
-    eval_split = gin_config.value(Trainer, "eval_split")
+    eval_split = trainer_options.eval_split
     problem.check_split(eval_split, "Trainer.eval_split")
     if not names.data_dir:
       raise UserError("no experiment.data_dir: generate the data once with t2t-datagen and "
@@ -45,8 +46,8 @@ def check_trial(sweep, trial, extra_files=(), extra_params=()):
     problem.data_files(data_dir, "train")
     problem.data_files(data_dir, eval_split)
     problem.update_hparams(hparams, data_dir)
-    model_cls.validate_hparams(hparams)
-    return Checked(int(gin_config.value(Trainer, "train_steps")), problem.name,
+    experiment.validate(problem, model_cls, hparams)
+    return Checked(trainer_options.train_steps, problem.name,
                    tuple(problem.eval_metrics))
   except UserError as e:
     message = str(e).split("\n  In call to configurable")[0]

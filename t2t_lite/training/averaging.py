@@ -5,15 +5,26 @@ Works on the checkpoint files, whatever the model: every floating-point tensor u
 `model/` is averaged; everything else (the step, the optimizer, the object graph) is
 copied from the newest checkpoint, so the result restores like any other checkpoint.
 """
-import shutil
 import os
+import shutil
 
 import numpy as np
 import tensorflow as tf
 
+from t2t_lite import options
 from t2t_lite.errors import UserError
+from t2t_lite.options import setting
 
 _OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+@options.group()
+class AveragingOptions(options.Options):
+  """t2t-avg-checkpoints' settings."""
+  output_dir: str | None = setting(None, "The run whose checkpoints to average.")
+  n: int = setting(8, "How many of the newest checkpoints to average.", minimum=1)
+  averaged_dir: str | None = setting(None, "Where to write the average "
+                                     "(default: OUTPUT_DIR/averaged).")
 
 
 def last_checkpoints(output_dir, n):

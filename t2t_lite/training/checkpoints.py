@@ -13,7 +13,7 @@ from t2t_lite.errors import UserError
 
 # What reading a truncated or damaged checkpoint raises, depending on where it is cut.
 _RESTORE_ERRORS = (tf.errors.OpError, ValueError, IndexError, KeyError, EOFError)
-_WRITE_ERRORS = (tf.errors.ResourceExhaustedError, tf.errors.UnknownError,
+WRITE_ERRORS = (tf.errors.ResourceExhaustedError, tf.errors.UnknownError,
                  tf.errors.InternalError, tf.errors.PermissionDeniedError, OSError)
 
 
@@ -63,7 +63,7 @@ class CheckpointKeeper:
   def save(self, step):
     try:
       return self.manager.save(checkpoint_number=step)
-    except _WRITE_ERRORS as e:
+    except WRITE_ERRORS as e:
       self._remove_partial(step)
       previous = tf.train.latest_checkpoint(self.directory)
       kept = f"; {previous} is intact and a rerun resumes from it" if previous else ""

@@ -13,6 +13,9 @@ import json
 import os
 import time
 
+import tensorflow as tf
+
+from t2t_lite.data import generator_utils
 from t2t_lite.errors import UserError
 
 MULTI_WORKER = "multi_worker_mirrored"
@@ -54,7 +57,8 @@ def check_cluster(strategy):
   if task_type not in allowed or task_type not in cluster or \
       not isinstance(index, int) or not 0 <= index < len(cluster[task_type]):
     raise UserError(f"--strategy={strategy}: TF_CONFIG's task {task} is not one of the "
-                    f"cluster's {', '.join(f'{j}:0..{len(cluster[j]) - 1}' for j in allowed if j in cluster)}")
+                    "cluster's " + ", ".join(f"{j}:0..{len(cluster[j]) - 1}"
+                                             for j in allowed if j in cluster))
   return task_type, index
 
 
@@ -78,7 +82,6 @@ def is_server_task(strategy):
 def wait_for_data(problem, data_dir, timeout_secs=3600, poll_secs=5):
   """For a worker of a multi-worker run given --generate_data: waits until the chief has
   written every split (each shard appears only when complete)."""
-  from t2t_lite.data import generator_utils
   deadline = time.time() + timeout_secs
   paths = [p for split, _ in problem.dataset_splits
            for p in problem.split_filenames(data_dir, split)]
@@ -94,7 +97,6 @@ def run_server():
   task_type, index = check_cluster(PARAMETER_SERVER)
   # Lets the coordinator see a failed worker's RPCs fail at once, and reschedule.
   os.environ["GRPC_FAIL_FAST"] = "use_caller"
-  import tensorflow as tf
   resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
   server = tf.distribute.Server(resolver.cluster_spec(), job_name=task_type,
                                 task_index=index, protocol=resolver.rpc_layer or "grpc",

@@ -63,22 +63,24 @@ def parse_schedule(text):
 
 
 class FactorSchedule(keras.optimizers.schedules.LearningRateSchedule):
-  """The product of the schedule's factors at a step (keras passes iterations, from 0)."""
+  """The product of the schedule's factors at a step (keras passes iterations, from 0),
+  times `gate`: a variable TrainStep sets to 0.0 to hold the weights during a skipped
+  multi-replica step (an update cannot sit in a tf.cond there). Made inside the
+  strategy's scope, like the optimizer."""
 
   def __init__(self, hparams, train_steps):
     self.hparams = hparams
     self.train_steps = train_steps
     self.factors = parse_schedule(hparams.learning_rate_schedule)
-    self.gate = None  # set by TrainStep: 0.0 to hold the weights during a skipped step
+    self.gate = tf.Variable(1.0, trainable=False, name="learning_rate_gate",
+                            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
 
   def __call__(self, iterations):
     step = tf.cast(iterations, tf.float32) + 1.0
     rate = tf.constant(1.0, tf.float32)
     for _, factor in self.factors:
       rate *= tf.cast(factor(step, self.hparams, self.train_steps), tf.float32)
-    if self.gate is not None:
-      rate *= tf.convert_to_tensor(self.gate)
-    return rate
+    return rate * tf.convert_to_tensor(self.gate)
 
   def get_config(self):
     return {"learning_rate_schedule": self.hparams.learning_rate_schedule,

@@ -17,9 +17,22 @@ import sys
 import threading
 import time
 
+from t2t_lite import options
+from t2t_lite.options import setting
 from t2t_lite.training import cluster
 
 GRACE_SECS = 30  # how long trainers get to save after SIGTERM before they are killed
+
+
+@options.group()
+class LocalClusterOptions(options.Options):
+  """t2t-local-cluster's settings."""
+  strategy: str = setting(
+      cluster.PARAMETER_SERVER, "parameter_server: a chief, --num_workers workers and "
+      "--num_ps ps tasks; multi_worker_mirrored: --num_workers workers (worker 0 is the "
+      "chief).", choices=(cluster.PARAMETER_SERVER, cluster.MULTI_WORKER))
+  num_workers: int = setting(2, "Worker tasks.", minimum=1)
+  num_ps: int = setting(1, "Parameter-server tasks (parameter_server only).", minimum=1)
 
 
 def free_ports(n):

@@ -3,6 +3,10 @@
 run.json names the problem, model and hparams set; hparams.json holds every hparam value.
 A rerun of the same command finds them equal and resumes; a run of another problem or
 model, or with other hparams, is refused instead of silently mixing two experiments.
+
+hparams.json files written before an hparam existed are migrated in one place
+(`registered_defaults`): the run used the behaviour that the hparam's value in the run's
+registered hparams set keeps.
 """
 import json
 import os
@@ -10,6 +14,7 @@ import time
 
 import tensorflow as tf
 
+from t2t_lite import registry
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
 
@@ -30,7 +35,8 @@ def _read_json(path):
   try:
     return json.loads(text)
   except json.JSONDecodeError as e:
-    raise UserError(f"{path} is not valid JSON ({e}); restore it or use a new --output_dir") from None
+    raise UserError(f"{path} is not valid JSON ({e}); restore it or use a new "
+                    "--output_dir") from None
 
 
 def read_run(output_dir):
@@ -38,8 +44,14 @@ def read_run(output_dir):
   return _read_json(path) if tf.io.gfile.exists(path) else None
 
 
-def read_hparams(output_dir, wait_secs=0):
-  """The run's hparams; waits up to wait_secs for a trainer to write them."""
+def registered_defaults(run):
+  """{name: value} of the run's registered hparams set ({} when it is not registered in
+  this process, e.g. a --t2t_usr_dir not given)."""
+  name = (run or {}).get("hparams_set")
+  return registry.hparams(name).values() if name in registry.hparams_sets else {}
+
+
+def _stored_hparams(output_dir, wait_secs=0):
   path = os.path.join(output_dir, HPARAMS_FILE)
   deadline = time.time() + wait_secs
   while not tf.io.gfile.exists(path) and time.time() < deadline:
@@ -49,6 +61,15 @@ def read_hparams(output_dir, wait_secs=0):
                     "(train first, or point --output_dir at a training run)")
   with tf.io.gfile.GFile(path) as f:
     return HParams.from_json(f.read())
+
+
+def read_hparams(output_dir, wait_secs=0):
+  """The run's hparams, migrated; waits up to wait_secs for a trainer to write them."""
+  hparams = _stored_hparams(output_dir, wait_secs)
+  for name, value in registered_defaults(read_run(output_dir)).items():
+    if name not in hparams:
+      hparams.add_hparam(name, value)
+  return hparams
 
 
 def check_run(output_dir, run):
@@ -64,23 +85,15 @@ def check_run(output_dir, run):
   return old_run
 
 
-def _basic_defaults():
-  from t2t_lite import registry  # noqa: WPS433 (registrations are loaded by then)
-  try:
-    return registry.hparams("basic_params1").values()
-  except UserError:
-    return {}
-
-
 def prepare(output_dir, run, hparams):
   """Creates output_dir with run.json and hparams.json, or checks that an existing run
   matches (same problem and model, same hparams)."""
   if check_run(output_dir, run) is not None:
-    old = read_hparams(output_dir).values()
+    old = _stored_hparams(output_dir).values()
     new = hparams.values()
     # An hparam added to the framework after the run started is no change when it holds
     # its default (what the run used without knowing it).
-    defaults = _basic_defaults()
+    defaults = registered_defaults(run)
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and not (
         k not in old and k in defaults and new.get(k) == defaults[k]))
     vocab = [k for k in changed if k in ("input_vocab_size", "target_vocab_size")]

@@ -1,4 +1,5 @@
-"""--strategy: the tf.distribute strategy a run trains under.
+"""--strategy: the one place where a strategy name becomes a tf.distribute strategy and
+the Runner of its family (runners.py).
 
 Must be created before TensorFlow initializes its devices: on a machine without GPUs,
 `mirrored` with --worker_gpu=N first splits the CPU into N logical devices (how tests and
@@ -6,63 +7,73 @@ laptops exercise multi-replica code). The multi-process strategies read their cl
 TF_CONFIG (cluster.py); under parameter_server this is the chief's strategy (worker and ps
 tasks run cluster.run_server instead).
 """
+import dataclasses
 import os
+from collections.abc import Callable
 
 import tensorflow as tf
 
 from t2t_lite.errors import UserError
-from t2t_lite.training import cluster
-
-STRATEGIES = ("default", "one_device", "mirrored", cluster.MULTI_WORKER,
-              cluster.PARAMETER_SERVER, "tpu")
+from t2t_lite.training import cluster, runners
 
 
-def make_strategy(name, worker_gpu=0, tpu=None):
-  if name == "default":
-    return tf.distribute.get_strategy()
-  if name == "one_device":
-    gpus = tf.config.list_physical_devices("GPU")
-    return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
-  if name == "mirrored":
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-      if worker_gpu > len(gpus):
-        raise UserError(f"--worker_gpu={worker_gpu} but this machine has {len(gpus)} GPU(s)")
-      devices = [f"/gpu:{i}" for i in range(worker_gpu or len(gpus))]
-    else:
-      n = max(worker_gpu, 1)
-      cpu = tf.config.list_physical_devices("CPU")[0]
-      try:
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * n)
-      except RuntimeError:
-        if len(tf.config.list_logical_devices("CPU")) != n:
-          raise UserError("--strategy=mirrored on CPU must be set up before TensorFlow "
-                          "starts; it could not split the CPU now") from None
-      devices = [f"/cpu:{i}" for i in range(n)]
-    return tf.distribute.MirroredStrategy(devices)
-  if name == cluster.MULTI_WORKER:
-    cluster.check_cluster(name)
-    # Every local GPU of every worker is a replica (CUDA_VISIBLE_DEVICES picks them).
-    return tf.distribute.MultiWorkerMirroredStrategy(
-        cluster_resolver=tf.distribute.cluster_resolver.TFConfigClusterResolver())
-  if name == cluster.PARAMETER_SERVER:
-    task_type, _ = cluster.check_cluster(name)
-    if task_type != "chief":
-      raise UserError(f"--strategy={name}: this {task_type} task serves (cluster.run_server) "
-                      "and trains nothing itself")
-    os.environ["GRPC_FAIL_FAST"] = "use_caller"  # worker failures reach the coordinator
-    # No variable_partitioner: Keras 3 cannot apply gradients to a ShardedVariable.
-    # Variables go round-robin over the ps tasks, so the embedding's separate shard
-    # variables (symbol_modality_num_shards) spread one table over them.
-    return tf.distribute.ParameterServerStrategy(
-        tf.distribute.cluster_resolver.TFConfigClusterResolver())
-  if name == "tpu":
-    return _tpu_strategy(tpu)
-  raise UserError(f"unknown --strategy={name}; use one of {', '.join(STRATEGIES)}")
+@dataclasses.dataclass(frozen=True)
+class StrategyKind:
+  make: Callable  # (worker_gpu, tpu) -> tf.distribute.Strategy
+  runner: type    # the Runner of its family
+  help: str
 
 
-def _tpu_strategy(tpu):
+def _default(worker_gpu, tpu):
+  return tf.distribute.get_strategy()
+
+
+def _one_device(worker_gpu, tpu):
+  gpus = tf.config.list_physical_devices("GPU")
+  return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+
+
+def _mirrored(worker_gpu, tpu):
+  gpus = tf.config.list_physical_devices("GPU")
+  if gpus:
+    if worker_gpu > len(gpus):
+      raise UserError(f"--worker_gpu={worker_gpu} but this machine has {len(gpus)} GPU(s)")
+    devices = [f"/gpu:{i}" for i in range(worker_gpu or len(gpus))]
+  else:
+    n = max(worker_gpu, 1)
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+      tf.config.set_logical_device_configuration(
+          cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+    except RuntimeError:
+      if len(tf.config.list_logical_devices("CPU")) != n:
+        raise UserError("--strategy=mirrored on CPU must be set up before TensorFlow "
+                        "starts; it could not split the CPU now") from None
+    devices = [f"/cpu:{i}" for i in range(n)]
+  return tf.distribute.MirroredStrategy(devices)
+
+
+def _multi_worker(worker_gpu, tpu):
+  cluster.check_cluster(cluster.MULTI_WORKER)
+  # Every local GPU of every worker is a replica (CUDA_VISIBLE_DEVICES picks them).
+  return tf.distribute.MultiWorkerMirroredStrategy(
+      cluster_resolver=tf.distribute.cluster_resolver.TFConfigClusterResolver())
+
+
+def _parameter_server(worker_gpu, tpu):
+  task_type, _ = cluster.check_cluster(cluster.PARAMETER_SERVER)
+  if task_type != "chief":
+    raise UserError(f"--strategy={cluster.PARAMETER_SERVER}: this {task_type} task serves "
+                    "(cluster.run_server) and trains nothing itself")
+  os.environ["GRPC_FAIL_FAST"] = "use_caller"  # worker failures reach the coordinator
+  # No variable_partitioner: Keras 3 cannot apply gradients to a ShardedVariable.
+  # Variables go round-robin over the ps tasks, so the embedding's separate shard
+  # variables (symbol_modality_num_shards) spread one table over them.
+  return tf.distribute.ParameterServerStrategy(
+      tf.distribute.cluster_resolver.TFConfigClusterResolver())
+
+
+def _tpu(worker_gpu, tpu):
   """TPUStrategy on the TPU (or pod slice) named by --tpu ('local' on a TPU VM)."""
   if not tpu:
     raise UserError("--strategy=tpu needs --tpu=NAME (the Cloud TPU's name, or 'local' on "
@@ -75,3 +86,32 @@ def _tpu_strategy(tpu):
     raise UserError(f"--tpu={tpu}: cannot reach the TPU ({str(e).strip().splitlines()[0][:160]})"
                     "; check the name and that this host may use it") from None
   return tf.distribute.TPUStrategy(resolver)
+
+
+# Every --strategy value, in the order the flag's help lists them.
+STRATEGIES = {
+    "default": StrategyKind(_default, runners.Runner, "one device"),
+    "one_device": StrategyKind(_one_device, runners.Runner, "one device, placed explicitly"),
+    "mirrored": StrategyKind(_mirrored, runners.Runner,
+                             "all local GPUs, or --worker_gpu of them (on CPU, that many "
+                             "logical devices)"),
+    cluster.MULTI_WORKER: StrategyKind(_multi_worker, runners.MultiWorkerRunner,
+                                       "every GPU of the workers in TF_CONFIG, synchronous"),
+    cluster.PARAMETER_SERVER: StrategyKind(_parameter_server, runners.ParameterServerRunner,
+                                           "workers and ps tasks in TF_CONFIG, asynchronous"),
+    "tpu": StrategyKind(_tpu, runners.Runner, "a Cloud TPU or pod slice (--tpu)"),
+}
+# Those that need no cluster (t2t-benchmark's choices).
+LOCAL_STRATEGIES = ("default", "one_device", "mirrored")
+
+
+def make_strategy(name, worker_gpu=0, tpu=None):
+  if name not in STRATEGIES:
+    raise UserError(f"unknown --strategy={name}; use one of {', '.join(STRATEGIES)}")
+  return STRATEGIES[name].make(worker_gpu, tpu)
+
+
+def make_runner(name, worker_gpu=0, tpu=None):
+  """The Runner for --strategy=name, holding its (new) tf.distribute strategy."""
+  strategy = make_strategy(name, worker_gpu, tpu)
+  return STRATEGIES[name].runner(strategy)

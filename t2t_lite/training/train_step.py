@@ -24,7 +24,9 @@ SUM = tf.distribute.ReduceOp.SUM
 class TrainStep:
 
   def __init__(self, strategy, model, optimizer, hparams, global_step, max_nonfinite_steps,
-               jit_compile=False):
+               jit_compile=False, update_gate=None):
+    """update_gate: a variable the learning rate is multiplied by (FactorSchedule.gate):
+    a step skipped under several replicas sets it to 0 for its update."""
     self.strategy, self.model, self.optimizer = strategy, model, optimizer
     self.hparams, self.global_step = hparams, global_step
     self.max_nonfinite_steps = max_nonfinite_steps
@@ -34,19 +36,19 @@ class TrainStep:
       raise UserError("--xla works with one replica per process (--strategy=default or "
                       "one_device); drop --xla to train with several replicas")
     self.jit_compile = jit_compile
-    self.accumulation_steps = max(1, hparams.get("gradient_accumulation_steps", 1))
+    self.accumulation_steps = hparams.gradient_accumulation_steps
     with strategy.scope():
       agg = tf.VariableAggregation.ONLY_FIRST_REPLICA
       self.nonfinite_run = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=agg)
       self.nonfinite_total = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=agg)
-      # 1.0, or 0.0 during a multi-replica step whose loss was not finite: the learning
-      # rate schedule multiplies by it (see _update).
-      self.update_gate = tf.Variable(1.0, trainable=False, aggregation=agg)
+      # 1.0, or 0.0 during a multi-replica step whose loss was not finite (see _update).
+      self.update_gate = (update_gate if update_gate is not None else
+                          tf.Variable(1.0, trainable=False, aggregation=agg))
       self.loss_scale = None
       if mixed_precision.uses_loss_scaling(hparams):
         self.loss_scale = DynamicLossScale(
-            hparams.get("mixed_precision_optimizer_init_loss_scale", 2 ** 15),
-            hparams.get("mixed_precision_loss_scale_growth_steps", 2000))
+            hparams.mixed_precision_optimizer_init_loss_scale,
+            hparams.mixed_precision_loss_scale_growth_steps)
       if self.accumulation_steps > 1:
         # Each replica sums its own micro-batches (ON_READ: replica-local values).
         local = dict(synchronization=tf.VariableSynchronization.ON_READ,
@@ -56,9 +58,6 @@ class TrainStep:
                       for v in model.trainable_variables]
         # loss sum, this replica's tokens, all replicas' tokens
         self._counts = [tf.Variable(0.0, **local) for _ in range(3)]
-    schedule = getattr(optimizer, "_learning_rate", None)
-    if hasattr(schedule, "gate"):
-      schedule.gate = self.update_gate
     self.run = self._compile()
 
   def checkpoint_state(self):
@@ -89,7 +88,8 @@ class TrainStep:
     grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
     return loss_sum, weight, global_weight, grads
 
-  def _replica_step(self, features):
+  def replica_step(self, features):
+    """One step on one replica's batch (the closure a parameter-server worker runs)."""
     loss_sum, weight, _, grads = self._gradients(features)
     return self._update(grads, loss_sum, weight)
 
@@ -164,7 +164,7 @@ class TrainStep:
 
     def compiled(fn):
       return tf.function(fn, jit_compile=True) if self.jit_compile else fn
-    step = compiled(self._replica_step)
+    step = compiled(self.replica_step)
     accumulate = compiled(self._replica_accumulate)
     apply = compiled(self._replica_apply)
 

@@ -1,6 +1,11 @@
-"""The training loop: a custom TF2 loop inside tf.function under a tf.distribute strategy.
+"""The training loop: the controller of a run (Orbit's Controller), under any strategy.
 
-One Trainer owns the model, optimizer, checkpoints and summaries of one output_dir.
+One Trainer owns the model, optimizer, checkpoints and summaries of one output_dir: the
+outer loop of steps, checkpoints, evaluations, summaries, logging and preemption. How the
+steps run under the strategy (in this process, in lockstep with other workers, or
+scheduled on parameter-server workers) is its Runner's (runners.py); the step itself is
+TrainStep's (train_step.py).
+
 Checkpoints hold the model, the optimizer, the global step and the position of the
 training input, so a resumed run reads the batches an uninterrupted run would have read.
 Runs stop cleanly on SIGTERM/SIGINT, skip updates whose loss is not finite, and roll back
@@ -9,20 +14,52 @@ to the last checkpoint when that keeps happening.
 import os
 import time
 
-import gin
 import tensorflow as tf
 
-from t2t_lite import metrics, mixed_precision
+from t2t_lite import metrics, mixed_precision, options
 from t2t_lite.data import input_pipeline
+from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
-from t2t_lite.training import learning_rate, optimizers, preemption
-from t2t_lite.training.checkpoints import _WRITE_ERRORS, CheckpointKeeper
-from t2t_lite.training.train_step import SUM, TrainStep
+from t2t_lite.options import setting
+from t2t_lite.training import learning_rate, optimizers, preemption, runners
+from t2t_lite.training.checkpoints import WRITE_ERRORS, CheckpointKeeper
+from t2t_lite.training.train_step import TrainStep
 
 # A tf.function call runs this long at most, so a stop request waits about this long.
 SECONDS_PER_CALL = 2.0
 MAX_ROLLBACKS = 3
 _DATA_ERRORS = (tf.errors.DataLossError, tf.errors.InvalidArgumentError)
+
+
+@options.group("Trainer")
+class TrainerOptions(options.Options):
+  """The settings of the training loop (gin: `Trainer.train_steps = 5000`)."""
+  train_steps: int = setting(250000, "Train until this global step.", minimum=1)
+  eval_steps: int = setting(100, "Eval batches per evaluation (0: the whole split).",
+                            minimum=0)
+  local_eval_frequency: int = setting(1000, "Save a checkpoint (and evaluate, with "
+                                      "train_and_evaluate) every N steps.", minimum=1)
+  keep_checkpoint_max: int = setting(20, "How many recent checkpoints to keep (0: all).",
+                                     minimum=0)
+  log_step_count_steps: int = setting(100, "Log loss and speed every N steps.", minimum=1)
+  seed: int = setting(1234, "Seed for initialization and input shuffling.",
+                      flag="random_seed")
+  eval_split: str = setting("dev", "Which split to evaluate on (e.g. dev, dev_long).")
+  max_nonfinite_steps: int = setting(
+      10, "Updates with a NaN/Inf loss are skipped; after this many in a row the run rolls "
+      "back to its last checkpoint (and stops after 3 rollbacks).", minimum=1)
+  eval_decode_samples: int = setting(
+      100, "For problems scored on decoded text (translation: BLEU), decode this many "
+      "examples of the eval split at each evaluation (0: skip).", minimum=0)
+  eval_decode_hparams: str = setting("beam_size=4,alpha=0.6", "Search settings for those "
+                                     "decodes (as t2t-decoder's --decode_hparams).")
+  jit_compile: bool = setting(False, "Compile the training step with XLA (jit_compile). "
+                              "Each new batch shape compiles anew: use fixed shapes (e.g. "
+                              "packed inputs) to compile once.", flag="xla")
+
+  def __post_init__(self):
+    super().__post_init__()
+    decoder.DecodeHParams.from_string(self.eval_decode_hparams, "--eval_decode_hparams")
 
 
 def log_line(message):
@@ -37,70 +74,50 @@ def _format_eta(seconds):
 
 
 def build_model(model_cls, hparams):
-  """The model, with an hparams set that lacks something the model reads reported as a
-  user error rather than an AttributeError."""
-  try:
-    with mixed_precision.policy_scope(hparams):
-      return model_cls(hparams)
-  except AttributeError as e:
-    if "HParams" in str(e):
-      raise UserError(f"model {model_cls.__name__} needs an hparam the hparams set lacks "
-                      f"({e}); use one of the model's own sets, e.g. transformer_tiny for "
-                      "transformer") from None
-    raise
+  """The model, in the compute dtype of its hparams."""
+  with mixed_precision.policy_scope(hparams):
+    return model_cls(hparams)
 
 
-# The settings a user tunes: gin binds them (`Trainer.train_steps = 5000`), as do the flags.
-@gin.configurable(allowlist=["train_steps", "eval_steps", "local_eval_frequency",
-                             "keep_checkpoint_max", "log_step_count_steps", "seed",
-                             "eval_split", "max_nonfinite_steps", "eval_decode_samples",
-                             "eval_decode_hparams", "jit_compile"])
 class Trainer:
 
-  def __init__(self, problem, model_cls, hparams, output_dir, data_dir, train_steps=250000,
-               strategy=None, eval_steps=100, local_eval_frequency=1000,
-               keep_checkpoint_max=20, log_step_count_steps=100, seed=1234,
-               eval_split="dev", max_nonfinite_steps=10, eval_decode_samples=100,
-               eval_decode_hparams="beam_size=4,alpha=0.6", log=log_line,
-               jit_compile=False):
+  def __init__(self, problem, model_cls, hparams, output_dir, data_dir,
+               options=TrainerOptions(), runner=None, log=log_line):
     self.problem, self.hparams = problem, hparams
     self.output_dir, self.data_dir = output_dir, data_dir
-    self.train_steps = train_steps
-    self.eval_steps = eval_steps
-    self.local_eval_frequency = max(1, local_eval_frequency)
-    self.log_step_count_steps = max(1, log_step_count_steps)
-    self.keep_checkpoint_max = keep_checkpoint_max
-    self.seed = seed
-    self.eval_split = eval_split
-    self.eval_decode_samples = eval_decode_samples
+    self.options = options
     self.log = log
-    self.strategy = strategy or tf.distribute.get_strategy()
+    self.runner = runner or runners.Runner(tf.distribute.get_strategy())
+    self.strategy = self.runner.strategy
     self.stop_signal = None  # the signal that ended the last train(), if any
     metrics.check_names(problem.eval_metrics, problem.name)
-    problem.check_split(eval_split)
+    decoder.check_decoded_metric_names(problem.decode_metrics, problem.name)
+    problem.check_split(options.eval_split)
+    self.runner.check_hparams(hparams)
     with self.strategy.scope():
       self.model = build_model(model_cls, hparams)
       self.model.build_from_features(self._dummy_features())
-      self.schedule = learning_rate.FactorSchedule(hparams, train_steps)
+      self.schedule = learning_rate.FactorSchedule(hparams, options.train_steps)
       self.optimizer = optimizers.make_optimizer(hparams, self.schedule)
       self.optimizer.build(self.model.trainable_variables)
       self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                                      aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
     self.step_fn = TrainStep(self.strategy, self.model, self.optimizer, hparams,
-                             self.global_step, max(1, max_nonfinite_steps), jit_compile)
+                             self.global_step, options.max_nonfinite_steps,
+                             options.jit_compile, update_gate=self.schedule.gate)
     # Weights only (no input position): evaluation, and rollbacks after non-finite losses.
     self.weights = CheckpointKeeper(
         tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                             global_step=self.global_step, **self.step_fn.checkpoint_state()),
-        output_dir, keep_checkpoint_max, log)
+        output_dir, options.keep_checkpoint_max, log)
     self.keeper = None  # with the training input's position, made with the iterator
     self._iterator = None
     self._eval_fn = None
     self._writers = {}
     self._eval_decoder = None
-    if getattr(problem, "decode_metrics", ()) and eval_decode_samples:
-      from t2t_lite.decoding import decoder  # noqa: WPS433 (decoding only when asked)
-      self._eval_decode_hparams = decoder.decode_hparams(eval_decode_hparams)
+    self._logged_decode_note = False
+    self._eval_decode_hparams = decoder.DecodeHParams.from_string(
+        options.eval_decode_hparams, "--eval_decode_hparams")
 
   # -- setup ------------------------------------------------------------------------------
   def _dummy_features(self):
@@ -110,7 +127,7 @@ class Trainer:
     if self._iterator is None:
       input_pipeline.check_some_examples_fit(
           self.problem, self.hparams, self.problem.data_files(self.data_dir, "train"))
-      self._iterator = iter(self._dataset("train", training=True))
+      self._iterator = self.runner.train_iterator(self._dataset_fn("train", training=True))
       state = dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step,
                    **self.step_fn.checkpoint_state())
       if isinstance(self._iterator, tf.__internal__.tracking.Trackable):
@@ -119,7 +136,7 @@ class Trainer:
         self.log("WARNING: this strategy's input iterator cannot be checkpointed; a resumed "
                  "run starts the training input afresh")
       self.keeper = CheckpointKeeper(tf.train.Checkpoint(**state), self.output_dir,
-                                     self.keep_checkpoint_max, self.log)
+                                     self.options.keep_checkpoint_max, self.log)
     return self._iterator
 
   def restore(self, checkpoint_path=None, with_input=True):
@@ -132,20 +149,23 @@ class Trainer:
       path = self.weights.restore(checkpoint_path, partial=True)
     if path:
       self.log(f"restored {path} (step {int(self.global_step.numpy())})")
-    return int(self.global_step.numpy())
+    return self.runner.agreed_step(int(self.global_step.numpy()), self.output_dir)
 
   def _writer(self, name):
     if name not in self._writers:
       path = self.output_dir if name == "train" else os.path.join(self.output_dir, name)
-      self._writers[name] = tf.summary.create_file_writer(path)
+      self._writers[name] = self.runner.summary_writer(path)
     return self._writers[name]
 
-  def _dataset(self, split, training):
+  def _dataset_fn(self, split, training):
+    """input_context -> the split's batched tf.data pipeline (for the runner)."""
+    self.problem.data_files(self.data_dir, split)  # a clear error before tf.data starts
+
     def fn(input_context=None):
       return input_pipeline.make_dataset(self.problem, self.hparams, self.data_dir, split,
-                                         training, seed=self.seed, input_context=input_context)
-    self.problem.data_files(self.data_dir, split)  # a clear error before tf.data starts
-    return self.strategy.distribute_datasets_from_function(fn)
+                                         training, seed=self.options.seed,
+                                         input_context=input_context)
+    return fn
 
   def _data_error(self, split, error):
     """A UserError naming the damaged file behind a tf.data failure, or None when every
@@ -163,7 +183,8 @@ class Trainer:
     """Trains to train_steps (or until_step), saving a checkpoint every
     local_eval_frequency steps and at the end; calls eval_fn after each save. On SIGTERM
     or SIGINT, saves at the next step boundary and returns (self.stop_signal says which)."""
-    target = until_step or self.train_steps
+    target = until_step or self.options.train_steps
+    log_every, save_every = self.options.log_step_count_steps, self.options.local_eval_frequency
     step = int(self.global_step.numpy())
     if step >= target:
       self.log(f"step {step} >= train_steps {target}: nothing to train")
@@ -178,12 +199,12 @@ class Trainer:
     self.stop_signal = None
     with preemption.StopRequest() as stop:
       while step < target:
-        next_log = (step // self.log_step_count_steps + 1) * self.log_step_count_steps
-        next_save = (step // self.local_eval_frequency + 1) * self.local_eval_frequency
+        next_log = (step // log_every + 1) * log_every
+        next_save = (step // save_every + 1) * save_every
         chunk = min(next_log, next_save, target, step + steps_per_call) - step
         call_start = time.time()
         try:
-          loss = float(self.step_fn.run(iterator, tf.constant(chunk)))
+          loss = self.runner.run_steps(self.step_fn, iterator, chunk)
         except _DATA_ERRORS as e:
           raise (self._data_error("train", e) or e) from None
         new_step = int(self.global_step.numpy())
@@ -203,7 +224,7 @@ class Trainer:
           last_time, last_step = time.time(), step
           continue
         now = time.time()
-        if step % self.log_step_count_steps == 0 or step == target:
+        if step % log_every == 0 or step == target:
           rate = (step - last_step) / max(now - last_time, 1e-9)
           overall = (step - start_step) / max(now - start_time, 1e-9)
           lr = float(self.schedule(self.optimizer.iterations - 1))
@@ -220,7 +241,7 @@ class Trainer:
           self.log(f"received {stop.signal_name} at step {step}: saved {path}; rerun the "
                    "same command to resume")
           break
-        if step % self.local_eval_frequency == 0 or step == target:
+        if step % save_every == 0 or step == target:
           self.save()
           if updates_at_rollback is not None and \
               int(self.optimizer.iterations.numpy()) > updates_at_rollback:
@@ -229,6 +250,8 @@ class Trainer:
             eval_fn()
           last_time = time.time()  # eval time is not training time
     self._summaries(writer, step, {})
+    if self.stop_signal is None and step >= self.options.train_steps:
+      self.runner.finish_training(self.model, self.log)
     return step
 
   def _summaries(self, writer, step, values):
@@ -238,7 +261,7 @@ class Trainer:
         for name, value in values.items():
           tf.summary.scalar(name, value)
       writer.flush()
-    except _WRITE_ERRORS as e:
+    except WRITE_ERRORS as e:
       raise UserError(f"could not write TensorBoard summaries to {self.output_dir} "
                       f"({str(e).strip().splitlines()[0][:120]}): free disk space there; the "
                       "last checkpoint is intact and a rerun resumes from it") from None
@@ -266,75 +289,64 @@ class Trainer:
   def save(self):
     step = int(self.global_step.numpy())
     self._train_iterator()
-    path = self.keeper.save(step)
-    self.log(f"saved checkpoint {path}")
+    path = self.runner.save(self.keeper, step)
+    if self.runner.is_chief:  # the others' saves only take part in the chief's
+      self.log(f"saved checkpoint {path}")
     return path
 
   # -- evaluation -------------------------------------------------------------------------
-  def _make_eval_fn(self):
-    strategy = self.strategy
-    detokenize = self.problem.detokenizer(self.data_dir)
-
-    def replica_eval(features):
-      return self.model.eval_metric_sums(features, detokenize)
-
-    # Buckets differ in shape: after the first retrace, trace with unknown dimensions.
-    @tf.function(reduce_retracing=True)
-    def eval_fn(features):
-      sums = strategy.run(replica_eval, args=(features,))
-      return {k: strategy.reduce(SUM, v, axis=None) for k, v in sums.items()}
-    return eval_fn
-
   def evaluate(self):
-    """Teacher-forced metrics over eval_steps batches of the eval split (all if 0)."""
+    """Teacher-forced metrics over eval_steps batches of the eval split (all if 0), and
+    the problem's decoded metrics; {} on a task that does not evaluate."""
+    if not self.runner.is_chief:
+      return {}
     if self._eval_fn is None:
-      self._eval_fn = self._make_eval_fn()
+      detokenize = self.problem.detokenizer(self.data_dir)
+      self._eval_fn = self.runner.eval_fn(
+          lambda features: self.model.eval_metric_sums(features, detokenize))
+    split, eval_steps = self.options.eval_split, self.options.eval_steps
     totals = None
     try:
-      for i, features in enumerate(self._dataset(self.eval_split, training=False)):
-        if self.eval_steps and i >= self.eval_steps:
+      for i, features in enumerate(self.runner.eval_batches(
+          self._dataset_fn(split, training=False))):
+        if eval_steps and i >= eval_steps:
           break
         sums = self._eval_fn(features)
         totals = sums if totals is None else {k: totals[k] + sums[k] for k in totals}
     except _DATA_ERRORS as e:
-      raise (self._data_error(self.eval_split, e) or e) from None
+      raise (self._data_error(split, e) or e) from None
     if totals is None:
-      raise UserError(f"the {self.eval_split} split of '{self.problem.name}' in "
+      raise UserError(f"the {split} split of '{self.problem.name}' in "
                       f"{self.data_dir} is empty; regenerate the data")
     results = metrics.finalize(totals, self.problem.eval_metrics)
     results.update(self._decoded_metrics())
     step = int(self.global_step.numpy())
-    self.log(f"eval at step {step} ({self.eval_split}, {int(totals['sequences'])} examples): " +
+    self.log(f"eval at step {step} ({split}, {int(totals['sequences'])} examples): " +
              "  ".join(f"{k} {v:.4f}" for k, v in results.items()))
     self._summaries(self._writer("eval"), step, {f"metrics/{k}": v for k, v in results.items()})
     return results
 
   def _decoded_metrics(self):
-    """Metrics of decoded text (real BLEU, with beam search) on the first
+    """The problem's decode_metrics (real BLEU, with beam search) on the first
     eval_decode_samples examples of the eval split; {} for problems without them."""
-    if not getattr(self.problem, "decode_metrics", ()) or not self.eval_decode_samples:
+    samples = self.options.eval_decode_samples
+    if not self.problem.decode_metrics or not samples:
       return {}
-    from t2t_lite.decoding import bleu, decoder  # noqa: WPS433
     if self._eval_decoder is None:
-      self._eval_decoder = decoder.Decoder(
-          self.problem, self.model, self.problem.feature_encoders(self.data_dir),
-          self._eval_decode_hparams, self.data_dir)
-    _, targets, outputs = self._eval_decoder.decode_split(self.eval_split,
-                                                          self.eval_decode_samples)
-    text = self._eval_decoder.encoders["targets"].decode
-    result, signature = bleu.corpus_bleu([text(o) for o in outputs],
-                                         [text(t) for t in targets])
-    if not getattr(self, "_logged_bleu_signature", False):
-      self.log(f"bleu: sacrebleu on the first {len(targets)} {self.eval_split} examples, "
-               f"decoded with {self._eval_decode_hparams.beam_size} beam(s); {signature}")
-      self._logged_bleu_signature = True
-    return {"bleu": result.score}
+      self._eval_decoder = self.problem.decoder_class(
+          self.problem, self.model, self.hparams, self.data_dir, self._eval_decode_hparams)
+    scores, note = self._eval_decoder.decoded_metrics(self.options.eval_split, samples,
+                                                      self.problem.decode_metrics)
+    if not self._logged_decode_note:
+      self.log(note)
+      self._logged_decode_note = True
+    return scores
 
   # -- schedules --------------------------------------------------------------------------
   def train_and_evaluate(self):
     """Trains, evaluating at every checkpoint; returns the last eval's metrics."""
     self.restore()
-    if int(self.global_step.numpy()) >= self.train_steps:
+    if int(self.global_step.numpy()) >= self.options.train_steps:
       return self.evaluate()
     results = {}
     self.train(eval_fn=lambda: results.update(self.evaluate()))
@@ -354,7 +366,7 @@ class Trainer:
           last = path
           continue
         results, last, waited = self.evaluate(), path, 0.0
-        if step >= self.train_steps:
+        if step >= self.options.train_steps:
           return results
       elif waited >= timeout_secs:
         self.log(f"no new checkpoint in {timeout_secs}s; stopping continuous_eval")

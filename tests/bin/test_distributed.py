@@ -98,7 +98,8 @@ def test_multi_worker_mirrored_stays_identical_and_resumes_after_a_failure(data_
   for task in ("worker:0", "worker:1"):
     assert _said(lines, task, rf"training from step {restored[0]} to 16"), second.output
   prints = [m.group(1) for task in ("worker:0", "worker:1")
-            for m in _said(lines, task, r"all 2 workers hold identical weights \(fingerprint (\w+)\)")]
+            for m in _said(lines, task,
+                           r"all 2 workers hold identical weights \(fingerprint (\w+)\)")]
   assert len(prints) == 2 and prints[0] == prints[1], second.output
   # Only the chief's checkpoints and summaries are kept.
   assert _said(lines, "worker:0", "saved checkpoint") and not _said(lines, "worker:1",

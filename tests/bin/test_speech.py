@@ -68,8 +68,9 @@ def test_decoder_names_a_bad_audio_file(trained, tmp_path):
 
 
 def test_datagen_names_a_wav_with_another_sample_rate(tmp_path):
-  from t2t_lite.data import audio
   import numpy as np
+
+  from t2t_lite.data import audio
   audio.write_wav(str(tmp_path / "a.wav"), np.zeros(1600, np.int16), sample_rate=8000)
   (tmp_path / "train.tsv").write_text("a.wav\tab\n")
   corpus = {"train": str(tmp_path / "train.tsv"), "dev": str(tmp_path / "train.tsv")}
@@ -84,6 +85,7 @@ def test_datagen_names_a_wav_with_another_sample_rate(tmp_path):
 
 def test_exported_model_transcribes_wav_bytes_like_the_decoder(trained, tmp_path):
   import numpy as np
+
   from t2t_lite.data import audio
   from tests.bin.helpers import load_export
   corpus_dir = os.path.dirname(trained["corpus"]["dev"])

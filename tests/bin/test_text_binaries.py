@@ -129,7 +129,8 @@ def test_language_model_from_text_files_continues_prompts_and_samples(tmp_path):
                        {"inputs": ["the big cat", "a ", ""]})
   assert served["outputs"] == greedy
   cli = subprocess.run(
-      [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run", "--dir", export_dir, "--tag_set", "serve",
+      [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run", "--dir",
+       export_dir, "--tag_set", "serve",
        "--signature_def", "serving_default", "--input_exprs", 'inputs=["the big cat"]'],
       capture_output=True, text=True, timeout=300)
   assert cli.returncode == 0, cli.stderr

@@ -4,7 +4,7 @@ import tensorflow_datasets as tfds
 
 from t2t_lite import experiment
 from t2t_lite.errors import UserError
-from t2t_lite.training.trainer import Trainer
+from t2t_lite.training.trainer import Trainer, TrainerOptions
 
 TINY = ("batch_size=256,hidden_size=32,filter_size=64,num_heads=2,num_hidden_layers=1,"
         "learning_rate_warmup_steps=10")
@@ -21,9 +21,9 @@ def _generate_and_train(problem_name, tmp_path):
     problem.generate_data(data_dir, log=logs.append)
   assert any("wrote 40 train examples" in line for line in logs), logs
   problem.update_hparams(hp, data_dir)
-  trainer = Trainer(problem, model_cls, hp, str(tmp_path / "run"), data_dir, train_steps=4,
-                    eval_steps=2, local_eval_frequency=4, seed=1, eval_decode_samples=4,
-                    log=logs.append)
+  trainer = Trainer(problem, model_cls, hp, str(tmp_path / "run"), data_dir, TrainerOptions(
+      train_steps=4, eval_steps=2, local_eval_frequency=4, seed=1, eval_decode_samples=4),
+      log=logs.append)
   trainer.restore()
   trainer.train()
   return problem, hp, trainer.evaluate()

@@ -1,5 +1,4 @@
 """Sweep files -> trials: grid, zip, random ranges, ranged hparams, names, validation."""
-import math
 import textwrap
 
 import pytest

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from t2t_lite import registry
-from t2t_lite.training.trainer import Trainer
+from t2t_lite.training.trainer import Trainer, TrainerOptions
 from tests.training.test_reliability import POISONED, PoisonedTransformer
 from tests.training.test_trainer import _trainer, data_dir  # noqa: F401 (fixture)
 from tests.training.tiny_step import iterator, make_step, pad_and_concat, random_batch
@@ -50,9 +50,10 @@ def test_trainer_counts_updates_and_skips_a_poisoned_micro_batch(data_dir, tmp_p
   base, logs = _trainer(data_dir, out, ",gradient_accumulation_steps=2", steps=6)
   POISONED.assign(0)
   trainer = Trainer(registry.problem("algorithmic_reverse_decimal40"), PoisonedTransformer,
-                    base.hparams, out, data_dir, train_steps=6, eval_steps=2,
-                    local_eval_frequency=3, log_step_count_steps=1, seed=1,
-                    log=logs.append, max_nonfinite_steps=5)
+                    base.hparams, out, data_dir, TrainerOptions(
+                        train_steps=6, eval_steps=2, local_eval_frequency=3,
+                        log_step_count_steps=1, seed=1, max_nonfinite_steps=5),
+                    log=logs.append)
   trainer.restore()
   trainer.train(until_step=2)
   assert int(trainer.global_step.numpy()) == int(trainer.optimizer.iterations.numpy()) == 2

@@ -4,10 +4,10 @@ import pytest
 import tensorflow as tf
 
 from t2t_lite import experiment, registry
-from t2t_lite.decoding.decoder import Decoder, decode_hparams
+from t2t_lite.decoding.decoder import DecodeHParams, TextDecoder
 from t2t_lite.errors import UserError
 from t2t_lite.training import run_dir
-from t2t_lite.training.trainer import Trainer
+from t2t_lite.training.trainer import Trainer, TrainerOptions
 from tests.training.test_reliability import POISONED, PoisonedTransformer
 from tests.training.test_trainer import _trainer, data_dir  # noqa: F401 (fixture)
 from tests.training.tiny_step import iterator, make_step, random_batch
@@ -35,8 +35,9 @@ def test_bfloat16_run_trains_and_decodes(data_dir, tmp_path):  # noqa: F811
   # The decoder rebuilds the model from hparams.json, in the dtype it was trained in.
   problem = registry.problem("algorithmic_reverse_decimal40")
   hparams = run_dir.read_hparams(out)
-  decoder = Decoder.from_checkpoint(problem, registry.model("transformer"), hparams, data_dir,
-                    tf.train.latest_checkpoint(out), decode_hparams("beam_size=2"))
+  decoder = TextDecoder.from_checkpoint(
+      problem, registry.model("transformer"), hparams, data_dir,
+      tf.train.latest_checkpoint(out), DecodeHParams(beam_size=2))
   assert decoder.model.compute_dtype == "bfloat16"
   outputs = decoder.decode_ids([[3, 4, 5, 1], [6, 1]])
   assert len(outputs) == 2 and all(isinstance(i, int) for o in outputs for i in o)
@@ -70,8 +71,9 @@ def test_float16_overflow_is_a_loss_scale_event_not_a_failure(data_dir, tmp_path
   # A NaN loss is still a failure under float16 (not an overflow) and leaves the scale.
   POISONED.assign(0)
   poisoned = Trainer(registry.problem("algorithmic_reverse_decimal40"), PoisonedTransformer,
-                     again.hparams, out, data_dir, train_steps=14, local_eval_frequency=100,
-                     log_step_count_steps=1, seed=1, log=logs.append, max_nonfinite_steps=5)
+                     again.hparams, out, data_dir, TrainerOptions(
+                         train_steps=14, local_eval_frequency=100, log_step_count_steps=1,
+                         seed=1, max_nonfinite_steps=5), log=logs.append)
   poisoned.restore()
   POISONED.assign(2)
   poisoned.train()

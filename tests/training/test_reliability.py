@@ -10,7 +10,6 @@ from t2t_lite.errors import UserError
 from t2t_lite.models.transformer import Transformer
 from tests.training.test_trainer import _trainer, data_dir  # noqa: F401 (fixture)
 
-
 # Outside the model, so that a rollback to a checkpoint does not cure the poisoning.
 POISONED = tf.Variable(0, trainable=False, dtype=tf.int32)
 
@@ -29,11 +28,12 @@ def _poisoned_trainer(data_dir, out, steps, **kwargs):  # noqa: F811
   POISONED.assign(0)
   trainer, logs = _trainer(data_dir, out, steps=steps, **kwargs)
   # Rebuild the trainer around the poisoned model class.
-  from t2t_lite.training.trainer import Trainer
+  from t2t_lite.training.trainer import Trainer, TrainerOptions
   problem = registry.problem("algorithmic_reverse_decimal40")
   return Trainer(problem, PoisonedTransformer, trainer.hparams, out, data_dir,
-                 train_steps=steps, eval_steps=2, local_eval_frequency=3,
-                 log_step_count_steps=1, seed=1, log=logs.append, **kwargs), logs
+                 TrainerOptions(train_steps=steps, eval_steps=2, local_eval_frequency=3,
+                                log_step_count_steps=1, seed=1, **kwargs),
+                 log=logs.append), logs
 
 
 def test_nonfinite_steps_are_skipped_without_touching_weights(data_dir, tmp_path):  # noqa: F811

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from t2t_lite import experiment
 from t2t_lite.training import run_dir
-from t2t_lite.training.trainer import Trainer
+from t2t_lite.training.trainer import Trainer, TrainerOptions
 
 TINY = ("batch_size=256,hidden_size=32,filter_size=64,num_heads=2,num_hidden_layers=1,"
         "learning_rate_warmup_steps=10")
@@ -34,9 +34,9 @@ def _trainer(data_dir, out, overrides="", steps=6, **kwargs):
   problem.update_hparams(hp, data_dir)
   run_dir.prepare(out, {"problem": problem.name, "model": "transformer"}, hp)
   logs = []
-  trainer = Trainer(problem, model_cls, hp, out, data_dir, train_steps=steps, eval_steps=3,
-                    local_eval_frequency=3, log_step_count_steps=2, seed=1,
-                    log=logs.append, **kwargs)
+  trainer = Trainer(problem, model_cls, hp, out, data_dir, TrainerOptions(
+      train_steps=steps, eval_steps=3, local_eval_frequency=3, log_step_count_steps=2,
+      seed=1, **kwargs), log=logs.append)
   return trainer, logs
 
 
@@ -101,6 +101,7 @@ def test_model_only_restore_reproduces_the_trained_model(data_dir, tmp_path):
 
 def test_state_kept_in_lists_still_reaches_checkpoints(tmp_path):
   import keras
+
   from t2t_lite import registry
   from t2t_lite.t2t_model import T2TModel
 

@@ -1,0 +1,154 @@
+"""Declared settings: each setting is declared once, with its type, default, help and valid
+range, on the object that uses it. Command-line flags and gin bindings are derived from
+that declaration, never kept in step by hand.
+
+An option group is a frozen dataclass whose fields are made with `setting()`:
+
+  @options.group("Trainer")                       # gin: Trainer.train_steps = 5000
+  class TrainerOptions(options.Options):
+    train_steps: int = options.setting(250000, "Train until this global step.", minimum=1)
+    seed: int = options.setting(1234, "Seed ...", flag="random_seed")
+
+- `bin/common_flags.define_flags(TrainerOptions)` defines --train_steps and --random_seed
+  (type, default and help from here);
+- `TrainerOptions.from_config()` is what a run uses: the declared defaults < gin files <
+  gin params < flags given on the command line (the binaries turn those flags into gin
+  bindings first, so the operative config.gin records them);
+- constructing a group checks every value against its declaration and fails with one line
+  naming the flag (or the gin binding), so `--train_steps=-5` never starts a run.
+
+Groups without a gin name are flags only (a binary's own paths and switches), or parsed
+from a `name=value,...` string (`from_string`, e.g. --decode_hparams).
+"""
+import dataclasses
+import types
+import typing
+from typing import Any, ClassVar
+
+import gin
+
+from t2t_lite.errors import UserError, suggestion
+from t2t_lite.hparams_lib import Bounds, parse_value, split_top_level
+
+_KEY = "t2t_lite.setting"
+
+
+@dataclasses.dataclass(frozen=True)
+class Declaration:
+  """A setting's help, its flag (None: the field's name; "": no flag) and its bounds."""
+  help: str
+  flag: str | None = None
+  bounds: Bounds = Bounds()
+
+
+def setting(default: Any, help: str, *, flag: str | None = None,  # noqa: A002 (absl's word)
+            minimum: float | None = None, maximum: float | None = None,
+            above: float | None = None, below: float | None = None, choices: tuple = ()):
+  """A dataclass field declaring one setting (see the module docstring)."""
+  return dataclasses.field(default=default, metadata={_KEY: Declaration(
+      help, flag, Bounds(minimum, maximum, above, below, tuple(choices)))})
+
+
+def value_type(annotation):
+  """int, float, bool or str, from a field's annotation (`str | None` -> str)."""
+  if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+    (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+  return annotation
+
+
+class Options:
+  """Base of the option groups. Subclasses are made with `group()`."""
+
+  gin_name: ClassVar[str | None] = None
+
+  def __post_init__(self):
+    for field in dataclasses.fields(self):
+      value = getattr(self, field.name)
+      type_ = value_type(field.type)
+      if type_ is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+        object.__setattr__(self, field.name, value)
+      if value is not None and (not isinstance(value, type_) or
+                                (type_ is int and isinstance(value, bool))):
+        raise UserError(f"{self.where(field.name)} must be a {type_.__name__}, got {value!r}")
+      problem = field.metadata[_KEY].bounds.problem(value)
+      if problem:
+        raise UserError(f"{self.where(field.name)}={value!r} {problem}")
+
+  # -- declarations ---------------------------------------------------------------------
+  @classmethod
+  def declarations(cls):
+    """[(field name, value type, Declaration, default)] in declaration order."""
+    return [(f.name, value_type(f.type), f.metadata[_KEY], f.default)
+            for f in dataclasses.fields(cls)]
+
+  @classmethod
+  def flag_name(cls, name):
+    """The command-line flag of a field ("" when it has none)."""
+    flag = dict((n, d.flag) for n, _, d, _ in cls.declarations())[name]
+    return name if flag is None else flag
+
+  @classmethod
+  def where(cls, name):
+    """How a user names a setting: its flag, else its gin binding, else the field."""
+    flag = cls.flag_name(name)
+    if flag:
+      return f"--{flag}"
+    return f"{cls.gin_name}.{name}" if cls.gin_name else name
+
+  @classmethod
+  def flag_bindings(cls):
+    """{flag name: 'gin_name.field'} for the fields that are both."""
+    if not cls.gin_name:
+      return {}
+    return {cls.flag_name(n): f"{cls.gin_name}.{n}" for n, _, _, _ in cls.declarations()
+            if cls.flag_name(n)}
+
+  # -- making one -------------------------------------------------------------------------
+  @classmethod
+  def from_config(cls):
+    """The group as configured: gin's bindings over the declared defaults."""
+    try:
+      return cls()
+    except UserError as e:  # gin appends "In call to configurable ..." to the message
+      raise UserError(str(e).split("\n  In call to configurable")[0]) from None
+
+  @classmethod
+  def from_flags(cls, flag_values):
+    """A flags-only group from parsed absl flags (the declared defaults where unset)."""
+    return cls(**{n: flag_values[cls.flag_name(n)].value for n, _, _, _ in cls.declarations()
+                  if cls.flag_name(n) and cls.flag_name(n) in flag_values})
+
+  @classmethod
+  def from_string(cls, text, where):
+    """Parses 'name=value,name=value' (the --hparams syntax) over the defaults."""
+    values = {}
+    types_ = {n: t for n, t, _, _ in cls.declarations()}
+    for item in split_top_level(text or ""):
+      if "=" not in item:
+        raise UserError(f"malformed {where} entry '{item}': expected name=value")
+      name, raw = (s.strip() for s in item.split("=", 1))
+      if name not in types_:
+        raise UserError(f"unknown setting '{name}' in {where}{suggestion(name, types_)}")
+      values[name] = parse_value(raw, types_[name])
+    try:
+      return cls(**values)
+    except UserError as e:
+      raise UserError(f"{where}: {e}") from None
+
+  def replace(self, **changes):
+    return dataclasses.replace(self, **changes)
+
+  def values(self):
+    return dataclasses.asdict(self)
+
+
+def group(gin_name=None):
+  """Class decorator: a frozen dataclass of settings, bindable in gin as `gin_name.*`."""
+  def decorate(cls):
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    cls.gin_name = gin_name
+    if gin_name:
+      cls = gin.configurable(gin_name)(cls)
+    return cls
+  return decorate

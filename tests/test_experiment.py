@@ -1,0 +1,49 @@
+"""Names -> objects, and the one validation of hparams before a run."""
+import pytest
+
+from t2t_lite import experiment, registry
+from t2t_lite.errors import UserError
+
+
+def test_resolve_applies_overrides_and_the_problems_inputs():
+  problem, model_cls, hp = experiment.resolve("languagemodel_from_files", "transformer",
+                                              "transformer_tiny", "hidden_size=64")
+  assert hp.hidden_size == 64 and not hp.has_inputs
+  assert model_cls is registry.model("transformer")
+
+
+def test_a_model_whose_features_the_problem_lacks_is_refused_at_start():
+  with pytest.raises(UserError, match="model deep_speech2 reads 'inputs' as float32 of "
+                                      "rank 2, but problem 'algorithmic_reverse_decimal40' "
+                                      "gives int32 of rank 1"):
+    experiment.resolve("algorithmic_reverse_decimal40", "deep_speech2", "deep_speech2_tiny")
+  hp = registry.hparams("transformer_tiny")
+  for name, value in registry.hparams("deep_speech2_tiny").values().items():
+    if name.startswith("audio_"):
+      hp.add_hparam(name, value)
+  with pytest.raises(UserError, match="reads 'inputs' as int32 of rank 1, but problem "
+                                      "'speech_manifest' gives float32 of rank 2"):
+    experiment.validate(registry.problem("speech_manifest"), registry.model("transformer"),
+                        hp)
+
+
+def test_hparams_of_another_models_set_name_a_set_that_fits():
+  with pytest.raises(UserError, match="e.g. deep_speech2"):
+    experiment.resolve("speech_manifest", "deep_speech2", "transformer_tiny")
+
+
+def test_eval_time_overrides_change_batching_only():
+  trained = registry.hparams("transformer_tiny")
+  model_cls = registry.model("transformer")
+  changed = experiment.apply_eval_time_overrides(trained, "batch_size=64,max_length=9",
+                                                 model_cls)
+  assert (changed.batch_size, changed.max_length) == (64, 9)
+  assert trained.batch_size == 4096  # the run's own hparams are not modified
+  with pytest.raises(UserError, match="--hparams: hidden_size cannot change after training"):
+    experiment.apply_eval_time_overrides(trained, "hidden_size=64", model_cls)
+
+
+def test_run_options_declare_the_strategies_and_schedules():
+  assert "parameter_server" in experiment.RunOptions.declarations()[1][2].bounds.choices
+  with pytest.raises(UserError, match="--schedule='trian' must be one of"):
+    experiment.RunOptions(schedule="trian")

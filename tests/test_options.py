@@ -1,0 +1,69 @@
+"""Declared option groups: validation against the declaration, gin < flags precedence,
+the name=value string syntax."""
+import gin
+import pytest
+
+from t2t_lite import gin_config, options
+from t2t_lite.errors import UserError
+from t2t_lite.options import setting
+
+
+@options.group("OptionsExample")
+class Example(options.Options):
+  steps: int = setting(5, "How many steps.", minimum=1)
+  rate: float = setting(0.5, "A rate.", above=0, below=1)
+  mode: str = setting("fast", "How.", choices=("fast", "slow"))
+  seed: int = setting(1, "Seed.", flag="random_seed")
+  path: str | None = setting(None, "A path.", flag="")
+
+
+@pytest.fixture(autouse=True)
+def clean_gin():
+  gin_config.clear()
+  yield
+  gin_config.clear()
+
+
+def test_values_outside_the_declaration_are_one_line_errors_naming_the_flag():
+  with pytest.raises(UserError, match=r"^--steps=0 must be >= 1"):
+    Example(steps=0)
+  with pytest.raises(UserError, match=r"--rate=1.0 must be < 1"):
+    Example(rate=1.0)
+  with pytest.raises(UserError, match=r"--mode='medium' must be one of fast, slow"):
+    Example(mode="medium")
+  with pytest.raises(UserError, match=r"--random_seed must be a int, got 'x'"):
+    Example(seed="x")
+  with pytest.raises(UserError, match=r"OptionsExample.path must be a str"):
+    Example(path=3)  # no flag: named by its gin binding
+
+
+def test_groups_are_frozen_and_replace_revalidates():
+  example = Example(rate=0.25).replace(steps=7)
+  assert example.values() == {"steps": 7, "rate": 0.25, "mode": "fast", "seed": 1,
+                              "path": None}
+  with pytest.raises(UserError, match="--steps=-1"):
+    example.replace(steps=-1)
+  with pytest.raises(AttributeError):
+    example.steps = 3
+
+
+def test_gin_bindings_are_the_defaults_and_flags_map_to_bindings():
+  gin.parse_config("OptionsExample.steps = 9")
+  assert Example.from_config().steps == 9
+  assert Example.flag_bindings() == {"steps": "OptionsExample.steps",
+                                     "rate": "OptionsExample.rate",
+                                     "mode": "OptionsExample.mode",
+                                     "random_seed": "OptionsExample.seed"}
+  assert Example.where("seed") == "--random_seed" and Example.where("path") == \
+      "OptionsExample.path"
+
+
+def test_from_string_parses_the_hparams_syntax():
+  assert Example.from_string("steps=3, mode=slow,rate=0.1", "--x") == \
+      Example(steps=3, mode="slow", rate=0.1)
+  with pytest.raises(UserError, match="unknown setting 'step' in --x; did you mean steps"):
+    Example.from_string("step=3", "--x")
+  with pytest.raises(UserError, match="--x: --steps=0 must be >= 1"):
+    Example.from_string("steps=0", "--x")
+  with pytest.raises(UserError, match="malformed --x entry 'steps'"):
+    Example.from_string("steps", "--x")

@@ -1,0 +1,90 @@
+"""T2TModel's contract: hparam declarations and their one validation point, feature specs,
+the default uncached decoding, predict over a Search, and the measurement defaults."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from t2t_lite import engine_hparams, registry
+from t2t_lite.errors import UserError
+from t2t_lite.hparams_lib import spec
+from t2t_lite.t2t_model import BenchmarkShape, Search, T2TModel
+
+VOCAB = 9
+
+
+class Bigram(T2TModel):
+  """Logits of the next token from the previous one: small enough to check by hand."""
+  HPARAMS = (spec("bigram_scale", float, "logit scale", above=0),)
+
+  def __init__(self, hparams, **kwargs):
+    super().__init__(hparams, **kwargs)
+    self.table = self.add_weight(name="table", shape=(VOCAB, VOCAB),
+                                 initializer="random_normal")
+
+  def call(self, features, training=False):
+    previous = tf.pad(features["targets"], [[0, 0], [1, 0]])[:, :-1]
+    return tf.gather(self.table, previous) * self.hparams.bigram_scale
+
+
+def _hparams(**changes):
+  hp = registry.hparams("transformer_tiny")
+  hp.add_hparam("bigram_scale", 1.0)
+  hp.input_vocab_size = hp.target_vocab_size = VOCAB
+  hp.has_inputs = False
+  for k, v in changes.items():
+    hp.set_hparam(k, v)
+  return hp
+
+
+def test_hparam_specs_merge_the_class_and_its_bases():
+  names = [s.name for s in Bigram.hparam_specs()]
+  assert names[:4] == ["label_smoothing", "has_inputs", "input_vocab_size",
+                       "target_vocab_size"]
+  assert names[-1] == "bigram_scale"
+  assert {s.name for s in engine_hparams.SPECS} <= {s.name for s in Bigram.all_hparam_specs()}
+
+
+def test_validate_hparams_is_the_one_check():
+  Bigram.validate_hparams(_hparams())
+  with pytest.raises(UserError, match="bigram_scale=0.0 must be > 0"):
+    Bigram.validate_hparams(_hparams(bigram_scale=0.0))
+  with pytest.raises(UserError, match="batch_size=0 must be >= 1"):
+    Bigram.validate_hparams(_hparams(batch_size=0))  # an engine hparam
+  missing = registry.hparams("transformer_tiny")
+  with pytest.raises(UserError, match="needs hparams bigram_scale that this hparams set lacks"):
+    Bigram.validate_hparams(missing)
+
+
+def test_feature_spec_follows_has_inputs():
+  assert set(Bigram.feature_spec(_hparams())) == {"targets"}
+  assert set(Bigram.feature_spec(_hparams(has_inputs=True))) == {"inputs", "targets"}
+  assert Bigram.decode_feature_spec(_hparams())["inputs"].dtype == tf.int32
+
+
+def test_predict_greedy_follows_the_bigram_table():
+  hp = _hparams()
+  model = Bigram(hp)
+  model.build_from_features(model.dummy_features(False))
+  table = np.full((VOCAB, VOCAB), -5.0, np.float32)
+  for previous, following in ((0, 3), (3, 4), (4, 1), (5, 6), (6, 1)):
+    table[previous, following] = 5.0  # 0 -> 3 -> 4 -> EOS; a prompt 5 -> 6 -> EOS
+  model.table.assign(table)
+  ids, scores = model.predict({"inputs": tf.zeros([1, 0], tf.int32)},
+                              Search(beam_size=1, extra_length=5))
+  assert ids.numpy()[0].tolist()[:3] == [3, 4, 1] and scores.shape == (1,)
+  ids, _ = model.predict({"inputs": tf.constant([[5]])}, Search(beam_size=2, extra_length=4))
+  assert ids.numpy()[0].tolist()[:3] == [5, 6, 1]  # the prompt, then its continuation
+
+
+def test_measurement_defaults_are_token_models():
+  hp = _hparams(has_inputs=True)
+  shape = Bigram.benchmark_shape()
+  assert (shape.batch, shape.src_len, shape.tgt_len) == (32, 64, 64)
+  features = Bigram.benchmark_features(hp, BenchmarkShape(2, 3, 4, VOCAB, 2))
+  assert features["inputs"].shape == (2, 3) and features["targets"].shape == (2, 4)
+  decode = Bigram.benchmark_decode_features(hp, 2, 5)["inputs"].numpy()
+  assert (decode[:, -1] == 1).all()  # sources end with EOS
+  assert Bigram.throughput_units(hp, 2, 3, 4) == 8
+  assert Bigram.batch_units(hp, {"targets": tf.constant([[3, 1, 0]])}) == (2, 3)
+  assert Bigram.train_flops(hp, shape) is None
+  assert Bigram.describe_search(Search(beam_size=4)) == "beam search, beam 4, cached"

@@ -1,0 +1,47 @@
+"""The Runner of single-process strategies: the steps, evaluation sums, saves and summaries
+the Trainer asks of it. (The multi-worker and parameter-server runners run in
+tests/bin/test_distributed.py, on local clusters.)"""
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from t2t_lite.training import cluster, runners, strategies
+from t2t_lite.training.checkpoints import CheckpointKeeper
+from tests.training.tiny_step import iterator, make_step, random_batch
+
+
+def test_the_strategy_table_names_each_family_once():
+  assert strategies.STRATEGIES["mirrored"].runner is runners.Runner
+  assert strategies.STRATEGIES[cluster.MULTI_WORKER].runner is runners.MultiWorkerRunner
+  assert strategies.STRATEGIES[cluster.PARAMETER_SERVER].runner is \
+      runners.ParameterServerRunner
+  assert set(strategies.LOCAL_STRATEGIES) < set(strategies.STRATEGIES)
+  assert isinstance(strategies.make_runner("default"), runners.Runner)
+
+
+def test_steps_evaluation_and_saves(tmp_path):
+  model, step = make_step()
+  runner = runners.Runner(tf.distribute.get_strategy())
+  assert runner.is_chief
+  batch = random_batch(np.random.default_rng(0), 4, 5, 6)
+  loss = runner.run_steps(step, iterator([batch]), 3)
+  assert isinstance(loss, float) and np.isfinite(loss)
+  assert int(step.global_step.numpy()) == 3
+
+  eval_fn = runner.eval_fn(lambda features: {"rows": tf.cast(tf.shape(
+      features["targets"])[0], tf.float32)})
+  batches = list(runner.eval_batches(
+      lambda context: tf.data.Dataset.from_tensors(batch).repeat(2)))
+  assert [float(eval_fn(b)["rows"]) for b in batches] == [4.0, 4.0]
+
+  keeper = CheckpointKeeper(tf.train.Checkpoint(model=model), str(tmp_path), 2,
+                            log=lambda m: None)
+  path = runner.save(keeper, 3)
+  assert path.endswith("model.ckpt-3") and os.path.exists(path + ".index")
+  assert runner.agreed_step(3, str(tmp_path)) == 3
+  writer = runner.summary_writer(str(tmp_path / "summaries"))
+  with writer.as_default(step=1):
+    tf.summary.scalar("x", 1.0)
+  writer.flush()
+  assert os.listdir(tmp_path / "summaries")
