@@ -29,8 +29,9 @@ setup(
         "sacrebleu",  # the field's standard, reportable BLEU (t2t-bleu, eval BLEU)
         "matplotlib",  # t2t-sweep's eval-curve plots: the field's standard plotting library
     ],
-    # jiwer: the reference WER/CER implementation the speech metrics are checked against.
-    extras_require={"test": ["pytest", "jiwer"]},
+    # jiwer: the reference WER/CER implementation the speech metrics are checked against;
+    # ruff: the linter CI runs (configured in pyproject.toml).
+    extras_require={"test": ["pytest", "jiwer", "ruff"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",
