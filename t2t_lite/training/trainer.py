@@ -62,6 +62,21 @@ class TrainerOptions(options.Options):
     decoder.DecodeHParams.from_string(self.eval_decode_hparams, "--eval_decode_hparams")
 
 
+class EvaluationListener:
+  """Told of every evaluation during train_and_evaluate, and able to end training: what
+  best-checkpoint keeping, early stopping or a hyperparameter search's pruner need.
+  Trainer(listeners=[...]) calls them in order; the first reason to stop wins."""
+
+  def after_evaluation(self, trainer: "Trainer", step: int, results: dict) -> str | None:
+    """Returns a reason to stop training now (logged), or None to go on."""
+    return None
+
+  def checkpoint_state(self) -> dict:
+    """Trackables (e.g. tf.Variables of a best-so-far value) saved in every checkpoint, so
+    a resumed run continues where an uninterrupted one would."""
+    return {}
+
+
 def log_line(message):
   print(message, flush=True)  # progress must show at once, also when piped to a file
 
@@ -82,8 +97,10 @@ def build_model(model_cls, hparams):
 class Trainer:
 
   def __init__(self, problem, model_cls, hparams, output_dir, data_dir,
-               options=TrainerOptions(), runner=None, log=log_line):
+               options=TrainerOptions(), runner=None, log=log_line, listeners=()):
     self.problem, self.hparams = problem, hparams
+    self.listeners = list(listeners)
+    self.stop_reason = None  # why the last train() ended before train_steps, if it did
     self.output_dir, self.data_dir = output_dir, data_dir
     self.options = options
     self.log = log
@@ -106,10 +123,8 @@ class Trainer:
                              self.global_step, options.max_nonfinite_steps,
                              options.jit_compile, update_gate=self.schedule.gate)
     # Weights only (no input position): evaluation, and rollbacks after non-finite losses.
-    self.weights = CheckpointKeeper(
-        tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                            global_step=self.global_step, **self.step_fn.checkpoint_state()),
-        output_dir, options.keep_checkpoint_max, log)
+    self.weights = CheckpointKeeper(tf.train.Checkpoint(**self._checkpointed()), output_dir,
+                                    options.keep_checkpoint_max, log)
     self.keeper = None  # with the training input's position, made with the iterator
     self._iterator = None
     self._eval_fn = None
@@ -120,6 +135,14 @@ class Trainer:
         options.eval_decode_hparams, "--eval_decode_hparams")
 
   # -- setup ------------------------------------------------------------------------------
+  def _checkpointed(self):
+    """What every checkpoint holds besides the training input's position."""
+    state = dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step,
+                 **self.step_fn.checkpoint_state())
+    for listener in self.listeners:
+      state.update(listener.checkpoint_state())
+    return state
+
   def _dummy_features(self):
     return self.model.dummy_features(self.problem.has_inputs)
 
@@ -128,8 +151,7 @@ class Trainer:
       input_pipeline.check_some_examples_fit(
           self.problem, self.hparams, self.problem.data_files(self.data_dir, "train"))
       self._iterator = self.runner.train_iterator(self._dataset_fn("train", training=True))
-      state = dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step,
-                   **self.step_fn.checkpoint_state())
+      state = self._checkpointed()
       if isinstance(self._iterator, tf.__internal__.tracking.Trackable):
         state["train_input"] = self._iterator
       else:  # e.g. a multi-replica DistributedIterator
@@ -181,9 +203,11 @@ class Trainer:
   # -- training ---------------------------------------------------------------------------
   def train(self, eval_fn=None, until_step=None):
     """Trains to train_steps (or until_step), saving a checkpoint every
-    local_eval_frequency steps and at the end; calls eval_fn after each save. On SIGTERM
-    or SIGINT, saves at the next step boundary and returns (self.stop_signal says which)."""
+    local_eval_frequency steps and at the end; calls eval_fn after each save, and stops
+    when it returns a reason (self.stop_reason). On SIGTERM or SIGINT, saves at the next
+    step boundary and returns (self.stop_signal says which)."""
     target = until_step or self.options.train_steps
+    self.stop_reason = None
     log_every, save_every = self.options.log_step_count_steps, self.options.local_eval_frequency
     step = int(self.global_step.numpy())
     if step >= target:
@@ -247,7 +271,10 @@ class Trainer:
               int(self.optimizer.iterations.numpy()) > updates_at_rollback:
             rollbacks, updates_at_rollback = 0, None  # training recovered
           if eval_fn is not None:
-            eval_fn()
+            self.stop_reason = eval_fn()
+            if self.stop_reason:
+              self.log(f"stopping at step {step}: {self.stop_reason}")
+              break
           last_time = time.time()  # eval time is not training time
     self._summaries(writer, step, {})
     if self.stop_signal is None and step >= self.options.train_steps:
@@ -349,7 +376,16 @@ class Trainer:
     if int(self.global_step.numpy()) >= self.options.train_steps:
       return self.evaluate()
     results = {}
-    self.train(eval_fn=lambda: results.update(self.evaluate()))
+
+    def evaluate_and_tell_listeners():
+      results.update(self.evaluate())
+      step = int(self.global_step.numpy())
+      for listener in self.listeners:
+        reason = listener.after_evaluation(self, step, results)
+        if reason:
+          return reason
+      return None
+    self.train(eval_fn=evaluate_and_tell_listeners)
     return results
 
   def continuous_eval(self, timeout_secs=3600, poll_secs=10):

@@ -125,3 +125,34 @@ def test_state_kept_in_lists_still_reaches_checkpoints(tmp_path):
   tf.train.Checkpoint(model=b).read(path).assert_existing_objects_matched()
   for x, y in zip(a.variables, b.variables):
     np.testing.assert_array_equal(x.numpy(), y.numpy())
+
+
+def test_an_evaluation_listener_can_stop_training_and_checkpoint_its_state(data_dir, tmp_path):
+  from t2t_lite.training.trainer import EvaluationListener
+
+  class StopAfterFirst(EvaluationListener):
+    def __init__(self):
+      self.seen = tf.Variable(0, dtype=tf.int64)
+
+    def after_evaluation(self, trainer, step, results):
+      self.seen.assign_add(1)
+      assert "accuracy" in results
+      return "enough for this test"
+
+    def checkpoint_state(self):
+      return {"stop_after_first": self.seen}
+
+  out = str(tmp_path / "run")
+  problem, model_cls, hp = experiment.resolve("algorithmic_reverse_decimal40", "transformer",
+                                              "transformer_tiny", TINY)
+  problem.update_hparams(hp, data_dir)
+  run_dir.prepare(out, {"problem": problem.name, "model": "transformer"}, hp)
+  logs, listener = [], StopAfterFirst()
+  trainer = Trainer(problem, model_cls, hp, out, data_dir, TrainerOptions(
+      train_steps=9, eval_steps=1, local_eval_frequency=3, seed=1), log=logs.append,
+      listeners=[listener])
+  trainer.train_and_evaluate()
+  assert int(trainer.global_step.numpy()) == 3 and trainer.stop_reason == "enough for this test"
+  assert "stopping at step 3: enough for this test" in logs
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(out))
+  assert any(k.startswith("stop_after_first") for k in reader.get_variable_to_shape_map())
