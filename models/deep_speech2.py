@@ -89,7 +89,7 @@ class RecurrentBlock(keras.layers.Layer):
     return self.dropout(x, training=training)
 
 
-def _int_list(name, help):  # noqa: A002
+def _int_list(name, help):
   return spec(name, list, help)
 
 

@@ -41,7 +41,7 @@ class Declaration:
   bounds: Bounds = Bounds()
 
 
-def setting(default: Any, help: str, *, flag: str | None = None,  # noqa: A002 (absl's word)
+def setting(default: Any, help: str, *, flag: str | None = None,
             minimum: float | None = None, maximum: float | None = None,
             above: float | None = None, below: float | None = None, choices: tuple = ()):
   """A dataclass field declaring one setting (see the module docstring)."""
