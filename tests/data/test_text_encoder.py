@@ -5,8 +5,12 @@ import os
 import pytest
 
 from t2t_lite.data import text_encoder
-from t2t_lite.data.text_encoder import (EOS_ID, ByteTextEncoder, CharacterTextEncoder,
-                                        TokenTextEncoder)
+from t2t_lite.data.text_encoder import (
+  EOS_ID,
+  ByteTextEncoder,
+  CharacterTextEncoder,
+  TokenTextEncoder,
+)
 
 
 def test_strip_ids_cuts_at_eos_and_drops_padding():
