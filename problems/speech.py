@@ -11,6 +11,8 @@ setting vocab=sentencepiece, a SentencePiece model trained on the training trans
   librispeech       LibriSpeech 960 h through TFDS (dev: dev_clean)
   librispeech_clean100  LibriSpeech train_clean100 only
 """
+import hashlib
+import json
 import os
 
 import tensorflow as tf
@@ -106,7 +108,34 @@ class SpeechProblem(problem.Problem):
     self.check_hparams(hparams)
     hparams.target_vocab_size = self.feature_encoders(data_dir)["targets"].vocab_size
     hparams.input_vocab_size = 0  # audio features, not ids
+    if (hparams.audio_normalization == "global" and not hparams.audio_global_mean
+        and not hparams.audio_global_std):
+      hparams.audio_global_mean, hparams.audio_global_std = self.global_statistics(
+          data_dir, hparams)
     return hparams
+
+  def global_statistics(self, data_dir, hparams):
+    """(mean, std) of the unnormalized features over the first GLOBAL_STATS_UTTERANCES
+    training utterances (round-robin over the shards), measured once per front-end
+    configuration and kept in data_dir."""
+    front_end = {k: hparams.get(k) for k in ("audio_num_mel_bins", "audio_frame_length_ms",
+                                             "audio_frame_step_ms", "audio_add_deltas")}
+    key = hashlib.sha256(json.dumps(front_end, sort_keys=True).encode()).hexdigest()[:12]
+    path = os.path.join(data_dir, f"{self.name}.feature_stats.{key}.json")
+    if tf.io.gfile.exists(path):
+      with tf.io.gfile.GFile(path) as f:
+        stats = json.load(f)
+      return stats["mean"], stats["std"]
+    files = self.data_files(data_dir, problem.TRAIN)
+    ds = tf.data.Dataset.from_tensor_slices(files).interleave(
+        tf.data.TFRecordDataset, cycle_length=len(files), block_length=1)
+    ds = ds.map(self.decode_example).take(audio.GLOBAL_STATS_UTTERANCES)
+    mean, std = audio.global_statistics((ex["waveform"].numpy() for ex in ds), hparams)
+    tmp = path + ".tmp"
+    with tf.io.gfile.GFile(tmp, "w") as f:
+      json.dump({"front_end": front_end, "mean": mean, "std": std}, f)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+    return mean, std
 
   def detokenizer(self, data_dir):
     encoder = self.feature_encoders(data_dir)["targets"]
