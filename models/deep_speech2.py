@@ -330,6 +330,12 @@ class DeepSpeech2(T2TModel):
     """Features [b, t, f] and their lengths [b] -> transcript ids [b, l] (0-padded)."""
     return self._ctc_decode(inputs, inputs_length, beam_size)[0]
 
+  def frame_log_probs(self, features):
+    logits = self({"inputs": features["inputs"], "inputs_length": features["inputs_length"]},
+                  training=False)
+    return (tf.nn.log_softmax(tf.cast(logits, tf.float32)),
+            self.output_lengths(features["inputs_length"]))
+
   def _ctc_decode(self, inputs, inputs_length, beam_size):
     logits = self({"inputs": inputs, "inputs_length": inputs_length}, training=False)
     return ctc.decode_with_scores(logits, self.output_lengths(inputs_length), beam_size)

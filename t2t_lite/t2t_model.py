@@ -186,6 +186,13 @@ class T2TModel(keras.Model):
                       extra_length=s.extra_length, use_cache=s.use_cache,
                       temperature=s.temperature, top_k=s.top_k, seed=s.seed)
 
+  def frame_log_probs(self, features: Features) -> tuple[tf.Tensor, tf.Tensor]:
+    """CTC models: (per-frame log-probabilities [b, t, classes] with the blank at 0, the
+    frames of each example [b]), for decoders that search outside the graph (e.g. with a
+    word language model)."""
+    raise NotImplementedError(f"model {self.registry_name()} emits no per-frame "
+                              "probabilities")
+
   def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True,
                   batch_size=None):
     """(symbols_to_logits_fn, initial state) for search.py.
