@@ -20,8 +20,11 @@ import tensorflow as tf
 
 from t2t_lite import registry, speech_metrics
 from t2t_lite.data import audio, problem
-from t2t_lite.data.speech_encoders import (CharacterEncoder, SentencePieceEncoder,
-                                           normalize_transcript)
+from t2t_lite.data.speech_encoders import (
+  CharacterEncoder,
+  SentencePieceEncoder,
+  normalize_transcript,
+)
 from t2t_lite.data.text_encoder import TokenTextEncoder, ensure_dir
 from t2t_lite.decoding import ngram_lm
 from t2t_lite.decoding.audio_decoder import AudioDecoder
@@ -44,9 +47,9 @@ class SpeechProblem(problem.Problem):
     return HParams(vocab="char", sentencepiece_vocab_size=256, lm_order=3, lm_text_files="")
 
   def check_settings(self, settings):
-    if settings.lm_order < 0:
-      raise UserError(f"--problem_settings lm_order={settings.lm_order} must be >= 0 (0: no "
-                      "language model)")
+    if settings.lm_order < 0 or settings.lm_order == 1:
+      raise UserError(f"--problem_settings lm_order={settings.lm_order} must be >= 2 (or 0: "
+                      "no language model)")
 
   def lm_path(self, data_dir):
     """Where datagen writes the word language model (an ARPA file)."""

@@ -45,8 +45,8 @@ def _discounts(counts):
 def estimate(sentences, order=3):
   """{n: {ngram tuple: (log10 probability, log10 backoff or None)}} of an interpolated
   modified Kneser-Ney model of `sentences` (strings of space-separated words)."""
-  if order < 1:
-    raise UserError(f"n-gram order must be >= 1, got {order}")
+  if order < 2:  # KenLM's query structures assume at least bigrams
+    raise UserError(f"the language model's order must be >= 2, got {order}")
   raw = collections.Counter()
   vocab = set()
   for sentence in sentences:
@@ -63,18 +63,17 @@ def estimate(sentences, order=3):
   for gram, count in raw.items():
     if len(gram) == order or gram[0] == BOS:
       adjusted[len(gram)][gram] += count
-    if len(gram) > 1 and len(gram) - 1 < order and gram[1] != BOS:
-      suffix = gram[1:]
-      if suffix[0] != BOS:
-        adjusted[len(suffix)][suffix] += 1
+    if len(gram) > 1:  # one more distinct word before gram[1:]
+      adjusted[len(gram) - 1][gram[1:]] += 1
   adjusted[1].pop((BOS,), None)
   vocab.add(UNK)
   model = {}
   lower = None  # {word tuple: probability} of the previous order
   for n in range(1, order + 1):
     counts = adjusted[n]
-    d1, d2, d3 = _discounts(counts)
-    discount = lambda c: d1 if c == 1 else d2 if c == 2 else d3  # noqa: E731
+    discounts = _discounts(counts)
+    discount = lambda c, d=discounts: d[min(c, 3) - 1]  # noqa: E731
+    d1, d2, d3 = discounts
     totals, kinds = collections.Counter(), collections.defaultdict(lambda: [0, 0, 0])
     for gram, count in counts.items():
       totals[gram[:-1]] += count
