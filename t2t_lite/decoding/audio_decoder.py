@@ -24,7 +24,7 @@ from t2t_lite.decoding import ctc_lm, decoder, ngram_lm
 from t2t_lite.decoding.batching import map_length_sorted
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
-from t2t_lite.serving import export
+from t2t_lite.serving import export, small_export, speech_streaming
 
 # t2t-decoder --tune_lm's grid: every lm_weight with every word_bonus.
 TUNE_LM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
@@ -87,11 +87,23 @@ class AudioDecoder(decoder.Decoder):
   def serving_module(self):
     """WAV bytes (or float waveforms) in, transcripts out."""
     if self.dhp.lm_path:
-      raise UserError("--decode_hparams lm_path: an exported model searches in its graph "
-                      "without a language model; export without it (its `log_probs` "
-                      "signature gives the frame probabilities for an LM search outside)")
-    return export.SpeechServing(self.model, self.problem, self.hparams, self.data_dir,
-                                self.dhp.search())
+      raise UserError("--decode_hparams lm_path: an exported model searches in its graph, "
+                      "without a language model; export without lm_path (t2t-decoder "
+                      "decodes with the LM)")
+    streams = type(self.model).streams(self.hparams) and (
+        self.hparams.audio_normalization == "global" and not self.hparams.audio_add_deltas)
+    serving = speech_streaming.StreamingSpeechServing if streams else export.SpeechServing
+    return serving(self.model, self.problem, self.hparams, self.data_dir, self.dhp.search())
+
+  def tflite_model(self, dtype="float32"):
+    """One utterance's waveform in, CTC greedy ids out (pieces: the vocabulary's, with a
+    SentencePiece word boundary written as a space)."""
+    if dtype not in small_export.TFLITE_DTYPES:
+      raise UserError(f"--tflite: TFLite stores float32, float16 or int8 weights, not {dtype}")
+    pieces = [p.replace(self.encoder.word_boundary or "\0", " ") if i > 1 else ""
+              for i, p in enumerate(self.encoder.pieces)]
+    return small_export.tflite_transcriber(self.model, self.problem, self.hparams,
+                                           dtype), pieces
 
   def _batched(self, waveforms, fn):
     """fn(padded features [b, t, f], lengths [b]) -> a list per batch, over waveforms

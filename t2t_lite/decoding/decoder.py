@@ -139,6 +139,10 @@ class Decoder(abc.ABC):
     raise UserError(f"problem '{self.problem.name}' has no decode metrics with "
                     f"{type(self).__name__}")
 
+  def tflite_model(self, dtype="float32"):
+    """t2t-exporter --tflite: (the TFLite model's bytes, the text of each output id)."""
+    raise UserError(f"--tflite: problem '{self.problem.name}' has no TFLite export")
+
   def tune_lm(self, split="dev", log=print):
     """t2t-decoder --tune_lm: tries a grid of language-model weights on a split, logs a
     table and returns the best settings."""
