@@ -403,8 +403,9 @@ class DeepSpeech2(T2TModel):
   @classmethod
   def train_flops(cls, hp, shape):
     """3 x forward: the convolutions (each pads kernel - 1, so its output has
-    ceil(length / stride) frames and bins), the bidirectional GRUs (3 gates, input and
-    recurrent matmuls) and the output layer, as shared/bench/common.py counts them."""
+    ceil(length / stride) frames and bins), the GRUs (3 gates, input and recurrent
+    matmuls, per direction), the lookahead convolution and the output layer, as
+    shared/bench/common.py counts them."""
     batch, t, f, channels = shape.batch, shape.src_len, audio.feature_depth(hp), 1
     conv = 0
     for filters, kt, kf, st, sf in zip(hp.conv_filters, hp.conv_time_kernels,
@@ -414,8 +415,10 @@ class DeepSpeech2(T2TModel):
       conv += 2 * batch * t * f * filters * kt * kf * channels
       channels = filters
     h, n_in, gru = hp.rnn_hidden_size, channels * f, 0
+    directions = 2 if hp.rnn_bidirectional else 1
     for _ in range(hp.num_rnn_layers):
-      gru += 2 * 2 * batch * t * 3 * (n_in * h + h * h)
-      n_in = 2 * h
+      gru += directions * 2 * batch * t * 3 * (n_in * h + h * h)
+      n_in = directions * h
+    lookahead = 2 * batch * t * n_in * (hp.lookahead_frames + 1) if hp.lookahead_frames else 0
     dense = 2 * batch * t * n_in * hp.target_vocab_size
-    return 3 * (conv + gru + dense)
+    return 3 * (conv + gru + lookahead + dense)
