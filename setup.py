@@ -31,7 +31,9 @@ setup(
     ],
     # jiwer: the reference WER/CER implementation the speech metrics are checked against;
     # ruff: the linter CI runs (configured in pyproject.toml).
-    extras_require={"test": ["pytest", "jiwer", "ruff"]},
+    # kenlm: the field's standard n-gram LM queries, for speech decoding with a word LM
+    # (t2t-decoder --decode_hparams=lm_path=...); compiled from source (~1 min, needs g++).
+    extras_require={"test": ["pytest", "jiwer", "ruff"], "speech": ["kenlm"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",

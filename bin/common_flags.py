@@ -45,8 +45,8 @@ class TrainedRunOptions(options.Options):
   checkpoint_path: str | None = setting(None, "A checkpoint to use (default: the latest).")
   decode_hparams: str = setting(
       "", "Search settings: beam_size, alpha, extra_length, batch_size, num_samples, "
-      "use_cache, sampling_method, sampling_temp, sampling_keep_top_k, sampling_seed, e.g. "
-      "'beam_size=4,alpha=0.6'.")
+      "use_cache, sampling_method, sampling_temp, sampling_keep_top_k, sampling_seed (speech: "
+      "also lm_path, lm_weight, word_bonus), e.g. 'beam_size=4,alpha=0.6'.")
 
 
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFINE_bool,
@@ -169,7 +169,6 @@ def trained_run():
   parsed --decode_hparams. Everything is validated before it returns."""
   names = load_registrations_and_gin()
   require(names, "output_dir")
-  dhp = decoder.DecodeHParams.from_string(FLAGS.decode_hparams, "--decode_hparams")
   output_dir = os.path.expanduser(FLAGS.output_dir)
   run = run_dir.read_run(output_dir) or {}
   problem_name = names.problem or run.get("problem")
@@ -178,6 +177,8 @@ def trained_run():
     raise UserError(f"{output_dir} holds no run.json; pass --problem and --model")
   problem = registry.problem(problem_name)
   model_cls = registry.model(model_name)
+  dhp = problem.decoder_class.DECODE_HPARAMS.from_string(FLAGS.decode_hparams,
+                                                         "--decode_hparams")
   if names.hparams_set:
     registry.hparams(names.hparams_set)  # a mistyped name is still an error
   hparams = experiment.apply_eval_time_overrides(run_dir.read_hparams(output_dir),

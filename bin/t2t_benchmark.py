@@ -39,6 +39,9 @@ def _table(result, unit):
            f"padding {result['padding_fraction']:.1%})" if "input_examples_per_s" in result
            else "not measured (needs --problem and --data_dir)"),
           ("peak memory MiB", result["peak_memory_mib"])]
+  if "stream_ms_per_chunk" in result:
+    rows.append((f"stream ms/chunk of {result['stream_chunk_frames']} frames",
+                 f"{result['stream_ms_per_chunk']} (max {result['stream_ms_per_chunk_max']})"))
   for name, value in rows:
     print(f"  {name:32s} {value}")
   for key, what in (("profile", "training step"), ("decode_profile", "decoded batch")):

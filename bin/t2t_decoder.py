@@ -26,6 +26,10 @@ class DecoderOptions(options.Options):
                                        "(default: stdout).")
   decode_interactive: bool = setting(False, "Read inputs from stdin, one per line.")
   decode_split: str = setting("dev", "Without a file or stdin: the split to decode.")
+  tune_lm: bool = setting(False, "Speech: decode --decode_split (num_samples of it) with "
+                          "every lm_weight and word_bonus of a built-in grid and the "
+                          "language model of --decode_hparams=lm_path=..., print WER/CER of "
+                          "each and the best settings.")
 
 
 common_flags.define_experiment_flags(dirs=("output_dir",))
@@ -40,7 +44,9 @@ def main(argv):
   problem.check_split(FLAGS.decode_split, "--decode_split")
   dec = problem.decoder_class.from_checkpoint(problem, model_cls, hparams, data_dir,
                                               checkpoint, dhp)
-  if FLAGS.decode_from_file:
+  if FLAGS.tune_lm:
+    dec.tune_lm(FLAGS.decode_split)
+  elif FLAGS.decode_from_file:
     dec.decode_from_file(os.path.expanduser(FLAGS.decode_from_file), out_path)
   elif FLAGS.decode_interactive:
     dec.interactive(sys.stdin, sys.stdout)

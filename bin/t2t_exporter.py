@@ -15,7 +15,7 @@ from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS, TrainedRunOptions
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
-from t2t_lite.serving import export
+from t2t_lite.serving import export, small_export
 
 
 @options.group()
@@ -23,6 +23,13 @@ class ExporterOptions(options.Options):
   export_dir: str | None = setting(None, "Where to write the SavedModel (default: "
                                    "OUTPUT_DIR/export/STEP, the numbered layout TensorFlow "
                                    "Serving watches).")
+  weights_dtype: str = setting("float32", "Store the SavedModel's weights as float16, "
+                               "bfloat16 or int8 (per-channel dynamic-range quantization); "
+                               "they are widened to float32 when a signature runs.",
+                               choices=small_export.WEIGHT_DTYPES)
+  tflite: bool = setting(False, "Speech: also write EXPORT_DIR/tflite/model.tflite (one "
+                         "waveform in, CTC greedy ids out; float16 or int8 weights with "
+                         "--weights_dtype) and tokens.txt (one piece per id).")
 
 
 common_flags.define_experiment_flags(dirs=("output_dir",))
@@ -38,8 +45,20 @@ def main(argv):
     raise UserError(f"{export_dir} already exists; pass another --export_dir or delete it")
   dec = problem.decoder_class.from_checkpoint(problem, model_cls, hparams, data_dir,
                                               checkpoint, dhp)
-  export.export(dec.serving_module(), export_dir)
-  print(f"exported {checkpoint} to {export_dir}")
+  module = dec.serving_module()
+  if FLAGS.weights_dtype != "float32":
+    module = small_export.ReducedPrecisionServing(module, dec.model, FLAGS.weights_dtype)
+  tflite = dec.tflite_model(FLAGS.weights_dtype) if FLAGS.tflite else None  # errors first
+  export.export(module, export_dir)
+  print(f"exported {checkpoint} to {export_dir} ({FLAGS.weights_dtype} weights)")
+  if tflite:
+    path = os.path.join(export_dir, "tflite")
+    os.makedirs(path)
+    with open(os.path.join(path, "model.tflite"), "wb") as f:
+      f.write(tflite[0])
+    with open(os.path.join(path, "tokens.txt"), "w", encoding="utf-8") as f:
+      f.writelines(piece + "\n" for piece in tflite[1])
+    print(f"wrote {path}/model.tflite ({len(tflite[0])} bytes) and tokens.txt")
 
 
 def run():

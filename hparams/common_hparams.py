@@ -58,6 +58,8 @@ def basic_params1():
       # Rows of this many tokens, each packing several training examples (attention and
       # loss stay within each example); 0: one example per row, batched by length.
       packed_length=0,
+      # SortaGrad: the first N epochs of training read the examples shortest first.
+      sortagrad_epochs=0,
       # Filled in from the problem by Problem.update_hparams.
       has_inputs=True,
       input_vocab_size=0,

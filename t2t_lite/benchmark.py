@@ -66,6 +66,9 @@ class BenchmarkOptions(options.Options):
   decode_repeats: int = setting(3, "Timed decoding batches (the median is reported).",
                                 minimum=1)
   input_batches: int = setting(50, "Batches read to time the input pipeline.", minimum=1)
+  stream_chunk_frames: int = setting(17, "Streaming models: time the streaming step on "
+                                     "chunks of this many input frames (17: 170 ms of "
+                                     "10 ms frames; 0: skip).", minimum=0)
   strategy: str = setting("default", "tf.distribute strategy of the training step (as "
                           "t2t-trainer's).", choices=strategies.LOCAL_STRATEGIES)
   worker_gpu: int = setting(0, "Replicas for --strategy=mirrored (0: all GPUs; on CPU, "
@@ -266,6 +269,26 @@ def decode_speed(model, hp, settings, profile=False):
   return result
 
 
+def stream_latency(model, hp, chunk_frames, repeats=20):
+  """Median and worst ms of the model's streaming step on one stream's chunks of
+  `chunk_frames` input frames (the state carried from chunk to chunk)."""
+  # The state's time axes change length from chunk to chunk: one trace with them open.
+  step = tf.function(lambda x, state: model.stream(x, state, tf.constant(False)),
+                     reduce_retracing=True)
+  state, times, warmup = model.initial_stream_state(1), [], 3
+  features = type(model).benchmark_decode_features(hp, 1,
+                                                   chunk_frames * (repeats + warmup))
+  for i in range(repeats + warmup):
+    start = time.perf_counter()
+    logits, state = step(features["inputs"][:, i * chunk_frames:(i + 1) * chunk_frames],
+                         state)
+    logits.numpy()
+    if i >= warmup:  # the first calls trace
+      times.append(time.perf_counter() - start)
+  return {"stream_chunk_frames": chunk_frames, "stream_ms_per_chunk": _median_ms(times),
+          "stream_ms_per_chunk_max": round(1e3 * max(times), 2)}
+
+
 def input_speed(problem, hp, data_dir, batches, model_cls):
   """Examples and real units (tokens, audio seconds) per second out of the training input
   pipeline (TFRecords -> batches), and the fraction of padding in its batches."""
@@ -320,6 +343,8 @@ def measure(model_cls, hp, settings, strategy, problem=None, data_dir=None):
     result.update(decode_speed(bench.model, hp, settings, settings.profile))
   else:
     result["decode_note"] = "skipped (--decode_batch=0)"
+  if settings.stream_chunk_frames and model_cls.streams(hp):
+    result.update(stream_latency(bench.model, hp, settings.stream_chunk_frames))
   if problem is not None and data_dir:
     result.update(input_speed(problem, hp, data_dir, settings.input_batches, model_cls))
     # In real units (tokens, audio seconds): synthetic and real batches differ in shape.

@@ -22,6 +22,8 @@ BATCHING = (
          "max_length", eval_time=True),
     spec("packed_length", int, "rows of this many tokens packing several training examples "
          "(0: no packing)", minimum=0),
+    spec("sortagrad_epochs", int, "SortaGrad: the first N epochs of training read the "
+         "examples shortest first (in length-bucketed batches), then shuffled", minimum=0),
 )
 
 OPTIMIZATION = (

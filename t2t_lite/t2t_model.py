@@ -186,6 +186,26 @@ class T2TModel(keras.Model):
                       extra_length=s.extra_length, use_cache=s.use_cache,
                       temperature=s.temperature, top_k=s.top_k, seed=s.seed)
 
+  @classmethod
+  def streams(cls, hp: HParams) -> bool:
+    """Whether `stream` can decode with these hparams (input arriving in chunks)."""
+    return False
+
+  def initial_stream_state(self, batch: int = 1) -> dict[str, tf.Tensor]:
+    """Streaming models: the state of `batch` streams before their first chunk."""
+    raise NotImplementedError(f"model {self.registry_name()} does not stream")
+
+  def stream(self, inputs, state, final):
+    """Streaming models: (outputs that the chunk `inputs` completes, the new state)."""
+    raise NotImplementedError(f"model {self.registry_name()} does not stream")
+
+  def frame_log_probs(self, features: Features) -> tuple[tf.Tensor, tf.Tensor]:
+    """CTC models: (per-frame log-probabilities [b, t, classes] with the blank at 0, the
+    frames of each example [b]), for decoders that search outside the graph (e.g. with a
+    word language model)."""
+    raise NotImplementedError(f"model {self.registry_name()} emits no per-frame "
+                              "probabilities")
+
   def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True,
                   batch_size=None):
     """(symbols_to_logits_fn, initial state) for search.py.

@@ -71,3 +71,20 @@ def test_precision_follows_the_activation_dtype_hparam():
   assert benchmark.precision(hp) == "fp32"
   hp.set_hparam(benchmark.PRECISION_HPARAM, "bfloat16")  # the mixed-precision hparam
   assert benchmark.precision(hp) == "bf16"
+
+
+def test_streaming_latency_is_measured_per_chunk_with_the_state_carried():
+  import keras
+
+  from t2t_lite import registry
+  from t2t_lite.benchmark import stream_latency
+  hp = registry.hparams("deep_speech2_streaming_tiny")
+  hp.target_vocab_size = 30
+  keras.utils.set_random_seed(1)
+  model = registry.model("deep_speech2")(hp)
+  model.build_from_features(model.dummy_features())
+  result = stream_latency(model, hp, chunk_frames=17, repeats=4)
+  assert result["stream_chunk_frames"] == 17
+  assert 0 < result["stream_ms_per_chunk"] <= result["stream_ms_per_chunk_max"]
+  assert registry.model("deep_speech2").streams(hp)
+  assert not registry.model("deep_speech2").streams(registry.hparams("deep_speech2_tiny"))

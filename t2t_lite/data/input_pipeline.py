@@ -8,7 +8,7 @@ training, examples longer than max_length (or batch_size when max_length is 0) a
 import gin
 import tensorflow as tf
 
-from t2t_lite.data import packing
+from t2t_lite.data import packing, sortagrad
 from t2t_lite.errors import UserError
 
 
@@ -64,6 +64,18 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
     ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
   if training:
     ds = ds.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+  sorted_epochs = hparams.get("sortagrad_epochs", 0) if training and split == "train" else 0
+  if sorted_epochs and hparams.get("packed_length", 0):
+    raise UserError("hparam sortagrad_epochs needs unpacked batches (packed_length=0)")
+  ds = _batches(ds, problem, hparams, training, batch_size)
+  if sorted_epochs:  # SortaGrad: shortest first, then the shuffled input above
+    ds = _batches(sortagrad.sorted_examples(problem, data_dir, sorted_epochs, input_context),
+                  problem, hparams, training, batch_size).concatenate(ds)
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _batches(ds, problem, hparams, training, batch_size):
+  """Serialized examples -> model features, batched (by length buckets, or packed)."""
   ds = ds.map(parse_fn(problem, hparams, training), num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
   if training and hparams.get("packed_length", 0):
@@ -77,9 +89,8 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
   boundaries, batch_sizes = batching_scheme(batch_size, max_length,
                                             hparams.min_length_bucket,
                                             hparams.length_bucket_step)
-  ds = ds.bucket_by_sequence_length(example_length, boundaries, batch_sizes,
-                                    drop_remainder=False)
-  return ds.prefetch(tf.data.AUTOTUNE)
+  return ds.bucket_by_sequence_length(example_length, boundaries, batch_sizes,
+                                      drop_remainder=False)
 
 
 def _packed_batches(ds, length, batch_size):
@@ -88,7 +99,7 @@ def _packed_batches(ds, length, batch_size):
   ds = ds.filter(lambda ex: example_length(ex) <= length)
   keys = sorted(ds.element_spec)
   ds = packing.pack_dataset(ds, keys, length)
-  return ds.batch(max(1, batch_size // length), drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  return ds.batch(max(1, batch_size // length), drop_remainder=True)
 
 
 def parse_fn(problem, hparams, training):

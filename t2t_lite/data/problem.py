@@ -8,6 +8,7 @@ metrics its evaluation reports. Everything the engine calls is declared here:
   feature_encoders, write_vocab       the vocabulary (text <-> ids)
   generate_encoded_samples            the examples (or override generate_data)
   decode_example, preprocess_example  TFRecord -> model features, inside tf.data
+  sort_length                         a decoded example's length (SortaGrad's order)
   feature_spec                        what preprocess_example yields (checked at start
                                       against the pipeline and against the model's needs)
   HPARAMS                             hparams preprocess_example reads
@@ -212,6 +213,15 @@ class Problem(abc.ABC):
     filterbanks). Batching pads every feature to the longest in the batch; bucketing
     measures an example by the first dimension of its inputs or targets, the longer."""
     return example
+
+  def sort_length(self, example):
+    """The length SortaGrad sorts decoded examples by (in-graph): the longer of inputs and
+    targets, in tokens. Problems whose preprocessing changes lengths (audio -> frames)
+    return any measure that grows with the preprocessed length."""
+    length = tf.shape(example["targets"])[0]
+    if "inputs" in example:
+      length = tf.maximum(length, tf.shape(example["inputs"])[0])
+    return length
 
   def detokenizer(self, data_dir):
     """An in-graph ids [b, t] -> strings [b] function for text metrics (WER/CER), or

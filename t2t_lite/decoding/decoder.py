@@ -94,6 +94,9 @@ def restored_model(model_cls, hparams, checkpoint_path, has_inputs=True):
 class Decoder(abc.ABC):
   """What t2t-decoder, t2t-exporter and evaluation need of a problem's decoder."""
 
+  # The settings group its --decode_hparams are parsed into (a subclass may add its own).
+  DECODE_HPARAMS: type = DecodeHParams
+
   def __init__(self, problem, model, hparams, data_dir, dhp):
     self.problem, self.model, self.hparams = problem, model, hparams
     self.data_dir, self.dhp = data_dir, dhp
@@ -135,6 +138,16 @@ class Decoder(abc.ABC):
     line saying how they were computed)."""
     raise UserError(f"problem '{self.problem.name}' has no decode metrics with "
                     f"{type(self).__name__}")
+
+  def tflite_model(self, dtype="float32"):
+    """t2t-exporter --tflite: (the TFLite model's bytes, the text of each output id)."""
+    raise UserError(f"--tflite: problem '{self.problem.name}' has no TFLite export")
+
+  def tune_lm(self, split="dev", log=print):
+    """t2t-decoder --tune_lm: tries a grid of language-model weights on a split, logs a
+    table and returns the best settings."""
+    raise UserError(f"--tune_lm: problem '{self.problem.name}' does not decode with a "
+                    "language model")
 
 
 class TextDecoder(Decoder):

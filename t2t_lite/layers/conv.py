@@ -8,6 +8,8 @@ convolution, which oneDNN runs at full speed: the input with its batch and chann
 swapped, convolved with the output gradient as the filter (batch as its input channels),
 dilated by the strides. That took 150 ms for the same gradient (equal to 1e-6).
 """
+import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -40,3 +42,34 @@ def conv2d_valid(x, kernel, strides):
     return y, grad
 
   return conv(x, kernel)
+
+
+class LookaheadConvolution(keras.layers.Layer):
+  """DeepSpeech2's lookahead ("row") convolution: each channel of frame t becomes a learned
+  mix of that channel in frames t..t+future (y[t, i] = sum_j w[j, i] x[t + j, i]), giving
+  a unidirectional model a bounded view of the future. Frames past an utterance's end are
+  zeros (inputs are zero there), so the output of frame t never depends on padding."""
+
+  def __init__(self, future, **kwargs):
+    super().__init__(**kwargs)
+    self.future = future
+
+  def build(self, input_shape):
+    # Starts as the identity (all weight on the current frame): the layer first passes
+    # the recurrent outputs through at their scale, and learns how much future to mix in.
+    init = np.zeros([self.future + 1, input_shape[-1]], np.float32)
+    init[0] = 1.0
+    self.kernel = self.add_weight(shape=init.shape, initializer=keras.initializers.Constant(
+        init), name="kernel")
+    self.built = True
+
+  def call(self, x):
+    """x [b, t, d] (zeros after each utterance's end) -> [b, t, d]."""
+    return self.mix(tf.pad(x, [[0, 0], [0, self.future], [0, 0]]))
+
+  def mix(self, padded):
+    """[b, t + future, d] -> [b, t, d]: the output of the first t frames, given their
+    `future` following frames."""
+    kernel = tf.cast(self.kernel, padded.dtype)
+    length = tf.shape(padded)[1] - self.future
+    return tf.add_n([padded[:, j:j + length] * kernel[j] for j in range(self.future + 1)])
