@@ -148,7 +148,7 @@ class TrainBench:
     with strategy.scope():
       self.model = build_model(model_cls, hp)
       self.model.build_from_features(
-          self.model.dummy_features(hp.get("has_inputs", True)))
+          self.model.dummy_features(hp.has_inputs))
       optimizer = optimizers.make_optimizer(hp, learning_rate.FactorSchedule(hp, 10 ** 6))
       optimizer.build(self.model.trainable_variables)
       global_step = tf.Variable(0, dtype=tf.int64, trainable=False)

@@ -15,19 +15,14 @@ import contextlib
 
 import keras
 
-from t2t_lite.errors import UserError
-
 # activation_dtype -> Keras dtype policy
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
 def activation_dtype(hparams):
-  """The hparam's value; runs saved before it existed trained in float32."""
-  dtype = hparams.get("activation_dtype", "float32")
-  if dtype not in POLICIES:
-    raise UserError(f"hparam activation_dtype='{dtype}' must be one of "
-                    f"{', '.join(POLICIES)}")
-  return dtype
+  """The hparam's value (validated against engine_hparams' declaration before a model is
+  built)."""
+  return hparams.activation_dtype
 
 
 def uses_loss_scaling(hparams):

@@ -64,8 +64,8 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
     ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
   if training:
     ds = ds.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
-  sorted_epochs = hparams.get("sortagrad_epochs", 0) if training and split == "train" else 0
-  if sorted_epochs and hparams.get("packed_length", 0):
+  sorted_epochs = hparams.sortagrad_epochs if training and split == "train" else 0
+  if sorted_epochs and hparams.packed_length:
     raise UserError("hparam sortagrad_epochs needs unpacked batches (packed_length=0)")
   ds = _batches(ds, problem, hparams, training, batch_size)
   if sorted_epochs:  # SortaGrad: shortest first, then the shuffled input above
@@ -78,7 +78,7 @@ def _batches(ds, problem, hparams, training, batch_size):
   """Serialized examples -> model features, batched (by length buckets, or packed)."""
   ds = ds.map(parse_fn(problem, hparams, training), num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
-  if training and hparams.get("packed_length", 0):
+  if training and hparams.packed_length:
     return _packed_batches(ds, hparams.packed_length, batch_size)
   max_length = hparams.max_length or batch_size
   if training or hparams.eval_drop_long_sequences:
@@ -122,7 +122,7 @@ def find_corrupt_file(problem, files):
 def check_some_examples_fit(problem, hparams, files, sample=1000):
   """Training drops examples longer than max_length; if none in a sample of the data fits,
   the repeating input would spin forever, so say so instead."""
-  max_length = hparams.get("packed_length", 0) or hparams.max_length or hparams.batch_size
+  max_length = hparams.packed_length or hparams.max_length or hparams.batch_size
   try:
     parse = parse_fn(problem, hparams, training=False)
     lengths = [int(example_length(parse(r)))
