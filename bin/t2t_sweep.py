@@ -126,7 +126,14 @@ def search_main(sweep):
                                       FLAGS.gin_param)
   study_lib.quiet()
   if FLAGS.print_commands:
-    return print_search_commands(sweep, sweep_dir, url, name)
+    found = search.trial_commands(sweep, sweep_dir, url, name, description, FLAGS.gin_file,
+                                  FLAGS.gin_param)
+    if found is None:
+      print(f"t2t-sweep: no trial yet: study '{name}' is not in {study_lib.shown_url(url)}; "
+            "run t2t-sweep without --print_commands to start the search", file=sys.stderr)
+    for args in found or ():
+      print(runner.shell_command(args))
+    return
   print(f"validated the [search] space of {sweep.path}: {len(sweep.search.ranges)} range(s), "
         f"{sweep.search.sampler} sampler, {sweep.search.pruner} pruner, {metric} "
         f"({direction})", flush=True)
@@ -154,28 +161,6 @@ def search_main(sweep):
     print(f"wrote {', '.join(paths)}")
   if outcome == "interrupted":
     raise KeyboardInterrupt
-
-
-def print_search_commands(sweep, sweep_dir, url, name):
-  """The t2t-trainer command of every trial the study has made so far (a search makes
-  its trials as it goes: run t2t-sweep or workers to make more)."""
-  exists = not url.startswith("sqlite:///") or os.path.exists(url[len("sqlite:///"):])
-  storage = study_lib.open_storage(url) if exists else None
-  the_study = study_lib.load_study(storage, name) if storage else None
-  if the_study is None or study_lib.SPEC_ATTR not in the_study.user_attrs:
-    print(f"t2t-sweep: no trial yet: study '{name}' is not in {study_lib.shown_url(url)}; "
-          "run t2t-sweep without --print_commands to start the search", file=sys.stderr)
-    return
-  worker = search.SearchWorker(sweep=sweep, study=the_study, storage=storage,
-                               storage_url=url, sweep_dir=sweep_dir,
-                               extra_files=FLAGS.gin_file, extra_params=FLAGS.gin_param)
-  for t in sorted(study_lib.counted(the_study.get_trials(deepcopy=False)),
-                  key=lambda t: t.number):
-    overrides = t.user_attrs.get(study_lib.OVERRIDES)
-    if overrides is not None:
-      print(runner.shell_command(worker.command(t.number, overrides,
-                                                t.user_attrs[study_lib.FOLDER],
-                                                ("t2t-trainer",))))
 
 
 def run():

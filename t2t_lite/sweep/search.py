@@ -37,7 +37,17 @@ from t2t_lite.training import preemption
 # A search whose samples the model keeps rejecting stops, rather than sampling forever.
 MAX_REJECTED_IN_A_ROW = 20
 POLL_SECS = 1.0
-_STOPPED_BY_SIGNAL = re.compile(r"^received SIG\w+ at step")
+_STOPPED_BY_SIGNAL = re.compile(r"^received SIG\w+ at step", re.M)
+
+
+def _this_run(log_path):
+  """The output of the last trainer in a train.log (after its `$ command` line)."""
+  try:
+    with open(log_path, errors="replace") as f:
+      text = f.read()
+  except OSError:
+    return ""
+  return text[text.rfind("\n$ ") + 1:] if "\n$ " in text else text
 
 
 @dataclasses.dataclass
@@ -261,7 +271,7 @@ class SearchWorker:
     step = report.final_step(curves)
     value = report.final_metrics(curves).get(self.metric)
     stopped = returncode == 0 and step < r.checked.train_steps and \
-        runner.last_line(log_path, _STOPPED_BY_SIGNAL) != ""
+        _STOPPED_BY_SIGNAL.search(_this_run(log_path)) is not None
     if returncode == 0 and value is not None and step >= r.checked.train_steps:
       self.study.tell(r.trial, value)
       best = study_lib.best_trial(self._trials(), self.direction)
@@ -299,3 +309,21 @@ class SearchWorker:
     self.running = {}
     self.log("stopped; the interrupted trials are queued again: rerun t2t-sweep (or start a "
              "worker) to resume them from their checkpoints")
+
+
+def trial_commands(sweep, sweep_dir, url, name, description, extra_files=(), extra_params=()):
+  """The t2t-trainer command of every trial the study has made so far, in trial order (a
+  search makes its trials as it goes), or None when there is no such study yet."""
+  exists = not url.startswith("sqlite:///") or os.path.exists(url[len("sqlite:///"):])
+  storage = study_lib.open_storage(url) if exists else None
+  study = study_lib.load_study(storage, name) if storage else None
+  if study is None or study_lib.SPEC_ATTR not in study.user_attrs:
+    return None
+  study_lib.open_study(storage, name, description)  # the same search, or a one-line error
+  worker = SearchWorker(sweep=sweep, study=study, storage=storage, storage_url=url,
+                        sweep_dir=sweep_dir, extra_files=extra_files, extra_params=extra_params)
+  return [worker.command(t.number, t.user_attrs[study_lib.OVERRIDES],
+                         t.user_attrs[study_lib.FOLDER], ("t2t-trainer",))
+          for t in sorted(study_lib.counted(study.get_trials(deepcopy=False)),
+                          key=lambda t: t.number)
+          if study_lib.OVERRIDES in t.user_attrs]

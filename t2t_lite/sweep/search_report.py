@@ -115,7 +115,7 @@ def _markdown(study, spec_, entries, rejected, importances, how):
     sections += [f"| {k} | {v:.3f} |" for k, v in importances.items()]
   if rejected:
     sections += ["", "## Rejected before start", ""]
-    sections += [f"- trial {t.number}: {t.user_attrs[study_lib.REJECTED]}" for t in rejected]
+    sections += [f"- {t.user_attrs[study_lib.REJECTED]}" for t in rejected]
   return preamble, sections
 
 

@@ -75,7 +75,7 @@ def test_the_report_of_a_search(tmp_path):
   assert "| 1 | pruned | -300.1 | -2.5 |" in md  # progress: its last reported value
   assert "For neg_log_perplexity: PED-ANOVA (Optuna's default evaluator) over 3 finished" in md
   assert "| hparams.learning_rate_constant | " in md
-  assert "- trial 4: hidden_size=30 must be divisible by num_heads=4" in md
+  assert "- hidden_size=30 must be divisible by num_heads=4" in md
   image = tf.io.decode_png(tf.io.read_file(paths[2]))
   assert image.shape[0] > 300 and image.shape[1] > 1000
   trials = json.load(open(os.path.join(tmp_path, "trials.json")))
