@@ -121,7 +121,7 @@ class SearchWorker:
     beat = threading.Thread(target=self._heartbeat, args=(beat_stop,), daemon=True)
     last_stale_check, last_progress = 0.0, time.time()
     with preemption.StopRequest() as stop:
-      beat.start()
+      beat.start()  # beats until every trainer of this worker has exited
       try:
         while not stop:
           self._reap()
@@ -144,14 +144,15 @@ class SearchWorker:
             last_progress = now
             self._log_progress(elsewhere)
           time.sleep(POLL_SECS)
+        if stop:
+          self._stop(stop.signal_name)
+          return "interrupted"
       except BaseException:
-        self._stop("an error")  # the trials are queued again, not left running
+        if self.running:
+          self._stop("an error")  # the trials are queued again, not left running
         raise
       finally:
         beat_stop.set()
-      if stop:
-        self._stop(stop.signal_name)
-        return "interrupted"
     return "done"
 
   def _log_progress(self, elsewhere):

@@ -277,7 +277,7 @@ learning_rate_constant = {min = 0.1, max = 1.0, scale = "log"}
   # Both workers trained; the stopped trial resumed from its checkpoint in its folder.
   assert len({t.user_attrs["worker"] for t in trials}) == 2
   assert len(_trainer_runs(out, folder)) == 2
-  assert re.search(r"restored \S+model\.ckpt-(10|20) \(step (10|20)\)",
+  assert re.search(r"restored \S+model\.ckpt-(\d+) \(step \1\)\ntraining from step \1 to 20",
                    re.split(r"^\$ ", open(os.path.join(out, folder, "train.log")).read(),
                             flags=re.M)[2])
   other = next(t for t in counted if t is not retry)
