@@ -28,12 +28,20 @@ setup(
         "tensorflow-text>=2.21.1,<2.22",
         "sacrebleu",  # the field's standard, reportable BLEU (t2t-bleu, eval BLEU)
         "matplotlib",  # t2t-sweep's eval-curve plots: the field's standard plotting library
+        # t2t-sweep's [search]: the field's standard hyperparameter search (TPE, CMA-ES,
+        # median/successive-halving/Hyperband pruning, studies in a database that workers
+        # on many machines share); 5.x for the heartbeat callback and PED-ANOVA importances.
+        "optuna>=5.0,<6",
+        "cmaes",  # Optuna's CMA-ES sampler (sampler = "cmaes")
     ],
     # jiwer: the reference WER/CER implementation the speech metrics are checked against;
     # ruff: the linter CI runs (configured in pyproject.toml).
     # kenlm: the field's standard n-gram LM queries, for speech decoding with a word LM
     # (t2t-decoder --decode_hparams=lm_path=...); compiled from source (~1 min, needs g++).
-    extras_require={"test": ["pytest", "jiwer", "ruff"], "speech": ["kenlm"]},
+    # postgresql: the driver for a search's study on a PostgreSQL server (--storage=
+    # postgresql+psycopg://...).
+    extras_require={"test": ["pytest", "jiwer", "ruff", "psycopg[binary]"],
+                    "speech": ["kenlm"], "postgresql": ["psycopg[binary]"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",

@@ -20,8 +20,9 @@ from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import RunOptions
+from t2t_lite.sweep import pruning
 from t2t_lite.training import cluster, run_dir, strategies
-from t2t_lite.training.trainer import Trainer, TrainerOptions
+from t2t_lite.training.trainer import Trainer, TrainerOptions, log_line
 
 common_flags.define_experiment_flags()
 common_flags.define_flags(RunOptions, TrainerOptions)
@@ -75,8 +76,12 @@ def main(argv):
     tf.config.experimental.enable_op_determinism()
   # Everything that can still fail on a user's input (model construction, the eval split,
   # the data files) fails here, before anything is written to output_dir.
+  listeners = []
+  if schedule == "train_and_evaluate" and cluster.is_chief():  # the chief evaluates
+    # A trial of a t2t-sweep search reports its evaluations to the study (study_trial.*).
+    listeners += pruning.listeners(pruning.configured(), log_line)
   trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir, options=options,
-                    runner=runner)
+                    runner=runner, listeners=listeners)
   if schedule.startswith("train"):
     run_dir.prepare(output_dir, run, hparams)
     # config.gin alone reproduces the run: the resolved names, data_dir and hparams.

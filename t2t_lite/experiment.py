@@ -95,11 +95,12 @@ def check_names_in_hparams(hparams):
   registry.optimizers.get(hparams.optimizer)
 
 
-def validate(problem, model_cls, hparams):
+def validate(problem, model_cls, hparams, between_hparams=True):
   """The one check of hparams before a run: the model's and the engine's declarations,
   the problem's, the names inside them, and that the problem's examples carry what the
-  model reads."""
-  model_cls.validate_hparams(hparams)
+  model reads. between_hparams=False leaves out the model's checks between hparams
+  (T2TModel.check_hparams)."""
+  model_cls.validate_hparams(hparams, between_hparams)
   problem.check_hparams(hparams)
   check_names_in_hparams(hparams)
   check_features(problem, model_cls, hparams)
@@ -122,14 +123,15 @@ def check_features(problem, model_cls, hparams):
                       "this problem")
 
 
-def resolve(problem_name, model_name, hparams_set, hparams_overrides=""):
-  """(problem instance, model class, hparams) with the overrides applied and checked."""
+def resolve(problem_name, model_name, hparams_set, hparams_overrides="", between_hparams=True):
+  """(problem instance, model class, hparams) with the overrides applied and checked
+  (between_hparams: as in validate)."""
   problem = registry.problem(problem_name)
   model_cls = registry.model(model_name)
   hparams = apply_overrides(registry.hparams(hparams_set), hparams_overrides)
   if "has_inputs" in hparams:  # the problem's, known before its data (update_hparams)
     hparams.has_inputs = problem.has_inputs
-  validate(problem, model_cls, hparams)
+  validate(problem, model_cls, hparams, between_hparams)
   return problem, model_cls, hparams
 
 

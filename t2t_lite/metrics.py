@@ -90,6 +90,17 @@ METRICS = {
 }
 
 
+# Every metric is higher-is-better except these (decoded ones included: decoder.py's
+# DECODED_METRICS, e.g. bleu, are higher-is-better). What ranks trials, keeps the best
+# checkpoint or steers a search reads the direction here.
+LOWER_IS_BETTER = frozenset({"wer", "cer", "ctc_loss"})
+
+
+def higher_is_better(name: str) -> bool:
+  """Whether a larger value of eval metric `name` is a better model."""
+  return name not in LOWER_IS_BETTER
+
+
 def check_names(names, problem_name):
   for n in names:
     if n not in METRICS:
