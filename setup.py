@@ -30,8 +30,12 @@ setup(
         "matplotlib",  # t2t-sweep's eval-curve plots: the field's standard plotting library
     ],
     # jiwer: the reference WER/CER implementation the speech metrics are checked against;
-    # ruff: the linter CI runs (configured in pyproject.toml).
-    extras_require={"test": ["pytest", "jiwer", "ruff"]},
+    # ruff: the linter CI runs (configured in pyproject.toml); ctranslate2: the [serve]
+    # engine, which the export tests run.
+    # serve: CTranslate2, for t2t-exporter --export_format=ctranslate2 and
+    # t2t-benchmark --decode_engine=ctranslate2 (a CPU wheel from PyPI).
+    extras_require={"test": ["pytest", "jiwer", "ruff", "ctranslate2>=4.5"],
+                    "serve": ["ctranslate2>=4.5"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",

@@ -47,10 +47,10 @@ class AudioDecoder(decoder.Decoder):
                       f"model was trained with {hparams.target_vocab_size}; pass the "
                       "--data_dir the run was trained with")
 
-  def serving_module(self):
+  def serving_module(self, dtype="float32"):
     """WAV bytes (or float waveforms) in, transcripts out."""
-    return export.SpeechServing(self.model, self.problem, self.hparams, self.data_dir,
-                                self.dhp.search())
+    return export.SpeechServing(export.with_dtype(self.model, dtype), self.problem,
+                                self.hparams, self.data_dir, self.dhp.search())
 
   def transcribe_waveforms(self, waveforms):
     """int16 waveforms -> transcripts, in order (batched by length)."""

@@ -12,11 +12,43 @@ Signatures:
   -> outputs: string [b].
 - any model (PredictServing): `predict` takes the batched features of the model's
   decode_feature_spec and returns outputs: int32 [b, t] and scores [b].
+
+Reduced precision (`with_dtype`): a bfloat16 or float16 export stores its weights in 16
+bits (half the size on disk) and computes in 16 bits; what needs float32's precision or
+range still computes in it (layer norms, the attention softmax, the search's scores).
 """
+import keras
 import tensorflow as tf
 
 from t2t_lite.data import audio, text_encoder
+from t2t_lite.errors import UserError
 from t2t_lite.serving import graph_text
+
+EXPORT_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def with_dtype(model, dtype, has_inputs=True):
+  """`model` itself for float32, else a copy of it built under Keras' pure `dtype` policy
+  (variables and computation in dtype) holding its weights rounded to dtype."""
+  if dtype == "float32":
+    return model
+  if dtype not in EXPORT_DTYPES:
+    raise UserError(f"--export_dtype={dtype} must be one of {', '.join(EXPORT_DTYPES)}")
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(dtype)
+  try:
+    copy = type(model)(model.hparams)
+  finally:
+    keras.config.set_dtype_policy(previous)
+  copy.build_from_features(copy.dummy_features(has_inputs))
+  # Built from the same hparams in the same order: the variables pair up one to one.
+  source, target = model.variables, copy.variables
+  if [v.shape for v in source] != [v.shape for v in target]:
+    raise UserError(f"model {model.registry_name()} builds different variables under the "
+                    f"{dtype} policy; it cannot be exported in {dtype}")
+  for s, t in zip(source, target):
+    t.assign(tf.cast(s, t.dtype))
+  return copy
 
 
 class PredictServing(tf.Module):
