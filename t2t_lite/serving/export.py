@@ -19,6 +19,7 @@ range still computes in it (layer norms, the attention softmax, the search's sco
 """
 import keras
 import tensorflow as tf
+from tensorflow.python.trackable import data_structures
 
 from t2t_lite.data import audio, text_encoder
 from t2t_lite.errors import UserError
@@ -56,7 +57,7 @@ class PredictServing(tf.Module):
 
   def __init__(self, model, hparams, search):
     super().__init__()
-    self.model = model
+    self.model = _untracked(model)
     spec = type(model).decode_feature_spec(hparams)
     names = sorted(spec)
 
@@ -74,7 +75,7 @@ class TextServing(tf.Module):
 
   def __init__(self, model, problem, encoders, search):
     super().__init__()
-    self.model = model
+    self.model = _untracked(model)
     self.inputs_tokenizer = graph_text.graph_tokenizer(encoders["inputs"])
     self.targets_tokenizer = (self.inputs_tokenizer if encoders["inputs"] is encoders["targets"]
                               else graph_text.graph_tokenizer(encoders["targets"]))
@@ -103,7 +104,7 @@ class SpeechServing(tf.Module):
 
   def __init__(self, model, problem, hparams, data_dir, search):
     super().__init__()
-    self.model = model
+    self.model = _untracked(model)
     self._problem, self._hparams = problem, hparams
     self._detokenize = problem.detokenizer(data_dir)
     self._search = search
@@ -141,6 +142,13 @@ class SpeechServing(tf.Module):
     return {"serving_default": self.serve, "waveform": self.transcribe}
 
 
+def _untracked(model):
+  """The model, held by a serving module without making it part of the SavedModel: the
+  SavedModel holds the tf.Variables its functions capture (see export()). Tracked through
+  Keras' variable wrappers as well, every weight was written twice."""
+  return data_structures.NoDependency(model)
+
+
 def export(module, export_dir):
   """Writes the SavedModel atomically: to a temp folder, renamed when complete."""
   tmp = export_dir.rstrip("/") + ".incomplete"
@@ -150,7 +158,8 @@ def export(module, export_dir):
   # Keras 3 variables wrap the tf.Variables the functions capture. Tracked only through
   # the wrappers, those are restored by tf.saved_model.load but not by the session-based
   # loader of TensorFlow Serving and saved_model_cli ("Resource ... does not exist"), so
-  # the captured variables themselves are tracked too (as keras.export does).
+  # the captured variables themselves are tracked (as keras.export does), and the model
+  # is not (_untracked): each weight is written once.
   captured = {}
   for fn in signatures.values():
     for v in fn.get_concrete_function().variables:
