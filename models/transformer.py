@@ -243,11 +243,10 @@ class Transformer(T2TModel):
     memory_bias = None
     if hp.has_inputs:
       memory, memory_bias = self.encode(inputs, training=False)
-      memory = tf.repeat(memory, rows_per_example, axis=0)
-      memory_bias = tf.repeat(memory_bias, rows_per_example, axis=0)
-      rows = tf.shape(memory)[0]
-      # Encoder keys/values are fixed for the whole search: computed once, not carried
-      # in the loop state (which beam search reorders every step).
+      rows = tf.shape(memory)[0] * rows_per_example
+      # Encoder keys/values are fixed for the whole search: computed once per example
+      # (the attention batches an example's beams against them), not carried in the loop
+      # state (which beam search reorders every step).
       for i, layer in enumerate(self.decoder_layers):
         k, v = layer.encdec_attention.fn.memory_kv(memory)
         encdec[i] = {"memory_k": k, "memory_v": v}
