@@ -39,9 +39,15 @@ def with_dtype(model, dtype, has_inputs=True):
   keras.config.set_dtype_policy(dtype)
   try:
     copy = type(model)(model.hparams)
+    copy.build_from_features(copy.dummy_features(has_inputs))
+  except (tf.errors.OpError, ValueError, TypeError) as e:
+    # A layer that mixes float32 and 16-bit tensors (e.g. DeepSpeech2's recurrence).
+    first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise UserError(f"--export_dtype={dtype}: model {model.registry_name()} does not build "
+                    f"with {dtype} weights ({first_line[:200]}); export it in float32") \
+        from None
   finally:
     keras.config.set_dtype_policy(previous)
-  copy.build_from_features(copy.dummy_features(has_inputs))
   # Built from the same hparams in the same order: the variables pair up one to one.
   source, target = model.variables, copy.variables
   if [v.shape for v in source] != [v.shape for v in target]:
