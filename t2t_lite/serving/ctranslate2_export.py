@@ -73,6 +73,8 @@ def export(model, encoders, export_dir, quantization="none", num_positions=1024,
   renamed when complete). `metadata` goes into t2t_lite.json. Returns export_dir."""
   if quantization not in QUANTIZATIONS:
     raise UserError(f"--quantization={quantization} must be one of {', '.join(QUANTIZATIONS)}")
+  if os.path.exists(export_dir):
+    raise UserError(f"{export_dir} already exists; pass another --export_dir or delete it")
   try:
     import ctranslate2  # noqa: F401  (optional: the [serve] extra)
   except ImportError:
@@ -93,7 +95,7 @@ def export(model, encoders, export_dir, quantization="none", num_positions=1024,
     spec.register_source_vocabulary(vocab["inputs"][0])
     spec.register_target_vocabulary(target_tokens)
     if vocab["inputs"][1] != target_unk:
-      raise UserError("CTranslate2 has one unknown token for source and target; the "
+      raise UserError("CTranslate2 has one unknown token for source and target, but the "
                       f"vocabularies' differ ({vocab['inputs'][1]!r}, {target_unk!r})")
     spec.config.add_source_eos = True
     spec.config.decoder_start_token = pad
