@@ -135,7 +135,8 @@ def summarize(records, configs, precision="fp32"):
   """{config: {impl: {ms, throughput, unit, gflop, mfu, decode...}}} from run records, and
   the median matmul peak of `precision` (fp32 or bf16) that t2t-benchmark measured (the
   MFU denominator)."""
-  peaks = [r["peak_gflops"][precision] for r in records if r.get("bench") == "t2t_benchmark"]
+  peaks = [r["peak_gflops"][precision] for r in records if r.get("bench") == "t2t_benchmark"
+           and "peak_gflops" in r]  # --decode_only runs measure no peak
   fp32_peak = statistics.median(peaks) if peaks else None
   table = {}
   for config in configs:

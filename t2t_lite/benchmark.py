@@ -404,7 +404,8 @@ def measure(model_cls, hp, settings, strategy, problem=None, data_dir=None):
             "replicas": strategy.num_replicas_in_sync, "precision": precision(hp),
             "host": platform.node(),
             "devices": [d.device_type for d in tf.config.list_logical_devices()]}
-  result["peak_gflops"] = matmul_peak_gflops(n=256 if settings.smoke else 2048)
+  if not settings.decode_only:  # the MFU denominator (a few seconds of matmuls)
+    result["peak_gflops"] = matmul_peak_gflops(n=256 if settings.smoke else 2048)
   features = model_cls.benchmark_features(hp, shape)
   bench = TrainBench(model_cls, hp, features, strategy)
   result["params"] = int(sum(v.shape.num_elements() for v in bench.model.trainable_variables))
