@@ -40,8 +40,11 @@ setup(
     # (t2t-decoder --decode_hparams=lm_path=...); compiled from source (~1 min, needs g++).
     # postgresql: the driver for a search's study on a PostgreSQL server (--storage=
     # postgresql+psycopg://...).
-    extras_require={"test": ["pytest", "jiwer", "ruff", "psycopg[binary]"],
-                    "speech": ["kenlm"], "postgresql": ["psycopg[binary]"]},
+    # serve: CTranslate2, for t2t-exporter --export_format=ctranslate2 and
+    # t2t-benchmark --decode_engine=ctranslate2 (a CPU wheel from PyPI); the export tests run it.
+    extras_require={"test": ["pytest", "jiwer", "ruff", "psycopg[binary]", "ctranslate2>=4.5"],
+                    "speech": ["kenlm"], "postgresql": ["psycopg[binary]"],
+                    "serve": ["ctranslate2>=4.5"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",

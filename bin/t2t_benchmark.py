@@ -4,6 +4,8 @@
       --batch=32 --src_len=64 --tgt_len=64 --vocab_size=32768
   t2t-benchmark --model=deep_speech2 --hparams_set=deep_speech2_base   # 16 x 400 frames
   t2t-benchmark --smoke        # a few steps at tiny shapes (CI)
+  t2t-benchmark --model=transformer --hparams_set=transformer_small --vocab_size=16384 \\
+      --decode_only --decode_engine=ctranslate2 --quantization=int8   # CTranslate2 decoding
 
 Prints one JSON line (for scripts) and a short table. What it measures of a model (its
 synthetic batch, FLOP formula, throughput unit) the model declares (t2t_model.py).
@@ -27,13 +29,18 @@ SMOKE_MODEL = ("transformer", "transformer_tiny")
 def _table(result, unit):
   label = unit.replace("_", " ")
   mfu = result.get("mfu")
-  rows = [("train ms/step (median)", result["ms_per_step"]),
-          (f"{label}/s", result[f"{unit}_per_s"]),
-          (f"GFLOP/s (MFU vs {result['precision']} peak)",
-           f"{result.get('achieved_gflops')} ({mfu:.1%})" if mfu is not None
-           else result.get("flops_note")),
-          ("decode output tokens/s", result.get("decode_output_tokens_per_s",
-                                                result.get("decode_note"))),
+  rows = []
+  if "ms_per_step" in result:  # not with --decode_only
+    rows += [("train ms/step (median)", result["ms_per_step"]),
+             (f"{label}/s", result[f"{unit}_per_s"]),
+             (f"GFLOP/s (MFU vs {result['precision']} peak)",
+              f"{result.get('achieved_gflops')} ({mfu:.1%})" if mfu is not None
+              else result.get("flops_note"))]
+  if "decode_ms_per_batch" in result:
+    rows.append(("decode", result["decode"]))
+    rows.append(("decode ms/batch (median)", result["decode_ms_per_batch"]))
+  rows += [("decode output tokens/s", result.get("decode_output_tokens_per_s",
+                                                 result.get("decode_note"))),
           ("input examples/s (x training)",
            f"{result['input_examples_per_s']} (x{result['input_speed_over_training']}, "
            f"padding {result['padding_fraction']:.1%})" if "input_examples_per_s" in result
@@ -42,6 +49,8 @@ def _table(result, unit):
   if "stream_ms_per_chunk" in result:
     rows.append((f"stream ms/chunk of {result['stream_chunk_frames']} frames",
                  f"{result['stream_ms_per_chunk']} (max {result['stream_ms_per_chunk_max']})"))
+  for name, mib in result.get("export_mib", {}).items():
+    rows.append((f"export size {name}", f"{mib} MiB"))
   for name, value in rows:
     print(f"  {name:32s} {value}")
   for key, what in (("profile", "training step"), ("decode_profile", "decoded batch")):

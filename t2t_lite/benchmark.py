@@ -9,8 +9,10 @@ included.
 """
 import collections
 import glob
+import os
 import platform
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -20,10 +22,11 @@ import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from t2t_lite import options
-from t2t_lite.data import input_pipeline
+from t2t_lite.data import input_pipeline, text_encoder
 from t2t_lite.data.text_encoder import EOS_ID
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
+from t2t_lite.serving import ctranslate2_export, export
 from t2t_lite.t2t_model import BenchmarkShape, Search
 from t2t_lite.training import learning_rate, optimizers, strategies
 from t2t_lite.training.train_step import TrainStep
@@ -76,6 +79,18 @@ class BenchmarkOptions(options.Options):
   profile: bool = setting(False, "Also trace 3 training steps and 2 decoded batches with "
                           "tf.profiler and report the ms per step (per batch) of the top op "
                           "types.")
+  decode_engine: str = setting("tf", "What decodes: 'tf' (the model's predict, as "
+                               "t2t-decoder) or 'ctranslate2' (the model exported with "
+                               "t2t-exporter --export_format=ctranslate2, run by "
+                               "ctranslate2.Translator).", choices=("tf", "ctranslate2"))
+  quantization: str = setting("none", "--decode_engine=ctranslate2: the export's weights "
+                              "(none = float32, int8, float16, ...; as t2t-exporter's).",
+                              choices=ctranslate2_export.QUANTIZATIONS)
+  decode_only: bool = setting(False, "Measure decoding only: no training step (the "
+                              "model decodes with its initial weights).")
+  export_sizes: bool = setting(False, "Also export the model as SavedModels (float32, "
+                               "bfloat16, float16) and CTranslate2 models (float32, int8, "
+                               "float16) and report each one's size on disk.")
   smoke: bool = setting(False, "Tiny shapes and few steps: checks that it all runs.")
 
   def with_model_defaults(self, model_cls, explicit=()):
@@ -97,6 +112,13 @@ class BenchmarkOptions(options.Options):
                           self.decode_src_len)
 
   def check(self, model_cls, replicas):
+    if self.decode_engine == "ctranslate2" and not model_cls.DECODES_TO_LENGTH:
+      raise UserError(f"--decode_engine=ctranslate2: model {model_cls.registry_name()} "
+                      "does not decode tokens; CTranslate2 runs token models")
+    if self.quantization != "none" and self.decode_engine != "ctranslate2":
+      raise UserError("--quantization is for --decode_engine=ctranslate2")
+    if self.decode_only and not self.decode_batch:
+      raise UserError("--decode_only with --decode_batch=0 measures nothing")
     if self.batch % replicas:
       raise UserError(f"--batch={self.batch} must be divisible by the {replicas} replicas "
                       f"of --strategy={self.strategy}")
@@ -289,6 +311,94 @@ def stream_latency(model, hp, chunk_frames, repeats=20):
           "stream_ms_per_chunk_max": round(1e3 * max(times), 2)}
 
 
+def synthetic_encoder(vocab_size):
+  """A token vocabulary of vocab_size ids for synthetic models (t0, t1, ... past the
+  reserved ids): what the CTranslate2 export and the SavedModels tokenize with."""
+  return text_encoder.TokenTextEncoder(tokens=text_encoder.RESERVED_TOKENS + [
+      f"t{i}" for i in range(text_encoder.NUM_RESERVED_TOKENS, vocab_size)])
+
+
+def _encoders(hp):
+  encoder = synthetic_encoder(hp.target_vocab_size)
+  return {"inputs": encoder, "targets": encoder} if hp.has_inputs else {"targets": encoder}
+
+
+def _ctranslate2_export(model, hp, export_dir, quantization, num_positions):
+  return ctranslate2_export.export(model, _encoders(hp), export_dir, quantization,
+                                   num_positions, log=lambda *_: None)
+
+
+def ctranslate2_decode_speed(model, hp, settings):
+  """decode_speed's measurement for the model exported to CTranslate2 (--quantization)
+  and decoded by ctranslate2.Translator (Generator for a language model) on the same
+  inputs and search: beam_size, length penalty alpha (CTranslate2's length ** alpha),
+  at most decode_length output tokens, EOS counted."""
+  import ctranslate2  # the optional [serve] dependency
+
+  tmp = tempfile.mkdtemp(prefix="t2t_benchmark_ct2_")
+  try:
+    path = _ctranslate2_export(model, hp, os.path.join(tmp, "model"), settings.quantization,
+                               max(settings.decode_src_len, settings.decode_length) + 1)
+    size = ctranslate2_export.directory_bytes(path)
+    tokens = synthetic_encoder(hp.target_vocab_size)._tokens  # pylint: disable=protected-access
+    ids = type(model).benchmark_decode_features(hp, settings.decode_batch,
+                                                settings.decode_src_len)["inputs"].numpy()
+    threads = len(os.sched_getaffinity(0))
+    search = dict(beam_size=settings.beam_size, length_penalty=settings.alpha,
+                  max_batch_size=settings.decode_batch)
+    if hp.has_inputs:
+      runner = ctranslate2.Translator(path, device="cpu", intra_threads=threads)
+      sources = [[tokens[i] for i in row[:-1]] for row in ids]  # the model adds EOS
+      call = lambda: runner.translate_batch(  # noqa: E731
+          sources, max_decoding_length=settings.decode_length, return_end_token=True,
+          **search)
+    else:
+      runner = ctranslate2.Generator(path, device="cpu", intra_threads=threads)
+      prompts = [[text_encoder.PAD] + [tokens[i] for i in row] for row in ids]
+      call = lambda: runner.generate_batch(  # noqa: E731
+          prompts, max_length=settings.decode_length, include_prompt_in_result=False,
+          end_token=text_encoder.EOS, **search)
+    times, out = _timed(call, settings.decode_repeats)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  produced = sum(len(r.sequences[0] if hasattr(r, "sequences") else r.hypotheses[0])
+                 for r in out)
+  weights = "float32" if settings.quantization == "none" else settings.quantization
+  return {"decode": f"ctranslate2 {ctranslate2.__version__} ({weights} weights), beam "
+          f"search, beam {settings.beam_size}", "decode_engine": "ctranslate2",
+          "decode_quantization": settings.quantization,
+          "decode_ms_per_batch": _median_ms(times), "decode_output_tokens": produced,
+          "decode_output_tokens_per_s": round(produced / statistics.median(times), 1),
+          "decode_export_mib": round(size / 2 ** 20, 2), "decode_threads": threads}
+
+
+def export_sizes(model, hp, settings):
+  """MiB on disk of each export of the model: SavedModels (the ids signature over the
+  model's predict, float32 / bfloat16 / float16 weights) and CTranslate2 models (float32,
+  int8, float16 weights)."""
+  tmp = tempfile.mkdtemp(prefix="t2t_benchmark_exports_")
+  sizes = {}
+  search = Search(beam_size=settings.beam_size, alpha=settings.alpha)
+  try:
+    for dtype in export.EXPORT_DTYPES:
+      path = os.path.join(tmp, f"savedmodel_{dtype}")
+      module = export.PredictServing(export.with_dtype(model, dtype, hp.has_inputs), hp,
+                                     search)
+      export.export(module, path)
+      sizes[f"savedmodel_{dtype}"] = ctranslate2_export.directory_bytes(path)
+    for quantization in ("none", "int8", "float16"):
+      try:
+        path = _ctranslate2_export(model, hp, os.path.join(tmp, f"ct2_{quantization}"),
+                                   quantization, 1024)
+      except UserError:  # a model CTranslate2 cannot run, or ctranslate2 not installed
+        break
+      name = "float32" if quantization == "none" else quantization
+      sizes[f"ctranslate2_{name}"] = ctranslate2_export.directory_bytes(path)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  return {k: round(v / 2 ** 20, 2) for k, v in sizes.items()}
+
+
 def input_speed(problem, hp, data_dir, batches, model_cls):
   """Examples and real units (tokens, audio seconds) per second out of the training input
   pipeline (TFRecords -> batches), and the fraction of padding in its batches."""
@@ -317,11 +427,37 @@ def measure(model_cls, hp, settings, strategy, problem=None, data_dir=None):
             "replicas": strategy.num_replicas_in_sync, "precision": precision(hp),
             "host": platform.node(),
             "devices": [d.device_type for d in tf.config.list_logical_devices()]}
-  result["peak_gflops"] = matmul_peak_gflops(n=256 if settings.smoke else 2048)
+  if not settings.decode_only:  # the MFU denominator (a few seconds of matmuls)
+    result["peak_gflops"] = matmul_peak_gflops(n=256 if settings.smoke else 2048)
   features = model_cls.benchmark_features(hp, shape)
   bench = TrainBench(model_cls, hp, features, strategy)
-  result.update(bench.speed(settings.warmup, settings.steps))
   result["params"] = int(sum(v.shape.num_elements() for v in bench.model.trainable_variables))
+  if not settings.decode_only:
+    _measure_training(result, bench, model_cls, hp, settings)
+  if settings.decode_batch:
+    if settings.decode_engine == "ctranslate2":
+      result.update(ctranslate2_decode_speed(bench.model, hp, settings))
+    else:
+      result.update(decode_speed(bench.model, hp, settings, settings.profile))
+  else:
+    result["decode_note"] = "skipped (--decode_batch=0)"
+  if settings.export_sizes:
+    result["export_mib"] = export_sizes(bench.model, hp, settings)
+  if settings.stream_chunk_frames and model_cls.streams(hp):
+    result.update(stream_latency(bench.model, hp, settings.stream_chunk_frames))
+  if problem is not None and data_dir and not settings.decode_only:
+    result.update(input_speed(problem, hp, data_dir, settings.input_batches, model_cls))
+    # In real units (tokens, audio seconds): synthetic and real batches differ in shape.
+    result["input_speed_over_training"] = round(
+        result[f"input_{unit}_per_s"] / result[f"{unit}_per_s"], 1)
+  result["peak_memory_mib"] = peak_memory_mib()
+  return result
+
+
+def _measure_training(result, bench, model_cls, hp, settings):
+  """Training speed, FLOPs and MFU (and the training profile) into result."""
+  unit, shape = model_cls.THROUGHPUT_UNIT, settings.shape()
+  result.update(bench.speed(settings.warmup, settings.steps))
   seconds = result["ms_per_step"] / 1e3
   units = model_cls.throughput_units(hp, shape.batch, shape.src_len, shape.tgt_len)
   result[f"{unit}_per_step"] = units
@@ -339,16 +475,3 @@ def measure(model_cls, hp, settings, strategy, problem=None, data_dir=None):
                             "MFU not reported")
   if settings.profile:
     result["profile"] = bench.profile()
-  if settings.decode_batch:
-    result.update(decode_speed(bench.model, hp, settings, settings.profile))
-  else:
-    result["decode_note"] = "skipped (--decode_batch=0)"
-  if settings.stream_chunk_frames and model_cls.streams(hp):
-    result.update(stream_latency(bench.model, hp, settings.stream_chunk_frames))
-  if problem is not None and data_dir:
-    result.update(input_speed(problem, hp, data_dir, settings.input_batches, model_cls))
-    # In real units (tokens, audio seconds): synthetic and real batches differ in shape.
-    result["input_speed_over_training"] = round(
-        result[f"input_{unit}_per_s"] / result[f"{unit}_per_s"], 1)
-  result["peak_memory_mib"] = peak_memory_mib()
-  return result

@@ -9,6 +9,8 @@ A model maps a features dict to logits and declares everything the engine needs 
                             get greedy/beam search over `decoding_fn` (cached when the model
                             implements it, else rerunning `call` on the prefix); models of
                             other inputs (speech) override predict.
+  ctranslate2_spec          the model as a CTranslate2 model (serving/ctranslate2_export.py),
+                            for models CTranslate2 can run.
   train_flops, benchmark_*  what t2t-benchmark measures: the model FLOPs of a training step
                             (None: no MFU), synthetic batches, the throughput unit.
 
@@ -249,6 +251,14 @@ class T2TModel(keras.Model):
     ids, scores = search.beam_search(fn, batch_size, beam_size, max_length,
                                      self.hparams.target_vocab_size, alpha, state)
     return ids[:, 0], scores[:, 0]
+
+  def ctranslate2_spec(self, num_positions: int):
+    """This model as a CTranslate2 model specification (a `ctranslate2.specs` model spec
+    with every weight and the model's own config set; the exporter adds vocabularies and
+    special tokens), for t2t-exporter --export_format=ctranslate2. None (the default):
+    CTranslate2 has no equivalent of this model. `num_positions`: the positions a position
+    table must cover (the longest source or output the export will translate)."""
+    return None
 
   # -- measurement (t2t-benchmark) ----------------------------------------------------------
   # What training throughput counts, and whether decoding runs to a requested length

@@ -34,3 +34,20 @@ def test_summary_takes_medians_and_skips_failures(capsys):
   out = capsys.readouterr().out
   assert "| tiny | tf | 2 | 450.0 |" in out and "2.25x" in out
   assert "FAILED tiny torch: exit 1: boom" in out
+
+
+def test_decode_summary_reads_each_implementations_own_fields(capsys):
+  compare = _compare()
+  records = [dict(impl="t2t_lite-tf", config="decode:small", decode_ms_per_batch=ms,
+                  decode_output_tokens=2016) for ms in (2000, 2400, 2200)]
+  records += [dict(impl="ct2-int8", config="decode:small", ms_per_step_median=ms,
+                   out_tokens_per_call=2016) for ms in (1000, 1200)]
+  records += [dict(impl="t2t_lite-ct2-float32", config="decode:small", error="exit 2: x"),
+              dict(impl="t2t_lite", config="small", ms_per_step=500)]  # training: not here
+  table = compare.summarize_decode(records, ["small"])
+  assert set(table["small"]) == {"t2t_lite-tf", "ct2-int8"}
+  assert table["small"]["t2t_lite-tf"]["decode_ms"] == 2200
+  assert abs(table["small"]["ct2-int8"]["decode_tokens_per_s"] - 2016 / 1.1) < 1e-6
+  compare.print_decode_table(table)
+  assert "| small | ct2-int8 | 2 | 1,100.0 | 1000, 1200 | 1,832.7 | 0.50x |" in \
+      capsys.readouterr().out

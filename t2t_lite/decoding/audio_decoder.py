@@ -84,7 +84,7 @@ class AudioDecoder(decoder.Decoder):
                       f"model was trained with {hparams.target_vocab_size}; pass the "
                       "--data_dir the run was trained with")
 
-  def serving_module(self):
+  def serving_module(self, dtype="float32"):
     """WAV bytes (or float waveforms) in, transcripts out."""
     if self.dhp.lm_path:
       raise UserError("--decode_hparams lm_path: an exported model searches in its graph, "
@@ -93,7 +93,8 @@ class AudioDecoder(decoder.Decoder):
     streams = type(self.model).streams(self.hparams) and (
         self.hparams.audio_normalization == "global" and not self.hparams.audio_add_deltas)
     serving = speech_streaming.StreamingSpeechServing if streams else export.SpeechServing
-    return serving(self.model, self.problem, self.hparams, self.data_dir, self.dhp.search())
+    return serving(export.with_dtype(self.model, dtype), self.problem, self.hparams,
+                   self.data_dir, self.dhp.search())
 
   def tflite_model(self, dtype="float32"):
     """One utterance's waveform in, CTC greedy ids out (pieces: the vocabulary's, with a

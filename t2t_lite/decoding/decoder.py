@@ -20,7 +20,7 @@ from t2t_lite.decoding import bleu
 from t2t_lite.decoding.batching import map_length_sorted
 from t2t_lite.errors import UserError, suggestion
 from t2t_lite.options import setting
-from t2t_lite.serving import export
+from t2t_lite.serving import ctranslate2_export, export
 from t2t_lite.t2t_model import Search
 
 
@@ -116,8 +116,15 @@ class Decoder(abc.ABC):
     with."""
 
   @abc.abstractmethod
-  def serving_module(self) -> tf.Module:
-    """The tf.Module t2t-exporter saves; its signatures() name the serving functions."""
+  def serving_module(self, dtype: str = "float32") -> tf.Module:
+    """The tf.Module t2t-exporter saves; its signatures() name the serving functions.
+    `dtype`: its weights and computation (export.EXPORT_DTYPES)."""
+
+  def export_ctranslate2(self, export_dir: str, quantization: str = "none",
+                         num_positions: int = 1024) -> str:
+    """Writes the model as a CTranslate2 model (serving/ctranslate2_export.py)."""
+    raise UserError(f"problem '{self.problem.name}' ({type(self).__name__}) has no "
+                    "CTranslate2 export; use --export_format=savedmodel")
 
   @abc.abstractmethod
   def decode_from_file(self, path, out_path=None):
@@ -175,9 +182,16 @@ class TextDecoder(Decoder):
                         f"model was trained with {getattr(hparams, key)}; pass the "
                         "--data_dir the run was trained with")
 
-  def serving_module(self):
+  def serving_module(self, dtype="float32"):
     """Strings in, strings out."""
-    return export.TextServing(self.model, self.problem, self.encoders, self.dhp.search())
+    model = export.with_dtype(self.model, dtype, self.problem.has_inputs)
+    return export.TextServing(model, self.problem, self.encoders, self.dhp.search())
+
+  def export_ctranslate2(self, export_dir, quantization="none", num_positions=1024):
+    """A Translator (or, for a language model, a Generator) with the vocabulary's pieces
+    and its sentencepiece model."""
+    return ctranslate2_export.export(self.model, self.encoders, export_dir, quantization,
+                                     num_positions, metadata={"problem": self.problem.name})
 
   def decoded_metrics(self, split, num_samples, names):
     _, targets, outputs = self.decode_split(split, num_samples)

@@ -40,3 +40,20 @@ def test_batch_must_split_over_the_replicas():
              "--batch=3", check=False)
   assert proc.returncode == 2
   assert "--batch=3 must be divisible by the 2 replicas" in proc.stderr
+
+
+def test_ctranslate2_engine_decodes_the_exported_model_and_reports_export_sizes():
+  pytest.importorskip("ctranslate2")
+  proc = run("t2t-benchmark", "--smoke", "--decode_only", "--decode_engine=ctranslate2",
+             "--quantization=int8", "--export_sizes")
+  result = json.loads(proc.stdout.splitlines()[0])
+  assert "ms_per_step" not in result  # --decode_only: no training step
+  assert result["decode_engine"] == "ctranslate2" and "int8" in result["decode"]
+  assert result["decode_output_tokens_per_s"] > 0 and result["decode_export_mib"] > 0
+  sizes = result["export_mib"]
+  assert sizes["savedmodel_bfloat16"] < 0.7 * sizes["savedmodel_float32"]
+  assert sizes["ctranslate2_int8"] < 0.5 * sizes["ctranslate2_float32"]
+  assert "export size ctranslate2_int8" in proc.stdout
+  bad = run("t2t-benchmark", "--smoke", "--quantization=int8", check=False)
+  assert bad.returncode == 2 and "--quantization is for --decode_engine=ctranslate2" in \
+      bad.stderr
