@@ -8,6 +8,7 @@ training, examples longer than max_length (or batch_size when max_length is 0) a
 import gin
 import tensorflow as tf
 
+from t2t_lite import machine
 from t2t_lite.data import packing
 from t2t_lite.errors import UserError
 
@@ -79,7 +80,16 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
                                             hparams.length_bucket_step)
   ds = ds.bucket_by_sequence_length(example_length, boundaries, batch_sizes,
                                     drop_remainder=False)
-  return ds.prefetch(tf.data.AUTOTUNE)
+  return _with_threads(ds.prefetch(tf.data.AUTOTUNE))
+
+
+def _with_threads(ds):
+  """The pipeline runs in a private pool sized from the cores (machine.py), beside the
+  training step's pools rather than in them; each of its ops on one thread."""
+  opts = tf.data.Options()
+  opts.threading.private_threadpool_size = machine.input_threads()
+  opts.threading.max_intra_op_parallelism = 1
+  return ds.with_options(opts)
 
 
 def _packed_batches(ds, length, batch_size):
@@ -88,7 +98,8 @@ def _packed_batches(ds, length, batch_size):
   ds = ds.filter(lambda ex: example_length(ex) <= length)
   keys = sorted(ds.element_spec)
   ds = packing.pack_dataset(ds, keys, length)
-  return ds.batch(max(1, batch_size // length), drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  return _with_threads(ds.batch(max(1, batch_size // length), drop_remainder=True)
+                       .prefetch(tf.data.AUTOTUNE))
 
 
 def parse_fn(problem, hparams, training):
