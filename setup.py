@@ -13,7 +13,8 @@ setup(
     description="Tensor2Tensor-style research framework for sequence modeling on TensorFlow 2",
     python_requires=">=3.11",  # tomllib (t2t-sweep's sweep files)
     packages=["t2t_lite", "t2t_lite.data", "t2t_lite.layers", "t2t_lite.training",
-              "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep"] +
+              "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep",
+              "t2t_lite.kernels"] +
              [f"t2t_lite.{p}" for p in SUBPACKAGES],
     package_dir={"t2t_lite": "t2t_lite", **{f"t2t_lite.{p}": p for p in SUBPACKAGES}},
     install_requires=[

@@ -74,6 +74,23 @@ class BenchmarkOptions(options.Options):
                           "tf.profiler and report the ms per step (per batch) of the top op "
                           "types.")
   smoke: bool = setting(False, "Tiny shapes and few steps: checks that it all runs.")
+  kernels: str = setting("", "Time a kernel suite instead of a model: 'deepbench' (Baidu "
+                         "DeepBench's GEMM, convolution and RNN shapes, through the "
+                         "framework's layers).", choices=("", "deepbench"))
+  kernel_sets: str = setting("training,inference_server,inference_device",
+                             "DeepBench's sets to take shapes from (comma-separated).")
+  kernel_types: str = setting("gemm,conv,rnn", "Kernel kinds to time (comma-separated).")
+  kernel_dtypes: str = setting("auto", "fp32, bf16, both, or auto: fp32, and bf16 too when "
+                               "the measured bf16 matmul peak is 1.15x fp32's or more.",
+                               choices=("auto", "fp32", "bf16", "both"))
+  kernel_budget_s: float = setting(300.0, "Seconds for the whole suite: shapes whose "
+                                   "estimated time does not fit are skipped (and listed).",
+                                   above=0)
+  kernel_memory_mib: int = setting(0, "Skip shapes that need more memory than this (0: half "
+                                   "of the memory available at start).", minimum=0)
+  kernel_list: str | None = setting(None, "A JSON file of kernels to time, every one and "
+                                    "without a budget: an earlier --kernels run's JSON line "
+                                    "(its 'kernels'), or a list of such entries.")
 
   def with_model_defaults(self, model_cls, explicit=()):
     """Unset shapes from the model; --smoke's tiny shapes and few steps, except for the
@@ -88,6 +105,14 @@ class BenchmarkOptions(options.Options):
                    input_batches=5)
       changes.update({k: v for k, v in smoke.items() if k not in explicit})
     return self.replace(**changes)
+
+  def kernel_names(self, field, known):
+    """The comma-separated names of `field`, each checked against `known`."""
+    names = [n.strip() for n in getattr(self, field).split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+      raise UserError(f"--{field}={getattr(self, field)!r}: use some of {', '.join(known)}")
+    return names
 
   def shape(self):
     return BenchmarkShape(self.batch, self.src_len, self.tgt_len, self.vocab_size,
