@@ -48,6 +48,8 @@ BF16_WORTH = 1.15
 PRIOR_EFFICIENCY = {"gemm": 0.6, "conv": 0.3, "rnn": 0.1}
 # Timed calls per shape: enough for MIN_TIMED_S of timing, within these bounds.
 MIN_CALLS, MAX_CALLS, MIN_TIMED_S = 3, 20, 0.3
+# Repetitions inside one call for kernels shorter than MIN_CALL_S (see `repeated`).
+MIN_CALL_S, MAX_REPS = 2e-3, 100
 # Per shape beyond its calls: tracing, building layers, random inputs (and per byte).
 SETUP_S, SETUP_S_PER_GB = 0.5, 1.0
 GATES = {"vanilla": 1, "gru": 3, "lstm": 4}
@@ -194,7 +196,7 @@ def _gemm_fn(kernel, dtype):
   m, n, k = f["m"], f["n"], f["k"]
   a = _random([k, m] if f["a_t"] else [m, k], 1, dtype)
   b = _random([n, k] if f["b_t"] else [k, n], 2, dtype)
-  return tf.function(lambda: tf.matmul(a, b, transpose_a=f["a_t"], transpose_b=f["b_t"]))
+  return lambda: tf.matmul(a, b, transpose_a=f["a_t"], transpose_b=f["b_t"])
 
 
 def _conv_fn(kernel, dtype):
@@ -203,7 +205,7 @@ def _conv_fn(kernel, dtype):
   x = _random([f["n"], f["h"], f["w"], f["c"]], 1, dtype)
   weights = _random([f["r"], f["s"], f["c"], f["k"]], 2, dtype)
   if kernel.phase == "forward":
-    return tf.function(lambda: conv.conv2d(x, weights, strides, padding))
+    return lambda: conv.conv2d(x, weights, strides, padding)
   p, q = kernel.conv_output_hw()
   dy = _random([f["n"], p, q, f["k"]], 3, dtype)
   padded = conv.pad_input(x, padding)
@@ -212,9 +214,8 @@ def _conv_fn(kernel, dtype):
     h, w = f["h"], f["w"]
     ph, pw = padding
     # The padded input's gradient, then tf.pad's gradient (the slice of the real input).
-    return tf.function(lambda: conv.input_gradient(shape, weights, dy, strides)[
-        :, ph:ph + h, pw:pw + w])
-  return tf.function(lambda: conv.filter_gradient(padded, dy, (f["r"], f["s"]), strides))
+    return lambda: conv.input_gradient(shape, weights, dy, strides)[:, ph:ph + h, pw:pw + w]
+  return lambda: conv.filter_gradient(padded, dy, (f["r"], f["s"]), strides)
 
 
 def _rnn_fn(kernel, dtype):
@@ -235,10 +236,9 @@ def _rnn_fn(kernel, dtype):
     return layer(x)
 
   if kernel.phase == "forward":
-    return tf.function(lambda: forward(x))
+    return lambda: forward(x)
   dy = _random([b, t, h], 3, dtype)
 
-  @tf.function
   def forward_backward():
     with tf.GradientTape() as tape:
       tape.watch(x)
@@ -255,10 +255,26 @@ def _sync():
     tf.test.experimental.sync_devices()
 
 
-def time_kernel(kernel, calls):
-  """(median, min) seconds per call of the kernel's computation, after one untimed call
-  (which traces)."""
-  fn = BUILDERS[kernel.kind](kernel, DTYPES[kernel.dtype])
+def repeated(body, reps):
+  """A tf.function running body() `reps` times in a while loop (body's inputs do not
+  change, and TensorFlow does not hoist loop-invariant ops): a kernel of microseconds
+  is timed without paying the ~0.1 ms of a tf.function call each time, as inside a
+  training step's graph, where ops are not dispatched from Python one by one."""
+  if reps == 1:
+    return tf.function(body)
+
+  @tf.function
+  def run():
+    first = body()
+    return tf.while_loop(lambda i, _: i < reps - 1, lambda i, _: (i + 1, body()),
+                         (tf.constant(0), first))[1]
+  return run
+
+
+def time_kernel(kernel, calls, reps=1):
+  """(median, min) seconds per repetition of the kernel's computation, over `calls`
+  timed calls of `reps` repetitions each, after one untimed call (which traces)."""
+  fn = repeated(BUILDERS[kernel.kind](kernel, DTYPES[kernel.dtype]), reps)
   fn()
   _sync()
   times = []
@@ -266,7 +282,7 @@ def time_kernel(kernel, calls):
     start = time.perf_counter()
     fn()
     _sync()
-    times.append(time.perf_counter() - start)
+    times.append((time.perf_counter() - start) / reps)
   return statistics.median(times), min(times)
 
 
@@ -312,6 +328,10 @@ class Estimator:
   def calls(self, kernel):
     return int(min(MAX_CALLS, max(MIN_CALLS, math.ceil(MIN_TIMED_S / self.call_s(kernel)))))
 
+  def reps(self, kernel):
+    """Repetitions per timed call: enough for about MIN_CALL_S a call."""
+    return int(min(MAX_REPS, max(1, math.ceil(MIN_CALL_S / self.call_s(kernel)))))
+
   def total_s(self, kernel):
     setup = SETUP_S + SETUP_S_PER_GB * kernel.memory_bytes() / 1e9
     return setup + (1 + self.calls(kernel)) * self.call_s(kernel)
@@ -322,10 +342,10 @@ class Estimator:
         max(achieved, 1e-4))
 
 
-def _result(kernel, median_s, min_s, calls, peak):
+def _result(kernel, median_s, min_s, calls, reps, peak):
   gflops = kernel.flops() / median_s / 1e9
-  return dict(kernel.to_json(), ms=round(1e3 * median_s, 3), ms_min=round(1e3 * min_s, 3),
-              calls=calls, gflops=round(gflops, 1),
+  return dict(kernel.to_json(), ms=round(1e3 * median_s, 4), ms_min=round(1e3 * min_s, 4),
+              calls=calls, reps=reps, gflops=round(gflops, 1),
               pct_of_peak=round(100 * gflops / peak[kernel.dtype], 1))
 
 
@@ -363,13 +383,14 @@ def run_kernels(kernels, peak, budget_s=None, memory_limit=None, log=print):
                               "budget left)"))
           continue
       calls = estimator.calls(kernel) if group_budget is not None else MIN_CALLS
+      reps = estimator.reps(kernel)
       try:
-        median_s, min_s = time_kernel(kernel, calls)
+        median_s, min_s = time_kernel(kernel, calls, reps)
       except (tf.errors.ResourceExhaustedError, MemoryError) as e:
         skipped.append(dict(kernel.to_json(), reason=f"out of memory ({type(e).__name__})"))
         continue
       estimator.record(kernel, median_s)
-      results.append(_result(kernel, median_s, min_s, calls, peak))
+      results.append(_result(kernel, median_s, min_s, calls, reps, peak))
       log(f"  {kernel.describe():52s} {kernel.phase:16s} {kernel.dtype} "
           f"{results[-1]['ms']:>10,.2f} ms {results[-1]['gflops']:>8,.1f} GFLOP/s")
   return results, skipped
