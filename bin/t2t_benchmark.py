@@ -44,6 +44,15 @@ def _table(result, unit):
            f"padding {result['padding_fraction']:.1%})" if "input_examples_per_s" in result
            else "not measured (needs --problem and --data_dir)"),
           ("peak memory MiB", result["peak_memory_mib"])]
+  m = result.get("memory", {})
+  if m.get("needed_bytes_per_param") is not None:
+    rows.append(("training bytes/param: needed", f"{m['needed_bytes_per_param']} (weights "
+                 f"{m['weights_mib']} + optimizer {m['optimizer_state_mib']} + gradients "
+                 f"{m['gradients_mib']} + activations {m['activations_mib']} MiB)"))
+  if m.get("step_allocated_bytes_per_param") is not None:
+    rows.append(("  used by the step / peak RSS", f"{m['step_allocated_bytes_per_param']} / "
+                 f"{m['rss_bytes_per_param']} (RSS above the {m['rss_before_model_mib']} "
+                 "MiB before the model)"))
   for name, value in rows:
     print(f"  {name:32s} {value}")
   for key, what in (("profile", "training step"), ("decode_profile", "decoded batch")):

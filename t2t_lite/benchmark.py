@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-from t2t_lite import options
+from t2t_lite import memory, options
 from t2t_lite.data import input_pipeline
 from t2t_lite.data.text_encoder import EOS_ID
 from t2t_lite.errors import UserError
@@ -167,6 +167,8 @@ class TrainBench:
 
   def __init__(self, model_cls, hp, features, strategy):
     self.strategy = strategy
+    self.features = features
+    self.rss_before_model = memory.rss_bytes()
     with strategy.scope():
       self.model = build_model(model_cls, hp)
       self.model.build_from_features(
@@ -174,6 +176,7 @@ class TrainBench:
       optimizer = optimizers.make_optimizer(hp, learning_rate.FactorSchedule(hp, 10 ** 6))
       optimizer.build(self.model.trainable_variables)
       global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.optimizer = optimizer
     self.step = TrainStep(strategy, self.model, optimizer, hp, global_step,
                           max_nonfinite_steps=10 ** 9)
     self.iterator = iter(strategy.experimental_distribute_dataset(
@@ -190,14 +193,34 @@ class TrainBench:
     first_s = time.perf_counter() - start
     for _ in range(max(0, warmup - 1)):
       self.run_step()
+    allocated_before = memory.allocated_bytes()
+    memory.reset_peak()
     times = []
     for _ in range(steps):
       start = time.perf_counter()
       loss = self.run_step()
       times.append(time.perf_counter() - start)
+    allocated = memory.allocated_bytes()
+    # What the steps allocated at their fullest beyond what was there before them.
+    self.step_peak = (None if allocated is None or allocated_before is None
+                      else allocated[1] - allocated_before[0])
+    self.peak_rss = memory.peak_rss_bytes()
     return {"ms_per_step": _median_ms(times), "ms_per_step_min": round(1e3 * min(times), 2),
             "first_step_s": round(first_s, 2), "final_loss": round(loss, 4),
             "traces": self.step.run.experimental_get_tracing_count()}
+
+  def memory(self):
+    """Needed against used memory of training, per parameter (memory.py); after speed()."""
+    activations = None
+    if self.strategy.num_replicas_in_sync == 1:  # one replica's forward pass, eagerly
+      with self.strategy.scope():
+        activations = memory.activation_bytes(self.model, self.features)
+    return memory.report(
+        params=int(sum(v.shape.num_elements() for v in self.model.trainable_variables)),
+        weights=memory.variables_bytes(self.model.trainable_variables),
+        optimizer_state=memory.variables_bytes(self.optimizer.variables),
+        activations=activations, step_peak=self.step_peak,
+        rss_before=self.rss_before_model, peak_rss=self.peak_rss)
 
   def profile(self, steps=3, top=15):
     """Per-op-type ms per step of `steps` training steps (see profile_ops)."""
@@ -319,11 +342,14 @@ def measure(model_cls, hp, settings, strategy, problem=None, data_dir=None):
             "replicas": strategy.num_replicas_in_sync, "precision": precision(hp),
             "host": platform.node(),
             "devices": [d.device_type for d in tf.config.list_logical_devices()]}
-  result["peak_gflops"] = matmul_peak_gflops(n=256 if settings.smoke else 2048)
   features = model_cls.benchmark_features(hp, shape)
   bench = TrainBench(model_cls, hp, features, strategy)
   result.update(bench.speed(settings.warmup, settings.steps))
   result["params"] = int(sum(v.shape.num_elements() for v in bench.model.trainable_variables))
+  result["memory"] = bench.memory()
+  # After training's memory is measured: the 2048 x 2048 matmuls leave ~200 MB of freed
+  # buffers in the process (malloc keeps them), which counted as training's before.
+  result["peak_gflops"] = matmul_peak_gflops(n=256 if settings.smoke else 2048)
   seconds = result["ms_per_step"] / 1e3
   units = model_cls.throughput_units(hp, shape.batch, shape.src_len, shape.tgt_len)
   result[f"{unit}_per_step"] = units
