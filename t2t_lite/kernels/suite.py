@@ -422,7 +422,8 @@ def measure(settings, log=print):
   `settings` is t2t-benchmark's BenchmarkOptions."""
   from t2t_lite import benchmark  # noqa: PLC0415 - benchmark imports the trainer; only here
 
-  peak = benchmark.matmul_peak_gflops()
+  peak_n = 256 if settings.smoke else 2048  # --smoke: checks that it runs, quickly
+  peak = benchmark.matmul_peak_gflops(n=peak_n)
   if settings.kernel_list:
     kernels, budget_s = read_kernel_list(settings.kernel_list), None
     sets = sorted({s for k in kernels for s in k.sets})
@@ -442,7 +443,7 @@ def measure(settings, log=print):
   results, skipped = run_kernels(kernels, peak, budget_s, memory_limit, log)
   # On a shared machine one measurement of the peak can catch a busy moment: the peak is
   # the best of one before and one after the kernels, and % of peak is against it.
-  after = benchmark.matmul_peak_gflops()
+  after = benchmark.matmul_peak_gflops(n=peak_n)
   best = {name: max(peak[name], after[name]) for name in peak}
   for r in results:
     r["pct_of_peak"] = round(100 * r["gflops"] / best[r["dtype"]], 1)
