@@ -6,9 +6,9 @@ measured on three of this project's; the last has AVX2 only, where bfloat16 is n
 than float32). So nothing is assumed from a CPU's name:
 
 - **Threads.** TensorFlow's intra-op pool gets every usable core (the affinity mask, capped
-  by a cgroup CPU quota, which os.cpu_count() ignores). The inter-op pool and tf.data's
-  private pool are sized from that count (see `thread_settings`). Set before TensorFlow's
-  runtime starts (`configure_threads`).
+  by a cgroup CPU quota, which os.cpu_count() and TensorFlow ignore). The inter-op pool
+  and tf.data's private pool are sized from that count (see `thread_settings`). Set
+  before TensorFlow's runtime starts (`configure_threads`).
 - **Compute dtype.** `activation_dtype=auto` is bfloat16 when a short probe (a dense
   layer's forward and backward, both dtypes timed alternately) runs bfloat16 at least
   `BF16_MIN_SPEEDUP` times faster than float32, else float32. The probe runs once per
@@ -91,18 +91,21 @@ def usable_cores():
 def thread_settings(opts=ThreadOptions(), cores=None):
   """The thread pools for `cores` usable cores, with opts' nonzero values kept.
 
-  Every core goes to intra-op parallelism: the training step is a chain of ops that
-  each can use all of them (oneDNN matmuls). Ops running side by side on top of that
-  oversubscribe small machines (each one's intra-op work competes for the same cores), so
-  up to 4 cores run one op at a time and larger machines run one more op per 8 cores. The
-  input pipeline gets a quarter of the cores (at least one) of its own: it runs beside
-  the step, and more threads than that only take cores from it."""
+  Every usable core goes to intra-op parallelism: the training step is a chain of ops
+  that each can use all of them (oneDNN matmuls). TensorFlow's own defaults size all
+  three pools by the cores of the affinity mask, ignoring a cgroup quota: in a container
+  limited to 2 of a host's 64 cores, every pool would get 64 threads. Two ops run side by side at most (Intel's
+  advice for oneDNN: about one per socket; more only make the ops' intra-op work compete
+  for the same cores). The input pipeline gets its own pool of a quarter of the cores, at
+  least two. On 2 cores this is what TensorFlow chooses by itself: an A/B of one op at a
+  time against two on this project's 2-core machines (transformer_tiny steps) found no
+  difference beyond the noise of a shared machine, with slow outliers at one."""
   cores = cores or usable_cores()
   return ThreadSettings(
       cores=cores,
       intra_op=opts.intra_op_threads or cores,
-      inter_op=opts.inter_op_threads or (1 if cores <= 4 else 1 + cores // 8),
-      input=opts.input_threads or max(1, cores // 4))
+      inter_op=opts.inter_op_threads or min(cores, 2),
+      input=opts.input_threads or max(min(cores, 2), cores // 4))
 
 
 _configured = None  # the ThreadSettings this process applied (configure_threads)

@@ -8,7 +8,7 @@ from t2t_lite import machine
 
 
 @pytest.mark.parametrize("cores,expected", [
-    (1, (1, 1, 1)), (2, (2, 1, 1)), (4, (4, 1, 1)), (8, (8, 2, 2)), (32, (32, 5, 8))])
+    (1, (1, 1, 1)), (2, (2, 2, 2)), (4, (4, 2, 2)), (16, (16, 2, 4)), (64, (64, 2, 16))])
 def test_threads_follow_the_core_count(cores, expected):
   s = machine.thread_settings(cores=cores)
   assert (s.intra_op, s.inter_op, s.input) == expected
