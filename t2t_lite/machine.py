@@ -94,12 +94,13 @@ def thread_settings(opts=ThreadOptions(), cores=None):
   Every usable core goes to intra-op parallelism: the training step is a chain of ops
   that each can use all of them (oneDNN matmuls). TensorFlow's own defaults size all
   three pools by the cores of the affinity mask, ignoring a cgroup quota: in a container
-  limited to 2 of a host's 64 cores, every pool would get 64 threads. Two ops run side by side at most (Intel's
-  advice for oneDNN: about one per socket; more only make the ops' intra-op work compete
-  for the same cores). The input pipeline gets its own pool of a quarter of the cores, at
-  least two. On 2 cores this is what TensorFlow chooses by itself: an A/B of one op at a
-  time against two on this project's 2-core machines (transformer_tiny steps) found no
-  difference beyond the noise of a shared machine, with slow outliers at one."""
+  limited to 2 of a host's 64 cores, every pool would get 64 threads. Two ops run side
+  by side at most (Intel's advice for oneDNN: about one per socket; more only make the
+  ops' intra-op work compete for the same cores). The input pipeline gets its own pool
+  of a quarter of the cores, at least two. On 2 cores this is what TensorFlow chooses by
+  itself: an A/B of one op at a time against two on this project's 2-core machines
+  (transformer_tiny steps) found no difference beyond the noise of a shared machine,
+  with slow outliers at one."""
   cores = cores or usable_cores()
   return ThreadSettings(
       cores=cores,
