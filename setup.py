@@ -32,7 +32,9 @@ setup(
     ],
     # jiwer: the reference WER/CER implementation the speech metrics are checked against;
     # ruff: the linter CI runs (configured in pyproject.toml).
-    extras_require={"test": ["pytest", "jiwer", "ruff"]},
+    # tensorboard-plugin-profile: TensorBoard's Profile tab, for t2t-trainer --profile_steps.
+    extras_require={"test": ["pytest", "jiwer", "ruff"],
+                    "profile": ["tensorboard-plugin-profile"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",
