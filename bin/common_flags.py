@@ -105,11 +105,13 @@ def load_registrations_and_gin(*groups):
   return parse_gin(*groups)
 
 
-def configure_threads(log):
+def configure_threads(log=None):
   """TensorFlow's thread pools from the binary's thread flags (machine.ThreadOptions) and
-  the usable cores, logged; before TensorFlow's runtime starts."""
+  the usable cores, before TensorFlow's runtime starts; logged with `log` (binaries whose
+  stderr must stay one error line on a failure pass none)."""
   settings, note = machine.configure_threads(machine.ThreadOptions.from_flags(FLAGS))
-  log(f"threads: {settings.describe()}{note}")
+  if log:
+    log(f"threads: {settings.describe()}{note}")
   return settings
 
 

@@ -76,7 +76,7 @@ def main(argv):
   explicit = {n for n, *_ in BenchmarkOptions.declarations() if FLAGS[n].present}
   settings = settings.with_model_defaults(model_cls, explicit)
   # Before anything initializes TensorFlow's devices (mirrored on CPU splits the CPU).
-  threads = common_flags.configure_threads(common_flags.log_to_stderr)
+  threads = common_flags.configure_threads()  # in the JSON (threads)
   strategy = strategies.make_strategy(settings.strategy, settings.worker_gpu)
   settings.check(model_cls, strategy.num_replicas_in_sync)
   hp = experiment.apply_overrides(registry.hparams(names.hparams_set), FLAGS.hparams)
@@ -102,7 +102,7 @@ def _kernel_suite(names, settings):
   if names.model:
     raise UserError(f"--kernels={settings.kernels} times kernels, not a model: drop --model "
                     "(or measure the model in its own t2t-benchmark run)")
-  threads = common_flags.configure_threads(common_flags.log_to_stderr)
+  threads = common_flags.configure_threads()  # in the JSON (threads)
   result = suite.measure(settings, log=common_flags.log_to_stderr)
   result.update(host=platform.node(), threads=dataclasses.asdict(threads))
   print(json.dumps(result), flush=True)

@@ -33,7 +33,7 @@ common_flags.define_flags(TrainedRunOptions, DecoderOptions, machine.ThreadOptio
 
 
 def main(argv):
-  common_flags.configure_threads(common_flags.log_to_stderr)
+  common_flags.configure_threads()  # not logged: stdout is the output, stderr for errors
   problem, model_cls, hparams, data_dir, checkpoint, dhp = common_flags.trained_run()
   out_path = os.path.expanduser(FLAGS.decode_to_file) if FLAGS.decode_to_file else None
   if out_path and not os.path.isdir(os.path.dirname(os.path.abspath(out_path))):
