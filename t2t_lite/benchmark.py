@@ -83,7 +83,8 @@ class BenchmarkOptions(options.Options):
   kernel_dtypes: str = setting("auto", "fp32, bf16, both, or auto: fp32, and bf16 too when "
                                "the measured bf16 matmul peak is 1.15x fp32's or more.",
                                choices=("auto", "fp32", "bf16", "both"))
-  kernel_budget_s: float = setting(300.0, "Seconds for the whole suite: shapes whose "
+  kernel_budget_s: float = setting(300.0, "Seconds for the kernels (the matmul peak, "
+                                   "measured before and after, comes on top): shapes whose "
                                    "estimated time does not fit are skipped (and listed).",
                                    above=0)
   kernel_memory_mib: int = setting(0, "Skip shapes that need more memory than this (0: half "

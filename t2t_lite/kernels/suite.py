@@ -18,13 +18,14 @@ that dtype measured in the same process (benchmark.matmul_peak_gflops).
 
 **Which shapes.** Not every published shape fits a small machine: the largest GEMM is 2.3
 TFLOP, a GRU training shape 7 TFLOP. Each shape's time is estimated before it runs, as
-FLOPs / peak / the efficiency its kind reached so far (a prior until one has run), and
-its memory from its tensors. The budget (--kernel_budget_s) is split evenly over the
-(dtype, kind) groups, unused time passing to the next; within a group the cheapest shapes
-run first, and a shape that would overrun its group's budget, or need more than the
-memory limit, is skipped with the reason in the report. A shape that appears in several
-sets runs once. `--kernel_list` times a given list instead (every entry, no budget):
-bench/compare.py gives one list to every implementation and round.
+FLOPs / peak / the efficiency its kind reached so far (a prior until one has run), plus
+setup, scaled by how long the shapes run so far took against such estimates (tracing, a
+busy machine); its memory from its tensors. The budget (--kernel_budget_s) is split
+evenly over the (dtype, kind) groups, unused time passing to the next; within a group the
+cheapest shapes run first, and a shape that would overrun its group's budget, or need
+more than the memory limit, is skipped with the reason in the report. A shape that
+appears in several sets runs once. `--kernel_list` times a given list instead (every
+entry, no budget): bench/compare.py gives one list to every implementation and round.
 """
 import dataclasses
 import json
@@ -313,6 +314,7 @@ class Estimator:
   def __init__(self, peak):
     self.peak = peak
     self.efficiencies = {}  # (kind, phase, dtype) -> [fractions of peak reached]
+    self.wall_ratios = []   # a kernel's whole wall time (setup, tracing) / its estimate
 
   def efficiency(self, kernel):
     seen = self.efficiencies.get((kernel.kind, kernel.phase, kernel.dtype))
@@ -326,15 +328,27 @@ class Estimator:
     return kernel.flops() / (self.peak[kernel.dtype] * 1e9 * self.efficiency(kernel))
 
   def calls(self, kernel):
-    return int(min(MAX_CALLS, max(MIN_CALLS, math.ceil(MIN_TIMED_S / self.call_s(kernel)))))
+    """Timed calls (of reps() repetitions each): enough for MIN_TIMED_S of timing."""
+    call = self.call_s(kernel) * self.reps(kernel)
+    return int(min(MAX_CALLS, max(MIN_CALLS, math.ceil(MIN_TIMED_S / call))))
 
   def reps(self, kernel):
     """Repetitions per timed call: enough for about MIN_CALL_S a call."""
     return int(min(MAX_REPS, max(1, math.ceil(MIN_CALL_S / self.call_s(kernel)))))
 
-  def total_s(self, kernel):
+  def base_s(self, kernel):
+    """The kernel's whole wall time from first principles: setup and tracing, then the
+    untimed and the timed calls."""
     setup = SETUP_S + SETUP_S_PER_GB * kernel.memory_bytes() / 1e9
-    return setup + (1 + self.calls(kernel)) * self.call_s(kernel)
+    return setup + (1 + self.calls(kernel)) * self.call_s(kernel) * self.reps(kernel)
+
+  def total_s(self, kernel):
+    """base_s corrected by how the kernels run so far compared with their base_s."""
+    ratio = statistics.median(self.wall_ratios) if self.wall_ratios else 1.0
+    return self.base_s(kernel) * ratio
+
+  def record_wall(self, base_s, wall_s):
+    self.wall_ratios.append(wall_s / max(base_s, 1e-6))
 
   def record(self, kernel, seconds_per_call):
     achieved = kernel.flops() / seconds_per_call / 1e9 / self.peak[kernel.dtype]
@@ -374,7 +388,7 @@ def run_kernels(kernels, peak, budget_s=None, memory_limit=None, log=print):
         skipped.append(dict(kernel.to_json(), reason=f"needs ~{need / 2 ** 20:,.0f} MiB, over "
                             f"the {memory_limit / 2 ** 20:,.0f} MiB memory limit"))
         continue
-      estimate = estimator.total_s(kernel)
+      base_s, estimate = estimator.base_s(kernel), estimator.total_s(kernel)
       if group_budget is not None:
         left = group_budget - (time.perf_counter() - group_start)
         if estimate > left:
@@ -384,11 +398,13 @@ def run_kernels(kernels, peak, budget_s=None, memory_limit=None, log=print):
           continue
       calls = estimator.calls(kernel) if group_budget is not None else MIN_CALLS
       reps = estimator.reps(kernel)
+      kernel_start = time.perf_counter()
       try:
         median_s, min_s = time_kernel(kernel, calls, reps)
       except (tf.errors.ResourceExhaustedError, MemoryError) as e:
         skipped.append(dict(kernel.to_json(), reason=f"out of memory ({type(e).__name__})"))
         continue
+      estimator.record_wall(base_s, time.perf_counter() - kernel_start)
       estimator.record(kernel, median_s)
       results.append(_result(kernel, median_s, min_s, calls, reps, peak))
       log(f"  {kernel.describe():52s} {kernel.phase:16s} {kernel.dtype} "
@@ -441,6 +457,7 @@ def measure(settings, log=print):
       + (f", budget {budget_s:g} s" if budget_s else ", every one"))
   start = time.perf_counter()
   results, skipped = run_kernels(kernels, peak, budget_s, memory_limit, log)
+  elapsed_s = round(time.perf_counter() - start, 1)
   # On a shared machine one measurement of the peak can catch a busy moment: the peak is
   # the best of one before and one after the kernels, and % of peak is against it.
   after = benchmark.matmul_peak_gflops(n=peak_n)
@@ -450,7 +467,7 @@ def measure(settings, log=print):
   peak = dict(best, before=peak, after=after)
   return {"bench": "t2t_kernels", "suite": "deepbench", "source": deepbench_shapes.SOURCE,
           "sets": sets, "kinds": kinds, "dtypes": dtypes, "peak_gflops": peak,
-          "budget_s": budget_s, "elapsed_s": round(time.perf_counter() - start, 1),
+          "budget_s": budget_s, "elapsed_s": elapsed_s,
           "memory_limit_mib": round(memory_limit / 2 ** 20) if memory_limit else None,
           "timed": len(results), "skipped_count": len(skipped), "kernels": results,
           "skipped": skipped}
