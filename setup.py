@@ -13,7 +13,8 @@ setup(
     description="Tensor2Tensor-style research framework for sequence modeling on TensorFlow 2",
     python_requires=">=3.11",  # tomllib (t2t-sweep's sweep files)
     packages=["t2t_lite", "t2t_lite.data", "t2t_lite.layers", "t2t_lite.training",
-              "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep"] +
+              "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep",
+              "t2t_lite.kernels"] +
              [f"t2t_lite.{p}" for p in SUBPACKAGES],
     package_dir={"t2t_lite": "t2t_lite", **{f"t2t_lite.{p}": p for p in SUBPACKAGES}},
     install_requires=[
@@ -42,9 +43,10 @@ setup(
     # postgresql+psycopg://...).
     # serve: CTranslate2, for t2t-exporter --export_format=ctranslate2 and
     # t2t-benchmark --decode_engine=ctranslate2 (a CPU wheel from PyPI); the export tests run it.
+    # profile: tensorboard-plugin-profile, TensorBoard's Profile tab (t2t-trainer --profile_steps).
     extras_require={"test": ["pytest", "jiwer", "ruff", "psycopg[binary]", "ctranslate2>=4.5"],
                     "speech": ["kenlm"], "postgresql": ["psycopg[binary]"],
-                    "serve": ["ctranslate2>=4.5"]},
+                    "serve": ["ctranslate2>=4.5"], "profile": ["tensorboard-plugin-profile"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",

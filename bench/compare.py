@@ -11,6 +11,11 @@ runs), and t2t_lite's speed relative to each reference. Every run's JSON line is
       --torch_python=/work/torchenv/bin/python --rounds=3 --configs=tiny,small,base,ds2
 
 With --bf16 every implementation trains in bfloat16 and MFU is against the bf16 peak.
+
+With --kernels=deepbench it compares kernels instead (bench/kernel_compare.py): the
+first t2t-benchmark --kernels run picks DeepBench's shapes that fit --kernel_budget_s, and
+every later run (t2t-benchmark --kernel_list, and bench/torch_kernels.py under
+--torch_python) times exactly those, in rotating order.
 Configs are those of the reference scripts (reference_dir/common.py): tiny/small/base
 train the Transformer (transformer_tiny/small/base), ds2 trains DeepSpeech2
 (deep_speech2_base). References: bare TF (the Python running this script), PyTorch eager
@@ -37,6 +42,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import kernel_compare  # noqa: E402 - this folder is not a package
+
 T2T = {"tiny": "transformer_tiny", "small": "transformer_small", "base": "transformer_base",
        "ds2": "deep_speech2_base"}
 # The decode comparison's batch: 32 sources of 32 tokens (EOS last), beam 4, alpha 0.6,
@@ -234,7 +242,8 @@ def print_table(table, fp32_peak, errors, precision="fp32"):
 
 def main():
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  ap.add_argument("--reference_dir", required=True, help="shared/bench (the reference scripts)")
+  ap.add_argument("--reference_dir", help="shared/bench (the reference scripts; not needed "
+                  "with --kernels)")
   ap.add_argument("--torch_python", help="Python of a PyTorch (+ transformers) environment")
   ap.add_argument("--torch_compile", action="store_true", help="also run torch.compile")
   ap.add_argument("--no_hf_decode", action="store_true", help="skip torch_decode.py")
@@ -257,7 +266,12 @@ def main():
   ap.add_argument("--out", default="compare_results.jsonl")
   ap.add_argument("--budget_s", type=float, default=0,
                   help="start no round that would, at the last round's pace, end later")
+  kernel_compare.add_arguments(ap)
   args = ap.parse_args()
+  if args.kernels:
+    return kernel_compare.main(args)
+  if not args.reference_dir:
+    ap.error("--reference_dir is required (except with --kernels)")
   configs = [c for c in args.configs.split(",") if c]
   decode_configs = [c for c in args.decode_configs.split(",") if c]
   args.reference_dir = os.path.abspath(args.reference_dir)  # the runs start in a temp dir

@@ -11,7 +11,7 @@ import sys
 
 from absl import app, flags, logging
 
-from t2t_lite import experiment, gin_config, options, registry
+from t2t_lite import experiment, gin_config, machine, mixed_precision, options, registry
 from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import ExperimentOptions
@@ -105,6 +105,21 @@ def load_registrations_and_gin(*groups):
   return parse_gin(*groups)
 
 
+def configure_threads(log=None):
+  """TensorFlow's thread pools from the binary's thread flags (machine.ThreadOptions) and
+  the usable cores, before TensorFlow's runtime starts; logged with `log` (binaries whose
+  stderr must stay one error line on a failure pass none)."""
+  settings, note = machine.configure_threads(machine.ThreadOptions.from_flags(FLAGS))
+  if log:
+    log(f"threads: {settings.describe()}{note}")
+  return settings
+
+
+def log_to_stderr(message):
+  """For binaries whose stdout is their output (decoded text, JSON)."""
+  print(message, file=sys.stderr, flush=True)
+
+
 def data_dir(names):
   """--data_dir (or experiment.data_dir), else OUTPUT_DIR/data."""
   if names.data_dir:
@@ -183,6 +198,7 @@ def trained_run():
     registry.hparams(names.hparams_set)  # a mistyped name is still an error
   hparams = experiment.apply_eval_time_overrides(run_dir.read_hparams(output_dir),
                                                 FLAGS.hparams, model_cls)
+  mixed_precision.resolve_auto(hparams, log_to_stderr)
   experiment.validate(problem, model_cls, hparams)
   checkpoint = decoder.find_checkpoint(output_dir, FLAGS.checkpoint_path)
   # The vocabulary lives where the run was trained from, unless --data_dir says otherwise.

@@ -10,7 +10,7 @@ WAV files for speech).
 import os
 import sys
 
-from t2t_lite import options
+from t2t_lite import machine, options
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS, TrainedRunOptions
 from t2t_lite.errors import UserError
@@ -33,10 +33,11 @@ class DecoderOptions(options.Options):
 
 
 common_flags.define_experiment_flags(dirs=("output_dir",))
-common_flags.define_flags(TrainedRunOptions, DecoderOptions)
+common_flags.define_flags(TrainedRunOptions, DecoderOptions, machine.ThreadOptions)
 
 
 def main(argv):
+  common_flags.configure_threads()  # not logged: stdout is the output, stderr for errors
   problem, model_cls, hparams, data_dir, checkpoint, dhp = common_flags.trained_run()
   out_path = os.path.expanduser(FLAGS.decode_to_file) if FLAGS.decode_to_file else None
   if out_path and not os.path.isdir(os.path.dirname(os.path.abspath(out_path))):

@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 from absl import flags
 
-from t2t_lite import experiment, gin_config
+from t2t_lite import experiment, gin_config, machine, mixed_precision
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.errors import UserError
@@ -25,7 +25,7 @@ from t2t_lite.training import cluster, run_dir, strategies
 from t2t_lite.training.trainer import Trainer, TrainerOptions, log_line
 
 common_flags.define_experiment_flags()
-common_flags.define_flags(RunOptions, TrainerOptions)
+common_flags.define_flags(RunOptions, TrainerOptions, machine.ThreadOptions)
 flags.DEFINE_bool("generate_data", False, "Generate the problem's data into --data_dir first "
                   "(kept if it is already there).")
 
@@ -38,16 +38,20 @@ def main(argv):
   run_options = RunOptions.from_config()
   if cluster.is_server_task(run_options.strategy):  # a parameter_server worker or ps task
     return cluster.run_server()
-  # A mirrored strategy on CPU must split the CPU before TensorFlow initializes devices.
+  # Thread pools, and a mirrored strategy's split of the CPU, before TensorFlow starts.
+  common_flags.configure_threads(log_line)
   runner = strategies.make_runner(run_options.strategy, run_options.worker_gpu,
                                   run_options.tpu)
   options = TrainerOptions.from_config()
   common_flags.require(names, "problem", "model", "hparams_set", "output_dir")
   problem, model_cls, hparams = experiment.resolve(
       names.problem, names.model, names.hparams_set, FLAGS.hparams)
+  output_dir = os.path.expanduser(FLAGS.output_dir)
+  # activation_dtype=auto: the dtype of the run being resumed, else this machine's choice;
+  # hparams.json and config.gin record the dtype it became.
+  mixed_precision.resolve_auto(hparams, log_line, _trained_dtype(output_dir))
   overrides = experiment.overrides(names.hparams_set, hparams)
 
-  output_dir = os.path.expanduser(FLAGS.output_dir)
   data_dir = common_flags.data_dir(names)
   run = {"problem": problem.name, "model": names.model, "hparams_set": names.hparams_set,
          "data_dir": os.path.abspath(data_dir)}
@@ -70,6 +74,7 @@ def main(argv):
     trained = run_dir.read_hparams(output_dir, wait_secs=(
         run_options.eval_timeout_secs if schedule == "continuous_eval" else 0))
     hparams = experiment.apply_eval_time_overrides(trained, FLAGS.hparams, model_cls)
+    mixed_precision.resolve_auto(hparams, log_line)
   experiment.validate(problem, model_cls, hparams)  # now with the vocabulary sizes
   keras.utils.set_random_seed(options.seed)
   if run_options.deterministic:
@@ -103,6 +108,16 @@ def main(argv):
     trainer.continuous_eval(timeout_secs=run_options.eval_timeout_secs)
   if schedule.startswith("train") and cluster.is_chief():
     gin_config.write_config(output_dir, "t2t-trainer")  # now with the input pipeline's too
+
+
+def _trained_dtype(output_dir):
+  """The activation_dtype in output_dir's hparams.json, if it holds a run."""
+  if run_dir.read_run(output_dir) is None:
+    return None
+  try:
+    return run_dir.read_hparams(output_dir).get("activation_dtype")
+  except UserError:  # no hparams.json yet: a run that never got going
+    return None
 
 
 def run():

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-from t2t_lite import options
+from t2t_lite import memory, options
 from t2t_lite.data import input_pipeline, text_encoder
 from t2t_lite.data.text_encoder import EOS_ID
 from t2t_lite.errors import UserError
@@ -92,6 +92,24 @@ class BenchmarkOptions(options.Options):
                                "bfloat16, float16) and CTranslate2 models (float32, int8, "
                                "float16) and report each one's size on disk.")
   smoke: bool = setting(False, "Tiny shapes and few steps: checks that it all runs.")
+  kernels: str = setting("", "Time a kernel suite instead of a model: 'deepbench' (Baidu "
+                         "DeepBench's GEMM, convolution and RNN shapes, through the "
+                         "framework's layers).", choices=("", "deepbench"))
+  kernel_sets: str = setting("training,inference_server,inference_device",
+                             "DeepBench's sets to take shapes from (comma-separated).")
+  kernel_types: str = setting("gemm,conv,rnn", "Kernel kinds to time (comma-separated).")
+  kernel_dtypes: str = setting("auto", "fp32, bf16, both, or auto: fp32, and bf16 too when "
+                               "the measured bf16 matmul peak is 1.15x fp32's or more.",
+                               choices=("auto", "fp32", "bf16", "both"))
+  kernel_budget_s: float = setting(300.0, "Seconds for the kernels (the matmul peak, "
+                                   "measured before and after, comes on top): shapes whose "
+                                   "estimated time does not fit are skipped (and listed).",
+                                   above=0)
+  kernel_memory_mib: int = setting(0, "Skip shapes that need more memory than this (0: half "
+                                   "of the memory available at start).", minimum=0)
+  kernel_list: str | None = setting(None, "A JSON file of kernels to time, every one and "
+                                    "without a budget: an earlier --kernels run's JSON line "
+                                    "(its 'kernels'), or a list of such entries.")
 
   def with_model_defaults(self, model_cls, explicit=()):
     """Unset shapes from the model; --smoke's tiny shapes and few steps, except for the
@@ -106,6 +124,14 @@ class BenchmarkOptions(options.Options):
                    input_batches=5)
       changes.update({k: v for k, v in smoke.items() if k not in explicit})
     return self.replace(**changes)
+
+  def kernel_names(self, field, known):
+    """The comma-separated names of `field`, each checked against `known`."""
+    names = [n.strip() for n in getattr(self, field).split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+      raise UserError(f"--{field}={getattr(self, field)!r}: use some of {', '.join(known)}")
+    return names
 
   def shape(self):
     return BenchmarkShape(self.batch, self.src_len, self.tgt_len, self.vocab_size,
@@ -167,6 +193,8 @@ class TrainBench:
 
   def __init__(self, model_cls, hp, features, strategy):
     self.strategy = strategy
+    self.features = features
+    self.rss_before_model = memory.rss_bytes()
     with strategy.scope():
       self.model = build_model(model_cls, hp)
       self.model.build_from_features(
@@ -174,6 +202,7 @@ class TrainBench:
       optimizer = optimizers.make_optimizer(hp, learning_rate.FactorSchedule(hp, 10 ** 6))
       optimizer.build(self.model.trainable_variables)
       global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.optimizer = optimizer
     self.step = TrainStep(strategy, self.model, optimizer, hp, global_step,
                           max_nonfinite_steps=10 ** 9)
     self.iterator = iter(strategy.experimental_distribute_dataset(
@@ -190,14 +219,34 @@ class TrainBench:
     first_s = time.perf_counter() - start
     for _ in range(max(0, warmup - 1)):
       self.run_step()
+    allocated_before = memory.allocated_bytes()
+    memory.reset_peak()
     times = []
     for _ in range(steps):
       start = time.perf_counter()
       loss = self.run_step()
       times.append(time.perf_counter() - start)
+    allocated = memory.allocated_bytes()
+    # What the steps allocated at their fullest beyond what was there before them.
+    self.step_peak = (None if allocated is None or allocated_before is None
+                      else allocated[1] - allocated_before[0])
+    self.peak_rss = memory.peak_rss_bytes()
     return {"ms_per_step": _median_ms(times), "ms_per_step_min": round(1e3 * min(times), 2),
             "first_step_s": round(first_s, 2), "final_loss": round(loss, 4),
             "traces": self.step.run.experimental_get_tracing_count()}
+
+  def memory(self):
+    """Needed against used memory of training, per parameter (memory.py); after speed()."""
+    activations = None
+    if self.strategy.num_replicas_in_sync == 1:  # one replica's forward pass, eagerly
+      with self.strategy.scope():
+        activations = memory.activation_bytes(self.model, self.features)
+    return memory.report(
+        params=int(sum(v.shape.num_elements() for v in self.model.trainable_variables)),
+        weights=memory.variables_bytes(self.model.trainable_variables),
+        optimizer_state=memory.variables_bytes(self.optimizer.variables),
+        activations=activations, step_peak=self.step_peak,
+        rss_before=self.rss_before_model, peak_rss=self.peak_rss)
 
   def profile(self, steps=3, top=15):
     """Per-op-type ms per step of `steps` training steps (see profile_ops)."""
@@ -427,8 +476,6 @@ def measure(model_cls, hp, settings, strategy, problem=None, data_dir=None):
             "replicas": strategy.num_replicas_in_sync, "precision": precision(hp),
             "host": platform.node(),
             "devices": [d.device_type for d in tf.config.list_logical_devices()]}
-  if not settings.decode_only:  # the MFU denominator (a few seconds of matmuls)
-    result["peak_gflops"] = matmul_peak_gflops(n=256 if settings.smoke else 2048)
   features = model_cls.benchmark_features(hp, shape)
   bench = TrainBench(model_cls, hp, features, strategy)
   result["params"] = int(sum(v.shape.num_elements() for v in bench.model.trainable_variables))
@@ -458,6 +505,10 @@ def _measure_training(result, bench, model_cls, hp, settings):
   """Training speed, FLOPs and MFU (and the training profile) into result."""
   unit, shape = model_cls.THROUGHPUT_UNIT, settings.shape()
   result.update(bench.speed(settings.warmup, settings.steps))
+  result["memory"] = bench.memory()
+  # After training's memory is measured: the 2048 x 2048 matmuls leave ~200 MB of freed
+  # buffers in the process (malloc keeps them), which counted as training's before.
+  result["peak_gflops"] = matmul_peak_gflops(n=256 if settings.smoke else 2048)
   seconds = result["ms_per_step"] / 1e3
   units = model_cls.throughput_units(hp, shape.batch, shape.src_len, shape.tgt_len)
   result[f"{unit}_per_step"] = units

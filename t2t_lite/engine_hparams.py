@@ -54,8 +54,10 @@ OPTIMIZATION = (
 )
 
 PRECISION = (
-    spec("activation_dtype", str, "the compute dtype; variables stay float32",
-         choices=("float32", "bfloat16", "float16"), eval_time=True),
+    spec("activation_dtype", str, "the compute dtype; variables stay float32 (auto: "
+         "bfloat16 where this machine runs it faster, else float32; measured once per "
+         "machine and recorded in the run's hparams.json)",
+         choices=("float32", "bfloat16", "float16", "auto"), eval_time=True),
     spec("mixed_precision_optimizer_init_loss_scale", float,
          "float16: the dynamic loss scale starts here", minimum=1),
     spec("mixed_precision_loss_scale_growth_steps", int,

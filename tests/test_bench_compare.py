@@ -51,3 +51,21 @@ def test_decode_summary_reads_each_implementations_own_fields(capsys):
   compare.print_decode_table(table)
   assert "| small | ct2-int8 | 2 | 1,100.0 | 1000, 1200 | 1,832.7 | 0.50x |" in \
       capsys.readouterr().out
+
+
+def test_kernel_summary_against_pytorch(capsys):
+  compare = _compare()
+  kernel_compare = compare.kernel_compare
+  gemm = dict(id="gemm m8 n8 k8 NN forward fp32", kind="gemm", dtype="fp32", flops=2e9)
+  t2t = [dict(impl="t2t_lite", peak_gflops={"fp32": peak, "bf16": 2 * peak},
+              kernels=[dict(gemm, ms=ms)]) for ms, peak in ((10, 400), (20, 600), (30, 500))]
+  torch = [dict(impl="torch", kernels=[dict(gemm, ms=ms)]) for ms in (40, 20, 60)]
+  table, peak = kernel_compare.summarize(t2t + torch)
+  assert peak == {"fp32": 500, "bf16": 1000}
+  row = table[gemm["id"]]
+  assert row["t2t_lite"]["ms"] == 20 and row["t2t_lite"]["gflops"] == 100
+  assert row["t2t_lite"]["pct_of_peak"] == 20 and row["torch"]["ms"] == 40
+  kernel_compare.print_table(table, peak, [], [dict(impl="torch", round=1, error="boom")])
+  out = capsys.readouterr().out
+  assert "| gemm m8 n8 k8 NN forward fp32 | 3 | 20.00 | 100.0 | 20.0% | 40.00 | 50.0 |" in out
+  assert "2.00x" in out and "FAILED torch (round 2): boom" in out

@@ -8,6 +8,7 @@ training, examples longer than max_length (or batch_size when max_length is 0) a
 import gin
 import tensorflow as tf
 
+from t2t_lite import machine
 from t2t_lite.data import packing, sortagrad
 from t2t_lite.errors import UserError
 
@@ -71,7 +72,7 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
   if sorted_epochs:  # SortaGrad: shortest first, then the shuffled input above
     ds = _batches(sortagrad.sorted_examples(problem, data_dir, sorted_epochs, input_context),
                   problem, hparams, training, batch_size).concatenate(ds)
-  return ds.prefetch(tf.data.AUTOTUNE)
+  return _with_threads(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def _batches(ds, problem, hparams, training, batch_size):
@@ -91,6 +92,15 @@ def _batches(ds, problem, hparams, training, batch_size):
                                             hparams.length_bucket_step)
   return ds.bucket_by_sequence_length(example_length, boundaries, batch_sizes,
                                       drop_remainder=False)
+
+
+def _with_threads(ds):
+  """The pipeline runs in a private pool sized from the cores (machine.py), beside the
+  training step's pools rather than in them; each of its ops on one thread."""
+  opts = tf.data.Options()
+  opts.threading.private_threadpool_size = machine.input_threads()
+  opts.threading.max_intra_op_parallelism = 1
+  return ds.with_options(opts)
 
 
 def _packed_batches(ds, length, batch_size):

@@ -11,6 +11,7 @@ training input, so a resumed run reads the batches an uninterrupted run would ha
 Runs stop cleanly on SIGTERM/SIGINT, skip updates whose loss is not finite, and roll back
 to the last checkpoint when that keeps happening.
 """
+import contextlib
 import os
 import time
 
@@ -21,7 +22,7 @@ from t2t_lite.data import input_pipeline
 from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
-from t2t_lite.training import learning_rate, optimizers, preemption, runners
+from t2t_lite.training import learning_rate, optimizers, preemption, runners, step_profiler
 from t2t_lite.training.checkpoints import WRITE_ERRORS, CheckpointKeeper
 from t2t_lite.training.train_step import TrainStep
 
@@ -56,10 +57,14 @@ class TrainerOptions(options.Options):
   jit_compile: bool = setting(False, "Compile the training step with XLA (jit_compile). "
                               "Each new batch shape compiles anew: use fixed shapes (e.g. "
                               "packed inputs) to compile once.", flag="xla")
+  profile_steps: str = setting(
+      "", "START:END: write a TensorBoard profiler trace of training steps START through "
+      "END (e.g. 101:110) into output_dir (plugins/profile; TensorBoard's Profile tab).")
 
   def __post_init__(self):
     super().__post_init__()
     decoder.DecodeHParams.from_string(self.eval_decode_hparams, "--eval_decode_hparams")
+    step_profiler.parse_steps(self.profile_steps)
 
 
 class EvaluationListener:
@@ -221,17 +226,24 @@ class Trainer:
     steps_per_call, rollbacks, skipped = 10, 0, int(self.step_fn.nonfinite_total.numpy())
     updates_at_rollback = None  # optimizer.iterations right after the last rollback
     self.stop_signal = None
-    with preemption.StopRequest() as stop:
+    # Only the chief traces: it is the process that writes to output_dir.
+    profiler = step_profiler.StepProfiler(
+        step_profiler.parse_steps(self.options.profile_steps) if self.runner.is_chief
+        else None, self.output_dir, self.log)
+    with preemption.StopRequest() as stop, contextlib.closing(profiler):
       while step < target:
         next_log = (step // log_every + 1) * log_every
         next_save = (step // save_every + 1) * save_every
-        chunk = min(next_log, next_save, target, step + steps_per_call) - step
+        chunk = profiler.limit(step, min(next_log, next_save, target, step + steps_per_call)
+                               - step)
+        profiler.before_call(step)
         call_start = time.time()
         try:
           loss = self.runner.run_steps(self.step_fn, iterator, chunk)
         except _DATA_ERRORS as e:
           raise (self._data_error("train", e) or e) from None
         new_step = int(self.global_step.numpy())
+        profiler.after_call(new_step)
         # Size the next call to take about SECONDS_PER_CALL (prompt stop requests).
         per_step = (time.time() - call_start) / max(new_step - step, 1)
         steps_per_call = max(1, min(1000, int(SECONDS_PER_CALL / max(per_step, 1e-6))))
