@@ -75,6 +75,10 @@ class BenchmarkOptions(options.Options):
                           "types.")
   smoke: bool = setting(False, "Tiny shapes and few steps: checks that it all runs.")
 
+  def __post_init__(self):
+    super().__post_init__()
+    strategies.check_settings(self.strategy, self.worker_gpu)
+
   def with_model_defaults(self, model_cls, explicit=()):
     """Unset shapes from the model; --smoke's tiny shapes and few steps, except for the
     settings named in `explicit` (given on the command line)."""
