@@ -169,6 +169,11 @@ def _copy_value(v):
 
 
 # -- declarations ---------------------------------------------------------------------------
+def _number(x):
+  """A bound as a user reads it: 2147483647, not 2.14748e+09; 0.5 and 1e-06 as usual."""
+  return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Bounds:
   """The values a setting or hparam accepts beside its type: minimum and maximum are
@@ -187,15 +192,15 @@ class Bounds:
       return None
     if self.choices and value not in self.choices:
       return f"must be one of {', '.join(map(str, self.choices))}"
-    alternative = "".join(f" or {a:g}" for a in self.also)
+    alternative = "".join(f" or {_number(a)}" for a in self.also)
     if self.minimum is not None and value < self.minimum:
-      return f"must be >= {self.minimum:g}{alternative}"
+      return f"must be >= {_number(self.minimum)}{alternative}"
     if self.maximum is not None and value > self.maximum:
-      return f"must be <= {self.maximum:g}{alternative}"
+      return f"must be <= {_number(self.maximum)}{alternative}"
     if self.above is not None and value <= self.above:
-      return f"must be > {self.above:g}{alternative}"
+      return f"must be > {_number(self.above)}{alternative}"
     if self.below is not None and value >= self.below:
-      return f"must be < {self.below:g}{alternative}"
+      return f"must be < {_number(self.below)}{alternative}"
     return None
 
   def invalid_values(self, type_):

@@ -46,6 +46,15 @@ def _boot_id():
     return None
 
 
+def _pid_namespace():
+  """Which pid namespace this process sees (containers sharing a host name may not see
+  each other's pids); None when this system does not say."""
+  try:
+    return os.readlink("/proc/self/ns/pid")
+  except OSError:
+    return None
+
+
 def process_start(pid):
   """When process `pid` started (clock ticks since boot), or None when it does not exist
   or this system does not say. A pid that is reused names another start."""
@@ -86,9 +95,15 @@ class Holder:
     return (f"{self.content.get('owner', 'a process')} pid {self.pid} on host {self.host} "
             f"(started {self.content.get('started', '?')}, refreshed {age:.0f}s ago)")
 
+  def same_machine(self):
+    """Whether this process can see the holder's pid (same host, same pid namespace)."""
+    namespace = self.content.get("pid_namespace")
+    return self.host == socket.gethostname() and (
+        namespace is None or _pid_namespace() in (None, namespace))
+
   def gone(self, cluster=None, now=None):
     """Why the holder is certainly gone (its lock may be taken over), or None."""
-    if self.host == socket.gethostname():
+    if self.same_machine():
       boot = _boot_id()
       if boot and self.content.get("boot_id") and boot != self.content["boot_id"]:
         return "the host has restarted since"
@@ -186,12 +201,25 @@ class WriterLock:
     return json.dumps({
         "owner": self.owner, "host": socket.gethostname(), "boot_id": _boot_id(),
         "pid": os.getpid(), "pid_start": process_start(os.getpid()),
+        "pid_namespace": _pid_namespace(),
         "started": _when(self._started), "started_unix": self._started,
         "refreshed": _when(now), "refreshed_unix": now,
         "command": " ".join(sys.argv)[:2000], "cluster": self.cluster, "token": self.token,
     }, indent=1)
 
   def acquire(self):
+    try:
+      self._acquire()
+    except (tf.errors.OpError, OSError) as e:  # a read-only or full disk
+      self._give_up()
+      raise UserError(f"could not create the lock {self.path} ({str(e).strip()[:120]}); "
+                      "check that the directory is writable and has free space") from None
+    self._thread = threading.Thread(target=self._refresh_loop, daemon=True,
+                                    name=f"writer-lock {self.directory}")
+    self._thread.start()
+    return self
+
+  def _acquire(self):
     if not tf.io.gfile.exists(self.directory):
       tf.io.gfile.makedirs(self.directory)
       self.created_dir = True
@@ -202,7 +230,7 @@ class WriterLock:
       reason = holder.gone(self.cluster)
       if reason is None:
         self._give_up()
-        elsewhere = "" if holder.host == socket.gethostname() else (
+        elsewhere = "" if holder.same_machine() else (
             f"; if it is gone, its lock is taken over {STALE_SECS:.0f}s after its last "
             f"refresh, or delete {self.path}")
         raise UserError(f"{self.directory} is in use by {holder.describe()}; wait for it to "
@@ -210,11 +238,7 @@ class WriterLock:
       if self._take_over(holder):
         self.log(f"took over the lock of {self.directory} from {holder.describe()}: "
                  f"{reason}")
-        break
-    self._thread = threading.Thread(target=self._refresh_loop, daemon=True,
-                                    name=f"writer-lock {self.directory}")
-    self._thread.start()
-    return self
+        return
 
   def _take_over(self, stale):
     """Replaces the stale lock by ours, one taker at a time; False when the lock changed
@@ -294,7 +318,7 @@ def wait_for_holder(directory, cluster, timeout_secs=600.0, poll_secs=0.5):
     if holder is not None and holder.gone(cluster) is None:
       # Alive for sure: on this host its pid is; elsewhere, it refreshed while we looked.
       seen = first_seen.setdefault(holder.token, holder.content.get("refreshed_unix"))
-      if holder.host == socket.gethostname() or \
+      if holder.same_machine() or \
           holder.content.get("refreshed_unix") != seen:
         raise UserError(f"{directory} is in use by {holder.describe()}, not by this "
                         "cluster's chief; stop that run or use another --output_dir")

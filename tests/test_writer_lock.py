@@ -84,6 +84,14 @@ def test_a_reused_pid_or_a_restarted_host_is_a_dead_holder(tmp_path):
   assert "the host has restarted since" in warnings[1]
 
 
+def test_a_holder_in_another_pid_namespace_is_judged_by_its_refreshes(tmp_path):
+  """Containers sharing the host's name (host networking) do not see each other's pids:
+  a pid missing here says nothing about the holder."""
+  _write_lock(str(tmp_path), pid=_dead_pid(), pid_namespace="pid:[1]")
+  with pytest.raises(UserError, match="is in use by t2t-trainer pid"):
+    WriterLock(str(tmp_path), "t2t-trainer").acquire()
+
+
 def test_another_hosts_lock_holds_until_it_goes_unrefreshed(tmp_path):
   d = str(tmp_path)
   _write_lock(d, host="gpu-node-7", pid=1, refreshed_unix=time.time() - 60)

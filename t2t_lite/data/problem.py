@@ -7,6 +7,8 @@ metrics its evaluation reports. Everything the engine calls is declared here:
   dataset_splits, has_inputs          what data there is
   feature_encoders, write_vocab       the vocabulary (text <-> ids)
   generate_encoded_samples            the examples (or override generate_data)
+  data_files, check_data              a split's shards, checked against the manifest datagen
+                                      wrote (manifest.py) before any data is read
   decode_example, preprocess_example  TFRecord -> model features, inside tf.data
   feature_spec                        what preprocess_example yields (checked at start
                                       against the pipeline and against the model's needs)
