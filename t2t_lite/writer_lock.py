@@ -303,6 +303,12 @@ class WriterLock:
     return False
 
 
+def live_holder(directory):
+  """Who holds the lock of `directory` now, described, or None when nobody live does."""
+  holder = _read(os.path.join(directory, LOCK_FILE))
+  return holder.describe() if holder is not None and holder.gone() is None else None
+
+
 def wait_for_holder(directory, cluster, timeout_secs=600.0, poll_secs=0.5):
   """For a task of a multi-process run that does not write (a multi-worker worker other
   than the chief): waits until the lock of `directory` is held by this cluster's chief.

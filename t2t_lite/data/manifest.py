@@ -30,7 +30,7 @@ import sys
 
 import tensorflow as tf
 
-from t2t_lite import options
+from t2t_lite import options, writer_lock
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 
@@ -133,8 +133,13 @@ def remove_split(data_dir: str, problem_name: str, split: str) -> None:
 
 
 # -- checking -------------------------------------------------------------------------------
-def _rerun(problem_name, data_dir):
-  return f"rerun t2t-datagen --problem={problem_name} --data_dir={data_dir}"
+def _remedy(problem_name, data_dir, what):
+  """What to do about a split that is not complete: rerun datagen, or, while a datagen
+  is writing the data_dir right now, wait for it."""
+  writer = writer_lock.live_holder(data_dir)
+  if writer:
+    return f"{writer} is writing {data_dir} now: wait for it to end"
+  return f"rerun t2t-datagen --problem={problem_name} --data_dir={data_dir} to {what}"
 
 
 def _mismatches(data_dir, shards, done):
@@ -196,19 +201,19 @@ def split_files(data_dir: str, problem_name: str, split: str) -> list[str]:
     problems = _legacy_problems(done, incomplete)
     if problems:
       raise UserError(f"the {split} data of problem '{problem_name}' in {data_dir} is "
-                      f"incomplete: {problems[0]}; {_rerun(problem_name, data_dir)} to "
-                      "rewrite the split")
+                      f"incomplete: {problems[0]}; "
+                      f"{_remedy(problem_name, data_dir, 'rewrite the split')}")
     _warn_once((data_dir, problem_name, split),
                f"the {split} data of problem '{problem_name}' in {data_dir} has no manifest "
                "(it was written before t2t-datagen recorded one), so damaged shards cannot "
-               f"be named at start; {_rerun(problem_name, data_dir)} to record it")
+               f"be named at start; {_remedy(problem_name, data_dir, 'record it')}")
     return done
   problems = _mismatches(data_dir, shards, done)
   if problems:
     more = f" (and {len(problems) - 4} more)" if len(problems) > 4 else ""
     raise UserError(f"the {split} data of problem '{problem_name}' in {data_dir} does not "
                     f"match its manifest: {', '.join(problems[:4])}{more}; "
-                    f"{_rerun(problem_name, data_dir)} to rewrite the split")
+                    f"{_remedy(problem_name, data_dir, 'rewrite the split')}")
   return [os.path.join(data_dir, s.file) for s in shards]
 
 
@@ -219,15 +224,15 @@ def verify(data_dir: str, problem_name: str, split: str, log=print) -> None:
       return  # no data: the binary's own check says what to run
     raise UserError(f"--verify_data: the {split} data of problem '{problem_name}' in "
                     f"{data_dir} has no manifest to verify against; "
-                    f"{_rerun(problem_name, data_dir)} to record one")
+                    f"{_remedy(problem_name, data_dir, 'record one')}")
   split_files(data_dir, problem_name, split)
   shards = read(data_dir, problem_name, split)
   bad = [s.file for s in shards if file_sha256(os.path.join(data_dir, s.file)) != s.sha256]
   if bad:
     raise UserError(f"--verify_data: {', '.join(bad[:4])} of problem '{problem_name}' in "
                     f"{data_dir} differ{'s' if len(bad) == 1 else ''} from the SHA-256 in the "
-                    f"manifest (damaged or replaced); {_rerun(problem_name, data_dir)} to "
-                    f"rewrite the {split} split")
+                    f"manifest (damaged or replaced); "
+                    f"{_remedy(problem_name, data_dir, f'rewrite the {split} split')}")
   log(f"verified {len(shards)} {split} shard(s) of {problem_name}: "
       f"{sum(s.records for s in shards)} records, SHA-256 as written")
 

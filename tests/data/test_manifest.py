@@ -8,6 +8,7 @@ import shutil
 import pytest
 import tensorflow as tf
 
+from t2t_lite import writer_lock
 from t2t_lite.data import generator_utils, manifest
 from t2t_lite.errors import UserError
 from t2t_lite.problems import algorithmic
@@ -215,3 +216,13 @@ def test_datagen_killed_again_while_it_repairs(reference, tmp_path, monkeypatch)
   monkeypatch.undo()
   _assert_nothing_incomplete_is_readable(d, reference[1])
   _rerun_and_compare(d, reference[1])
+
+
+def test_a_split_being_written_says_to_wait_for_its_writer(data):
+  _shard(data, index=4).unlink()
+  with writer_lock.WriterLock(str(data), "t2t-datagen"):
+    with pytest.raises(UserError, match=r"t2t-datagen pid \d+ on host .* is writing .* now: "
+                                        "wait for it to end"):
+      PROBLEM.data_files(str(data), "train")
+  with pytest.raises(UserError, match="rerun t2t-datagen"):
+    PROBLEM.data_files(str(data), "train")
