@@ -17,6 +17,8 @@ import pytest
 from tests.bin.helpers import ENV
 from tests.bin.test_common_flags import BINARIES
 
+pytestmark = pytest.mark.slow
+
 # Settings a flag holds as 'name=value,...', parsed by the named option group.
 SETTINGS_FLAGS = {"decode_hparams": "t2t_lite.decoding.decoder.DecodeHParams",
                   "eval_decode_hparams": "t2t_lite.decoding.decoder.DecodeHParams"}
