@@ -140,8 +140,11 @@ def _read(path):
     except ValueError:
       pass
     time.sleep(0.05 * (attempt + 1))
-  return Holder({"owner": f"an unreadable lock file ({path})", "refreshed_unix":
-                 tf.io.gfile.stat(path).mtime_nsec / 1e9})
+  try:  # not JSON: judged by its age, as another host's lock is
+    modified = tf.io.gfile.stat(path).mtime_nsec / 1e9
+  except tf.errors.NotFoundError:
+    return None
+  return Holder({"owner": f"an unreadable lock file ({path})", "refreshed_unix": modified})
 
 
 def _create_exclusively(path, text):

@@ -172,3 +172,15 @@ def test_cluster_tasks_wait_for_their_chief_and_refuse_another_run(tmp_path):
   os.remove(os.path.join(d, LOCK_FILE))
   with pytest.raises(UserError, match="chief did not take the lock of .* within 0s"):
     writer_lock.wait_for_holder(d, "c1", timeout_secs=0.2, poll_secs=0.05)
+
+
+def test_an_unreadable_lock_file_is_judged_by_its_age(tmp_path):
+  path = tmp_path / LOCK_FILE
+  path.write_text("{half a lock")
+  with pytest.raises(UserError, match="in use by an unreadable lock file"):
+    WriterLock(str(tmp_path), "t2t-trainer").acquire()
+  old = time.time() - writer_lock.STALE_SECS - 10
+  os.utime(path, (old, old))
+  warnings = []
+  WriterLock(str(tmp_path), "t2t-trainer", log=warnings.append).acquire().release()
+  assert "took over the lock" in warnings[0] and "last refreshed" in warnings[0]
