@@ -161,7 +161,16 @@ def run_main(main, prog):
     except KeyboardInterrupt:
       print(f"{prog}: interrupted", file=sys.stderr)
       sys.exit(130)
-  app.run(wrapped)
+
+  def parse_flags(argv):
+    # A flag absl cannot parse (--train_steps=abc, an unknown flag or choice) is a user's
+    # mistake like any other: one line and status 2, not absl's "FATAL" and status 1.
+    try:
+      return FLAGS(argv)
+    except flags.Error as e:
+      print(f"{prog}: error: {e}", file=sys.stderr)
+      sys.exit(2)
+  app.run(wrapped, flags_parser=parse_flags)
 
 
 def configure_problem(problem, data_dir, names):

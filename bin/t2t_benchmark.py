@@ -13,18 +13,20 @@ synthetic batch, FLOP formula, throughput unit) the model declares (t2t_model.py
 import dataclasses
 import json
 import platform
+import sys
 
 from t2t_lite import benchmark, experiment, machine, mixed_precision, registry
 from t2t_lite.benchmark import BenchmarkOptions
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS, RegistryOptions
+from t2t_lite.data.manifest import DataCheckOptions
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import ExperimentOptions
 from t2t_lite.kernels import suite
 from t2t_lite.training import strategies
 
 common_flags.define_flags(ExperimentOptions, RegistryOptions, BenchmarkOptions,
-                          machine.ThreadOptions)
+                          machine.ThreadOptions, DataCheckOptions)
 common_flags.define_gin_flags()
 
 # --smoke without a model measures this one.
@@ -79,6 +81,7 @@ def main(argv):
   settings = BenchmarkOptions.from_flags(FLAGS)
   if settings.kernels:
     return _kernel_suite(names, settings)
+  data_check = DataCheckOptions.from_flags(FLAGS)
   model_name, hparams_set = names.model, names.hparams_set
   if settings.smoke and not model_name:
     model_name, hparams_set = SMOKE_MODEL[0], hparams_set or SMOKE_MODEL[1]
@@ -96,6 +99,9 @@ def main(argv):
   data_dir = names.data_dir
   if problem and data_dir:
     common_flags.configure_problem(problem, data_dir, names)
+    # Before the first step, not when the input is timed after training.
+    problem.check_data(data_dir, ["train"], verify=data_check.verify_data,
+                       log=lambda line: print(line, file=sys.stderr))  # stdout: the JSON
     problem.update_hparams(hp, data_dir)
   else:
     model_cls.set_benchmark_vocab(hp, settings.vocab_size)

@@ -13,6 +13,7 @@ import sys
 from t2t_lite import machine, options
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS, TrainedRunOptions
+from t2t_lite.data.manifest import DataCheckOptions
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 
@@ -33,7 +34,8 @@ class DecoderOptions(options.Options):
 
 
 common_flags.define_experiment_flags(dirs=("output_dir",))
-common_flags.define_flags(TrainedRunOptions, DecoderOptions, machine.ThreadOptions)
+common_flags.define_flags(TrainedRunOptions, DecoderOptions, machine.ThreadOptions,
+                          DataCheckOptions)
 
 
 def main(argv):
@@ -43,6 +45,10 @@ def main(argv):
   if out_path and not os.path.isdir(os.path.dirname(os.path.abspath(out_path))):
     raise UserError(f"--decode_to_file={FLAGS.decode_to_file}: its folder does not exist")
   problem.check_split(FLAGS.decode_split, "--decode_split")
+  if not (FLAGS.decode_from_file or FLAGS.decode_interactive):  # reads the split's data
+    problem.check_data(data_dir, [FLAGS.decode_split],
+                       verify=DataCheckOptions.from_flags(FLAGS).verify_data,
+                       log=lambda line: print(line, file=sys.stderr))
   dec = problem.decoder_class.from_checkpoint(problem, model_cls, hparams, data_dir,
                                               checkpoint, dhp)
   if FLAGS.tune_lm:

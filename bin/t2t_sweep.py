@@ -63,6 +63,7 @@ TRIALS_FILE = "trials.json"
 
 
 def main(argv):
+  SweepOptions.from_flags(FLAGS)  # the declared bounds (--parallel=0 is refused)
   for name in ("sweep_file", "output_dir"):
     if not FLAGS[name].value:
       raise UserError(f"missing --{name}")

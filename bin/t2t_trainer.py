@@ -18,14 +18,16 @@ from absl import flags
 from t2t_lite import experiment, gin_config, machine, mixed_precision
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS
+from t2t_lite.data import input_pipeline
+from t2t_lite.data.manifest import DataCheckOptions
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import RunOptions
 from t2t_lite.sweep import pruning
-from t2t_lite.training import cluster, run_dir, strategies
+from t2t_lite.training import cluster, provenance, run_dir, strategies
 from t2t_lite.training.trainer import Trainer, TrainerOptions, log_line
 
 common_flags.define_experiment_flags()
-common_flags.define_flags(RunOptions, TrainerOptions, machine.ThreadOptions)
+common_flags.define_flags(RunOptions, TrainerOptions, machine.ThreadOptions, DataCheckOptions)
 flags.DEFINE_bool("generate_data", False, "Generate the problem's data into --data_dir first "
                   "(kept if it is already there).")
 
@@ -36,13 +38,14 @@ GIN_GROUPS = (RunOptions, TrainerOptions)
 def main(argv):
   names = common_flags.load_registrations_and_gin(*GIN_GROUPS)
   run_options = RunOptions.from_config()
+  options = TrainerOptions.from_config()
+  data_check = DataCheckOptions.from_flags(FLAGS)
   if cluster.is_server_task(run_options.strategy):  # a parameter_server worker or ps task
     return cluster.run_server()
   # Thread pools, and a mirrored strategy's split of the CPU, before TensorFlow starts.
   common_flags.configure_threads(log_line)
   runner = strategies.make_runner(run_options.strategy, run_options.worker_gpu,
                                   run_options.tpu)
-  options = TrainerOptions.from_config()
   common_flags.require(names, "problem", "model", "hparams_set", "output_dir")
   problem, model_cls, hparams = experiment.resolve(
       names.problem, names.model, names.hparams_set, FLAGS.hparams)
@@ -56,18 +59,21 @@ def main(argv):
   run = {"problem": problem.name, "model": names.model, "hparams_set": names.hparams_set,
          "data_dir": os.path.abspath(data_dir)}
   run_dir.check_run(output_dir, run)
+  schedule = run_options.schedule
+  if schedule.startswith("train"):  # before anything is written (data_dir may be inside)
+    run_dir.lock_for_training(output_dir)
   common_flags.configure_problem(problem, data_dir, names)
   problem.check_split(options.eval_split)
-  schedule = run_options.schedule
   if FLAGS.generate_data:
     if run_options.strategy == cluster.MULTI_WORKER and not cluster.is_chief():
       cluster.wait_for_data(problem, data_dir)  # the chief generates it
     else:
       problem.generate_data(data_dir, common_flags.tmp_dir(names))
-  if schedule != "train":
-    problem.data_files(data_dir, options.eval_split)
-  if schedule.startswith("train"):
-    problem.data_files(data_dir, "train")
+  # The data is checked before the first step: every shard there at its recorded size
+  # (and, with --verify_data, its SHA-256), without reading the data.
+  splits = (["train"] if schedule.startswith("train") else []) + (
+      [options.eval_split] if schedule != "train" else [])
+  problem.check_data(data_dir, splits, verify=data_check.verify_data)
   problem.update_hparams(hparams, data_dir)
   if schedule in ("evaluate", "continuous_eval"):
     # The run's own hparams; --hparams may change only what evaluation may.
@@ -76,6 +82,9 @@ def main(argv):
     hparams = experiment.apply_eval_time_overrides(trained, FLAGS.hparams, model_cls)
     mixed_precision.resolve_auto(hparams, log_line)
   experiment.validate(problem, model_cls, hparams)  # now with the vocabulary sizes
+  if schedule.startswith("train"):  # max_length below every example: say so now
+    input_pipeline.check_some_examples_fit(problem, hparams, problem.data_files(data_dir,
+                                                                                "train"))
   keras.utils.set_random_seed(options.seed)
   if run_options.deterministic:
     tf.config.experimental.enable_op_determinism()
@@ -88,7 +97,11 @@ def main(argv):
   trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir, options=options,
                     runner=runner, listeners=listeners)
   if schedule.startswith("train"):
-    run_dir.prepare(output_dir, run, hparams)
+    if cluster.is_chief():  # the other workers write nothing into output_dir
+      run_dir.prepare(output_dir, run, hparams)
+      run_dir.record_start(output_dir, provenance.collect(
+          problem, data_dir, splits, strategy=run_options.strategy,
+          schedule=schedule, cluster=cluster.fingerprint()))
     # config.gin alone reproduces the run: the resolved names, data_dir and hparams.
     gin_config.record(experiment.ExperimentOptions, problem=problem.name, model=names.model,
                       hparams_set=names.hparams_set, data_dir=run["data_dir"])

@@ -45,7 +45,7 @@ def basic_params1():
       # float16 uses a dynamic loss scale starting here, doubled after growth_steps
       # finite steps in a row.
       activation_dtype="float32",
-      mixed_precision_optimizer_init_loss_scale=2 ** 15,
+      mixed_precision_optimizer_init_loss_scale=2.0 ** 15,
       mixed_precision_loss_scale_growth_steps=2000,
       learning_rate_schedule="constant*linear_warmup*rsqrt_decay",
       learning_rate_constant=1.0,

@@ -111,6 +111,10 @@ class BenchmarkOptions(options.Options):
                                     "without a budget: an earlier --kernels run's JSON line "
                                     "(its 'kernels'), or a list of such entries.")
 
+  def __post_init__(self):
+    super().__post_init__()
+    strategies.check_settings(self.strategy, self.worker_gpu)
+
   def with_model_defaults(self, model_cls, explicit=()):
     """Unset shapes from the model; --smoke's tiny shapes and few steps, except for the
     settings named in `explicit` (given on the command line)."""

@@ -47,7 +47,8 @@ OPTIMIZATION = (
     spec("gradient_accumulation_steps", int, "micro-batches per update", minimum=1),
     spec("learning_rate_schedule", str, "registered factors multiplied, e.g. "
          "constant*linear_warmup*rsqrt_decay"),
-    spec("learning_rate_constant", float, "the 'constant' factor", minimum=0),
+    spec("learning_rate_constant", float, "the 'constant' factor (0 would never train)",
+         above=0),
     spec("learning_rate_warmup_steps", int, "steps of linear warmup", minimum=0),
     spec("learning_rate_decay_steps", int, "steps of 'linear_decay' at the end of training",
          minimum=0),

@@ -66,6 +66,10 @@ class RunOptions(options.Options):
   eval_timeout_secs: int = setting(3600, "continuous_eval stops after this long without "
                                    "a new checkpoint.", minimum=1)
 
+  def __post_init__(self):
+    super().__post_init__()
+    strategies.check_settings(self.strategy, self.worker_gpu, self.tpu)
+
 
 @gin.configurable("hparams")
 def hparams_bindings(**values):

@@ -169,30 +169,38 @@ def _copy_value(v):
 
 
 # -- declarations ---------------------------------------------------------------------------
+def _number(x):
+  """A bound as a user reads it: 2147483647, not 2.14748e+09; 0.5 and 1e-06 as usual."""
+  return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Bounds:
   """The values a setting or hparam accepts beside its type: minimum and maximum are
-  inclusive, above and below exclusive (dropout < 1, a temperature > 0)."""
+  inclusive, above and below exclusive (dropout < 1, a temperature > 0); `also` lists
+  values accepted outside the range (the -1 of "-1: all")."""
   minimum: float | None = None
   maximum: float | None = None
   above: float | None = None
   below: float | None = None
   choices: tuple = ()
+  also: tuple = ()
 
   def problem(self, value):
     """Why `value` is not allowed (None when it is)."""
-    if value is None:
+    if value is None or value in self.also:
       return None
     if self.choices and value not in self.choices:
       return f"must be one of {', '.join(map(str, self.choices))}"
+    alternative = "".join(f" or {_number(a)}" for a in self.also)
     if self.minimum is not None and value < self.minimum:
-      return f"must be >= {self.minimum:g}"
+      return f"must be >= {_number(self.minimum)}{alternative}"
     if self.maximum is not None and value > self.maximum:
-      return f"must be <= {self.maximum:g}"
+      return f"must be <= {_number(self.maximum)}{alternative}"
     if self.above is not None and value <= self.above:
-      return f"must be > {self.above:g}"
+      return f"must be > {_number(self.above)}{alternative}"
     if self.below is not None and value >= self.below:
-      return f"must be < {self.below:g}"
+      return f"must be < {_number(self.below)}{alternative}"
     return None
 
   def invalid_values(self, type_):
@@ -202,8 +210,10 @@ class Bounds:
       out.append("not_a_choice" if type_ is str else max(self.choices) + 1)
     for bound, delta in ((self.minimum, -1), (self.maximum, 1), (self.above, 0),
                          (self.below, 0)):
-      if bound is not None:
+      if bound is not None and type_(bound + delta) not in self.also:
         out.append(type_(bound + delta))
+    if self.minimum is not None and self.also:  # below the range and every exception
+      out.append(type_(min(self.minimum, *self.also) - 1))
     return out
 
 

@@ -7,6 +7,8 @@ metrics its evaluation reports. Everything the engine calls is declared here:
   dataset_splits, has_inputs          what data there is
   feature_encoders, write_vocab       the vocabulary (text <-> ids)
   generate_encoded_samples            the examples (or override generate_data)
+  data_files, check_data              a split's shards, checked against the manifest datagen
+                                      wrote (manifest.py) before any data is read
   decode_example, preprocess_example  TFRecord -> model features, inside tf.data
   sort_length                         a decoded example's length (SortaGrad's order)
   feature_spec                        what preprocess_example yields (checked at start
@@ -24,8 +26,8 @@ from typing import ClassVar
 
 import tensorflow as tf
 
-from t2t_lite import hparams_lib, registry
-from t2t_lite.data import generator_utils
+from t2t_lite import hparams_lib, registry, writer_lock
+from t2t_lite.data import generator_utils, manifest
 from t2t_lite.data.text_encoder import ensure_dir
 from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
@@ -172,30 +174,68 @@ class Problem(abc.ABC):
     return generator_utils.shard_filenames(data_dir, self.name, split, num_shards)
 
   def generate_data(self, data_dir, tmp_dir=None, log=print):
-    """Writes the vocabulary and every split's shards; splits already written are kept."""
+    """Writes the vocabulary and every split's shards and manifest. Complete splits (their
+    manifest matches their files) are kept; any other is rewritten whole, so a rerun
+    repairs exactly what an interrupted or failed run left incomplete. One writer per
+    data_dir at a time."""
     ensure_dir(data_dir)
-    self.write_vocab(data_dir)
-    for split, _ in self.dataset_splits:
-      paths = self.split_filenames(data_dir, split)
-      if generator_utils.shards_exist(paths):
-        log(f"{self.name}: {split} data already in {data_dir}, keeping it")
-        continue
-      n = generator_utils.write_shards(
-          self.generate_encoded_samples(data_dir, tmp_dir, split), paths)
-      log(f"{self.name}: wrote {n} {split} examples to {len(paths)} shard(s) in {data_dir}")
-    # Saved once everything is written: a datagen that failed on a bad file can be rerun
-    # with corrected settings.
-    self.save_settings(data_dir)
+    with writer_lock.WriterLock(data_dir, "t2t-datagen"):
+      self.write_vocab(data_dir)
+      for split, _ in self.dataset_splits:
+        self._generate_split(data_dir, tmp_dir, split, log)
+      # Saved once everything is written: a datagen that failed on a bad file can be rerun
+      # with corrected settings.
+      self.save_settings(data_dir)
+
+  def _generate_split(self, data_dir, tmp_dir, split, log):
+    if manifest.is_complete(data_dir, self.name, split):
+      log(f"{self.name}: {split} data already in {data_dir}, keeping it")
+      return
+    legacy = manifest.legacy_shards(data_dir, self.name, split)
+    if legacy:  # written before manifests: kept if every record reads
+      try:
+        shards = [manifest.describe(f, manifest.count_records(f)) for f in legacy]
+      except tf.errors.DataLossError:
+        log(f"{self.name}: a {split} shard in {data_dir} is damaged; rewriting the split")
+      else:
+        with generator_utils.explained_write_errors(
+            manifest.manifest_path(data_dir, self.name, split)):
+          manifest.write(data_dir, self.name, split, shards)
+        log(f"{self.name}: {split} data already in {data_dir} (read whole: "
+            f"{sum(s.records for s in shards)} records), recorded its manifest")
+        return
+    elif manifest.has_files(data_dir, self.name, split):
+      log(f"{self.name}: the {split} data in {data_dir} is incomplete (an interrupted or "
+          "failed datagen); rewriting the split")
+    manifest.remove_split(data_dir, self.name, split)
+    paths = self.split_filenames(data_dir, split)
+    shards = generator_utils.write_shards(
+        self.generate_encoded_samples(data_dir, tmp_dir, split), paths)
+    with generator_utils.explained_write_errors(
+        manifest.manifest_path(data_dir, self.name, split)):
+      manifest.write(data_dir, self.name, split, shards)
+    log(f"{self.name}: wrote {sum(s.records for s in shards)} {split} examples to "
+        f"{len(paths)} shard(s) in {data_dir}")
 
   # -- reading ----------------------------------------------------------------------------
   def data_files(self, data_dir, split):
-    pattern = os.path.join(data_dir, f"{self.name}-{split}-*-of-*")
-    files = sorted(f for f in tf.io.gfile.glob(pattern) if not f.endswith(".incomplete"))
+    """The split's shards, checked against its manifest first (their presence and sizes:
+    no data is read). Raises UserError naming what is missing, truncated or extra."""
+    files = manifest.split_files(data_dir, self.name, split)
     if not files:
       raise UserError(f"no {split} data for problem '{self.name}' in {data_dir}; run "
                       f"t2t-datagen --problem={self.name} --data_dir={data_dir} "
                       "(or pass --generate_data to t2t-trainer)")
     return files
+
+  def check_data(self, data_dir, splits, verify=False, log=print):
+    """Before a binary reads any data: each split's cheap check (data_files) and, with
+    verify (--verify_data), every shard's SHA-256 against the manifest."""
+    for split in splits:
+      self.data_files(data_dir, split)
+    if verify:
+      for split in splits:
+        manifest.verify(data_dir, self.name, split, log)
 
   def example_spec(self):
     spec = {"targets": tf.io.VarLenFeature(tf.int64)}

@@ -27,6 +27,7 @@ from t2t_lite.t2t_model import Search
 @options.group()
 class DecodeHParams(options.Options):
   """Tensor2Tensor's --decode_hparams: search settings, not model settings."""
+  field_flags = False  # named inside --decode_hparams, not as flags
   beam_size: int = setting(4, "1 means greedy search (or sampling)", minimum=1)
   alpha: float = setting(0.6, "length penalty exponent: ((5 + length) / 6) ** alpha",
                          minimum=0)
@@ -34,15 +35,17 @@ class DecodeHParams(options.Options):
                               "prompt)", minimum=0)
   batch_size: int = setting(32, "sentences per decoding batch", minimum=1)
   num_samples: int = setting(100, "dataset decoding: how many examples (-1: all)",
-                             minimum=-1)
+                             minimum=1, also=(-1,))
   use_cache: bool = setting(True, "cached keys/values (same result, faster)")
   sampling_method: str = setting("argmax", "'random' samples each symbol (needs "
                                  "beam_size=1)", choices=("argmax", "random"))
   sampling_temp: float = setting(1.0, "random sampling from softmax(logits / "
                                  "sampling_temp)", above=0)
   sampling_keep_top_k: int = setting(-1, "random sampling among the k likeliest symbols "
-                                     "(-1: all)", minimum=-1)
-  sampling_seed: int = setting(0, "the same seed gives the same samples")
+                                     "(-1: all)", minimum=1, also=(-1,))
+  # The search stacks it with the step into an int32 stateless seed.
+  sampling_seed: int = setting(0, "the same seed gives the same samples", minimum=0,
+                               maximum=2 ** 31 - 1)
 
   def __post_init__(self):
     super().__post_init__()

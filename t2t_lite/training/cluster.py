@@ -9,13 +9,14 @@ multi_worker_mirrored needs a "worker" job (worker 0, or a "chief" task, is the 
 parameter_server needs "chief", "worker" and "ps" jobs: the chief runs the training loop,
 worker and ps tasks only serve (run_server).
 """
+import hashlib
 import json
 import os
 import time
 
 import tensorflow as tf
 
-from t2t_lite.data import generator_utils
+from t2t_lite.data import manifest
 from t2t_lite.errors import UserError
 
 MULTI_WORKER = "multi_worker_mirrored"
@@ -81,15 +82,24 @@ def is_server_task(strategy):
 
 def wait_for_data(problem, data_dir, timeout_secs=3600, poll_secs=5):
   """For a worker of a multi-worker run given --generate_data: waits until the chief has
-  written every split (each shard appears only when complete)."""
+  written every split (a split is complete once its manifest, written last, matches)."""
   deadline = time.time() + timeout_secs
-  paths = [p for split, _ in problem.dataset_splits
-           for p in problem.split_filenames(data_dir, split)]
-  while not generator_utils.shards_exist(paths):
+  while not all(manifest.is_complete(data_dir, problem.name, split)
+                for split, _ in problem.dataset_splits):
     if time.time() > deadline:
       raise UserError(f"the chief did not generate {problem.name}'s data in {data_dir} "
                       f"within {timeout_secs}s; run t2t-datagen first")
     time.sleep(poll_secs)
+
+
+def fingerprint():
+  """The same for every task of one cluster and different for any other (TF_CONFIG's
+  cluster, hashed); None outside a cluster. The chief records it in its output_dir lock."""
+  config = tf_config()
+  if config is None:
+    return None
+  text = json.dumps(config["cluster"], sort_keys=True)
+  return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def run_server():

@@ -33,6 +33,13 @@ def _one_device(worker_gpu, tpu):
   return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
 
 
+def max_cpu_replicas():
+  """How many logical CPU devices --strategy=mirrored makes at most without GPUs: an
+  8-GPU host's worth (to exercise multi-replica code), or one per core on a larger CPU.
+  Beyond that the replicas only multiply the model's copies in memory."""
+  return max(8, os.cpu_count() or 1)
+
+
 def _mirrored(worker_gpu, tpu):
   gpus = tf.config.list_physical_devices("GPU")
   if gpus:
@@ -41,6 +48,10 @@ def _mirrored(worker_gpu, tpu):
     devices = [f"/gpu:{i}" for i in range(worker_gpu or len(gpus))]
   else:
     n = max(worker_gpu, 1)
+    if n > max_cpu_replicas():
+      raise UserError(f"--worker_gpu={worker_gpu}: this machine has no GPU, and "
+                      f"--strategy=mirrored simulates at most {max_cpu_replicas()} replicas "
+                      "as logical CPU devices here")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
       tf.config.set_logical_device_configuration(
@@ -103,6 +114,17 @@ STRATEGIES = {
 }
 # Those that need no cluster (t2t-benchmark's choices).
 LOCAL_STRATEGIES = ("default", "one_device", "mirrored")
+
+
+def check_settings(strategy, worker_gpu, tpu=None):
+  """Settings that only one strategy reads are refused under the others, rather than
+  silently ignored (a --worker_gpu=4 that trains on one device)."""
+  if worker_gpu and strategy != "mirrored":
+    raise UserError(f"--worker_gpu={worker_gpu} applies to --strategy=mirrored only (got "
+                    f"--strategy={strategy}; multi-worker strategies use every GPU each "
+                    "worker sees)")
+  if tpu and strategy != "tpu":
+    raise UserError(f"--tpu={tpu} applies to --strategy=tpu only (got --strategy={strategy})")
 
 
 def make_strategy(name, worker_gpu=0, tpu=None):

@@ -44,7 +44,7 @@ class TrainerOptions(options.Options):
                                      minimum=0)
   log_step_count_steps: int = setting(100, "Log loss and speed every N steps.", minimum=1)
   seed: int = setting(1234, "Seed for initialization and input shuffling.",
-                      flag="random_seed")
+                      flag="random_seed", minimum=0, maximum=2 ** 31 - 1)
   eval_split: str = setting("dev", "Which split to evaluate on (e.g. dev, dev_long).")
   max_nonfinite_steps: int = setting(
       10, "Updates with a NaN/Inf loss are skipped; after this many in a row the run rolls "
