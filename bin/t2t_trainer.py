@@ -13,23 +13,17 @@ import os
 
 import keras
 import tensorflow as tf
-from absl import flags
 
 from t2t_lite import experiment, gin_config
-from t2t_lite.bin import common_flags
+from t2t_lite.bin import common_flags, trainer_flags
 from t2t_lite.bin.common_flags import FLAGS
+from t2t_lite.bin.trainer_flags import GIN_GROUPS
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import RunOptions
 from t2t_lite.training import cluster, run_dir, strategies
 from t2t_lite.training.trainer import Trainer, TrainerOptions
 
-common_flags.define_experiment_flags()
-common_flags.define_flags(RunOptions, TrainerOptions)
-flags.DEFINE_bool("generate_data", False, "Generate the problem's data into --data_dir first "
-                  "(kept if it is already there).")
-
-# The option groups whose flags are gin bindings (ExperimentOptions is always one).
-GIN_GROUPS = (RunOptions, TrainerOptions)
+trainer_flags.define()  # every flag of t2t-trainer (t2t-launch parses them too)
 
 
 def main(argv):
@@ -37,9 +31,12 @@ def main(argv):
   run_options = RunOptions.from_config()
   if cluster.is_server_task(run_options.strategy):  # a parameter_server worker or ps task
     return cluster.run_server()
+  if cluster.is_evaluator():  # TF_CONFIG's evaluator: evaluates what the trainers save
+    run_options = run_options.replace(strategy="default", schedule="continuous_eval",
+                                      all_reduce="auto", all_reduce_pack_bytes=0)
   # A mirrored strategy on CPU must split the CPU before TensorFlow initializes devices.
   runner = strategies.make_runner(run_options.strategy, run_options.worker_gpu,
-                                  run_options.tpu)
+                                  run_options.tpu, run_options.all_reduce_settings())
   options = TrainerOptions.from_config()
   common_flags.require(names, "problem", "model", "hparams_set", "output_dir")
   problem, model_cls, hparams = experiment.resolve(
@@ -55,7 +52,7 @@ def main(argv):
   problem.check_split(options.eval_split)
   schedule = run_options.schedule
   if FLAGS.generate_data:
-    if run_options.strategy == cluster.MULTI_WORKER and not cluster.is_chief():
+    if not cluster.is_chief():  # another worker, or the evaluator
       cluster.wait_for_data(problem, data_dir)  # the chief generates it
     else:
       problem.generate_data(data_dir, common_flags.tmp_dir(names))
@@ -98,10 +95,13 @@ def main(argv):
     trainer.continuous_eval(timeout_secs=run_options.eval_timeout_secs)
   if schedule.startswith("train") and cluster.is_chief():
     gin_config.write_config(output_dir, "t2t-trainer")  # now with the input pipeline's too
+  if trainer.stop_signal:  # saved and stopped before train_steps
+    return runner.stopped_exit_status
 
 
 def run():
-  common_flags.run_main(main, "t2t-trainer")
+  # In a cluster, a peer's failure anywhere (also while starting) exits for a restart.
+  common_flags.run_main(cluster.restart_when_a_peer_fails(main), "t2t-trainer")
 
 
 if __name__ == "__main__":
