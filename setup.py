@@ -13,7 +13,7 @@ setup(
     description="Tensor2Tensor-style research framework for sequence modeling on TensorFlow 2",
     python_requires=">=3.11",  # tomllib (t2t-sweep's sweep files)
     packages=["t2t_lite", "t2t_lite.data", "t2t_lite.layers", "t2t_lite.training",
-              "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep"] +
+              "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep", "t2t_lite.launch"] +
              [f"t2t_lite.{p}" for p in SUBPACKAGES],
     package_dir={"t2t_lite": "t2t_lite", **{f"t2t_lite.{p}": p for p in SUBPACKAGES}},
     install_requires=[
@@ -30,8 +30,9 @@ setup(
         "matplotlib",  # t2t-sweep's eval-curve plots: the field's standard plotting library
     ],
     # jiwer: the reference WER/CER implementation the speech metrics are checked against;
-    # ruff: the linter CI runs (configured in pyproject.toml).
-    extras_require={"test": ["pytest", "jiwer", "ruff"]},
+    # ruff: the linter CI runs (configured in pyproject.toml); jsonschema and pyyaml: the
+    # TFJob manifests t2t-launch writes are read back and checked against the CRD's schema.
+    extras_require={"test": ["pytest", "jiwer", "ruff", "jsonschema", "pyyaml"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",
@@ -43,6 +44,7 @@ setup(
             "t2t-avg-checkpoints=t2t_lite.bin.t2t_avg_checkpoints:run",
             "t2t-sweep=t2t_lite.bin.t2t_sweep:run",
             "t2t-local-cluster=t2t_lite.bin.t2t_local_cluster:run",
+            "t2t-launch=t2t_lite.bin.t2t_launch:run",
         ],
     },
 )

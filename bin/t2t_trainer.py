@@ -29,11 +29,11 @@ trainer_flags.define()  # every flag of t2t-trainer (t2t-launch parses them too)
 def main(argv):
   names = common_flags.load_registrations_and_gin(*GIN_GROUPS)
   run_options = RunOptions.from_config()
-  if cluster.is_server_task(run_options.strategy):  # a parameter_server worker or ps task
-    return cluster.run_server()
   if cluster.is_evaluator():  # TF_CONFIG's evaluator: evaluates what the trainers save
     run_options = run_options.replace(strategy="default", schedule="continuous_eval",
                                       all_reduce="auto", all_reduce_pack_bytes=0)
+  if cluster.is_server_task(run_options.strategy):  # a parameter_server worker or ps task
+    return cluster.run_server()
   # A mirrored strategy on CPU must split the CPU before TensorFlow initializes devices.
   runner = strategies.make_runner(run_options.strategy, run_options.worker_gpu,
                                   run_options.tpu, run_options.all_reduce_settings())

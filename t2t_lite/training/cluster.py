@@ -115,12 +115,24 @@ def wait_for_data(problem, data_dir, timeout_secs=3600, poll_secs=5):
     time.sleep(poll_secs)
 
 
+def training_cluster_resolver():
+  """TF_CONFIG's cluster without its evaluator, for parameter_server: the coordinator
+  connects to every task of its cluster at start, and an evaluator serves nothing (it
+  would wait for it forever)."""
+  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  jobs = {job: tasks for job, tasks in resolver.cluster_spec().as_dict().items()
+          if job != "evaluator"}
+  return tf.distribute.cluster_resolver.SimpleClusterResolver(
+      tf.train.ClusterSpec(jobs), task_type=resolver.task_type, task_id=resolver.task_id,
+      rpc_layer=resolver.rpc_layer or "grpc")
+
+
 def run_server():
   """Runs this worker or ps task's server until the process is killed."""
   task_type, index = check_cluster(PARAMETER_SERVER)
   # Lets the coordinator see a failed worker's RPCs fail at once, and reschedule.
   os.environ["GRPC_FAIL_FAST"] = "use_caller"
-  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  resolver = training_cluster_resolver()
   server = tf.distribute.Server(resolver.cluster_spec(), job_name=task_type,
                                 task_index=index, protocol=resolver.rpc_layer or "grpc",
                                 start=True)

@@ -118,8 +118,7 @@ def _parameter_server(worker_gpu, tpu, all_reduce):
   # No variable_partitioner: Keras 3 cannot apply gradients to a ShardedVariable.
   # Variables go round-robin over the ps tasks, so the embedding's separate shard
   # variables (symbol_modality_num_shards) spread one table over them.
-  return tf.distribute.ParameterServerStrategy(
-      tf.distribute.cluster_resolver.TFConfigClusterResolver())
+  return tf.distribute.ParameterServerStrategy(cluster.training_cluster_resolver())
 
 
 def _tpu(worker_gpu, tpu, all_reduce):
