@@ -196,7 +196,8 @@ def test_sigterm_to_one_worker_stops_all_after_one_save_and_resumes_bit_identica
     return _trainer_flags(data_dir, out, 8, "--local_eval_frequency=4", "--deterministic",
                           "--log_step_count_steps=1", "--all_reduce=ring")
   straight = str(tmp_path / "straight")
-  assert Cluster("multi_worker_mirrored", flags(straight)).follow() == 0
+  uninterrupted = Cluster("multi_worker_mirrored", flags(straight))
+  assert uninterrupted.follow() == 0, uninterrupted.output
 
   stopped = str(tmp_path / "stopped")
 
