@@ -43,3 +43,11 @@ class ReplicaBatches:
     return self.strategy.experimental_distribute_values_from_function(
         lambda context: tf.nest.map_structure(
             tf.identity, batches[context.replica_id_in_sync_group % self.local_replicas]))
+
+
+def position(iterator) -> tf.data.Iterator | None:
+  """The tf.data iterator whose state is the input's position (what checkpoints save), or
+  None for an iterator that cannot be saved (tf.distribute's own)."""
+  if isinstance(iterator, ReplicaBatches):
+    return iterator.iterator
+  return iterator if isinstance(iterator, tf.__internal__.tracking.Trackable) else None

@@ -67,8 +67,8 @@ class Runner:
 
   def train_keeper(self, state, iterator, output_dir, max_to_keep, log):
     """The CheckpointKeeper of training: `state` and the position of `iterator`."""
-    position = getattr(iterator, "iterator", iterator)  # ReplicaBatches' tf.data iterator
-    if isinstance(position, tf.__internal__.tracking.Trackable):
+    position = replica_input.position(iterator)
+    if position is not None:
       state = dict(state, train_input=position)
     else:
       log("WARNING: this strategy's input iterator cannot be checkpointed; a resumed run "
