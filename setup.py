@@ -14,7 +14,7 @@ setup(
     python_requires=">=3.11",  # tomllib (t2t-sweep's sweep files)
     packages=["t2t_lite", "t2t_lite.data", "t2t_lite.layers", "t2t_lite.training",
               "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep",
-              "t2t_lite.kernels"] +
+              "t2t_lite.kernels", "t2t_lite.launch"] +
              [f"t2t_lite.{p}" for p in SUBPACKAGES],
     package_dir={"t2t_lite": "t2t_lite", **{f"t2t_lite.{p}": p for p in SUBPACKAGES}},
     install_requires=[
@@ -44,7 +44,10 @@ setup(
     # serve: CTranslate2, for t2t-exporter --export_format=ctranslate2 and
     # t2t-benchmark --decode_engine=ctranslate2 (a CPU wheel from PyPI); the export tests run it.
     # profile: tensorboard-plugin-profile, TensorBoard's Profile tab (t2t-trainer --profile_steps).
-    extras_require={"test": ["pytest", "jiwer", "ruff", "psycopg[binary]", "ctranslate2>=4.5"],
+    # jsonschema and pyyaml: the TFJob manifests t2t-launch writes are read back and checked
+    # against the CRD's schema.
+    extras_require={"test": ["pytest", "jiwer", "ruff", "psycopg[binary]", "ctranslate2>=4.5",
+                             "jsonschema", "pyyaml"],
                     "speech": ["kenlm"], "postgresql": ["psycopg[binary]"],
                     "serve": ["ctranslate2>=4.5"], "profile": ["tensorboard-plugin-profile"]},
     entry_points={
@@ -58,6 +61,7 @@ setup(
             "t2t-avg-checkpoints=t2t_lite.bin.t2t_avg_checkpoints:run",
             "t2t-sweep=t2t_lite.bin.t2t_sweep:run",
             "t2t-local-cluster=t2t_lite.bin.t2t_local_cluster:run",
+            "t2t-launch=t2t_lite.bin.t2t_launch:run",
         ],
     },
 )

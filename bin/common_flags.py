@@ -16,7 +16,7 @@ from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import ExperimentOptions
 from t2t_lite.options import setting
-from t2t_lite.training import run_dir
+from t2t_lite.training import preemption, run_dir
 
 FLAGS = flags.FLAGS
 
@@ -68,41 +68,43 @@ def define_flags(*groups, only=None, flag_values=FLAGS):
         _DEFINE[type_](flag, default, declaration.help, flag_values=flag_values)
 
 
-def define_gin_flags():
-  if "gin_file" in FLAGS:  # another binary's module, imported in the same process
+def define_gin_flags(flag_values=FLAGS):
+  if "gin_file" in flag_values:  # another binary's module, imported in the same process
     return
   flags.DEFINE_multi_string("gin_file", [], "A gin config file (repeatable; later files win), "
-                            "e.g. a run's own OUTPUT_DIR/config.gin.")
+                            "e.g. a run's own OUTPUT_DIR/config.gin.", flag_values=flag_values)
   flags.DEFINE_multi_string("gin_param", [], "A gin binding, e.g. "
                             "\"hparams.learning_rate_constant = 0.5\" (repeatable; applied "
-                            "after --gin_file; flags given on the command line win over both).")
+                            "after --gin_file; flags given on the command line win over both).",
+                            flag_values=flag_values)
 
 
-def define_experiment_flags(dirs=("output_dir", "tmp_dir")):
+def define_experiment_flags(dirs=("output_dir", "tmp_dir"), flag_values=FLAGS):
   """What every binary that runs a model takes: registry names, gin, directories."""
-  define_flags(ExperimentOptions, RegistryOptions)
-  define_flags(DirOptions, only=dirs)
-  define_gin_flags()
+  define_flags(ExperimentOptions, RegistryOptions, flag_values=flag_values)
+  define_flags(DirOptions, only=dirs, flag_values=flag_values)
+  define_gin_flags(flag_values)
 
 
-def parse_gin(*groups):
+def parse_gin(*groups, flag_values=FLAGS):
   """Applies --gin_file, --gin_param, then the flags of `groups` (and ExperimentOptions)
   given on the command line, as gin bindings. Returns the ExperimentOptions."""
   bindings = {}
   for group in (ExperimentOptions,) + groups:
     bindings.update(group.flag_bindings())
-  gin_config.parse(FLAGS.gin_file, FLAGS.gin_param, gin_config.flag_bindings(FLAGS, bindings))
+  gin_config.parse(flag_values.gin_file, flag_values.gin_param,
+                   gin_config.flag_bindings(flag_values, bindings))
   return ExperimentOptions.from_config()
 
 
-def load_registrations_and_gin(*groups):
+def load_registrations_and_gin(*groups, flag_values=FLAGS):
   """The common start: the registrations (and --t2t_usr_dir's), --registry_help, gin.
   Returns the ExperimentOptions."""
-  experiment.load_registrations(FLAGS.t2t_usr_dir)
-  if FLAGS.registry_help:
+  experiment.load_registrations(flag_values.t2t_usr_dir)
+  if flag_values.registry_help:
     print(registry.help_string())
     sys.exit(0)
-  return parse_gin(*groups)
+  return parse_gin(*groups, flag_values=flag_values)
 
 
 def configure_threads(log=None):
@@ -120,12 +122,12 @@ def log_to_stderr(message):
   print(message, file=sys.stderr, flush=True)
 
 
-def data_dir(names):
+def data_dir(names, flag_values=FLAGS):
   """--data_dir (or experiment.data_dir), else OUTPUT_DIR/data."""
   if names.data_dir:
     return os.path.expanduser(names.data_dir)
-  if FLAGS.output_dir:
-    return os.path.join(os.path.expanduser(FLAGS.output_dir), "data")
+  if flag_values.output_dir:
+    return os.path.join(os.path.expanduser(flag_values.output_dir), "data")
   return None
 
 
@@ -135,11 +137,11 @@ def tmp_dir(names):
   return os.path.join(data_dir(names), "tmp") if data_dir(names) else None
 
 
-def require(names, *wanted):
+def require(names, *wanted, flag_values=FLAGS):
   """Settings that must have a value: flags, or their gin bindings (experiment.*)."""
   configured = names.values()
   missing = [n for n in wanted if not (configured.get(n) or
-                                       (n in FLAGS and FLAGS[n].value))]
+                                       (n in flag_values and flag_values[n].value))]
   bindings = ExperimentOptions.flag_bindings()
   if missing:
     raise UserError("missing " + ", ".join(
@@ -161,6 +163,14 @@ def run_main(main, prog):
     except KeyboardInterrupt:
       print(f"{prog}: interrupted", file=sys.stderr)
       sys.exit(130)
+    except preemption.TaskLost as e:
+      print(f"{prog}: {e}; exiting with status {preemption.RESTART_EXIT_STATUS} for the "
+            "cluster to restart this task (it resumes from the last checkpoint)",
+            file=sys.stderr)
+      sys.stdout.flush()
+      sys.stderr.flush()
+      # Not sys.exit: TensorFlow's shutdown would wait for the lost peer at its barrier.
+      os._exit(preemption.RESTART_EXIT_STATUS)
 
   def parse_flags(argv):
     # A flag absl cannot parse (--train_steps=abc, an unknown flag or choice) is a user's

@@ -13,11 +13,11 @@ import os
 
 import keras
 import tensorflow as tf
-from absl import flags
 
-from t2t_lite import experiment, gin_config, machine, mixed_precision
-from t2t_lite.bin import common_flags
+from t2t_lite import experiment, gin_config, mixed_precision
+from t2t_lite.bin import common_flags, trainer_flags
 from t2t_lite.bin.common_flags import FLAGS
+from t2t_lite.bin.trainer_flags import GIN_GROUPS
 from t2t_lite.data import input_pipeline
 from t2t_lite.data.manifest import DataCheckOptions
 from t2t_lite.errors import UserError
@@ -26,18 +26,15 @@ from t2t_lite.sweep import pruning
 from t2t_lite.training import cluster, provenance, run_dir, strategies
 from t2t_lite.training.trainer import Trainer, TrainerOptions, log_line
 
-common_flags.define_experiment_flags()
-common_flags.define_flags(RunOptions, TrainerOptions, machine.ThreadOptions, DataCheckOptions)
-flags.DEFINE_bool("generate_data", False, "Generate the problem's data into --data_dir first "
-                  "(kept if it is already there).")
-
-# The option groups whose flags are gin bindings (ExperimentOptions is always one).
-GIN_GROUPS = (RunOptions, TrainerOptions)
+trainer_flags.define()  # every flag of t2t-trainer (t2t-launch parses them too)
 
 
 def main(argv):
   names = common_flags.load_registrations_and_gin(*GIN_GROUPS)
   run_options = RunOptions.from_config()
+  if cluster.is_evaluator():  # TF_CONFIG's evaluator: evaluates what the trainers save
+    run_options = run_options.replace(strategy="default", schedule="continuous_eval",
+                                      all_reduce="auto", all_reduce_pack_bytes=0)
   options = TrainerOptions.from_config()
   data_check = DataCheckOptions.from_flags(FLAGS)
   if cluster.is_server_task(run_options.strategy):  # a parameter_server worker or ps task
@@ -45,7 +42,7 @@ def main(argv):
   # Thread pools, and a mirrored strategy's split of the CPU, before TensorFlow starts.
   common_flags.configure_threads(log_line)
   runner = strategies.make_runner(run_options.strategy, run_options.worker_gpu,
-                                  run_options.tpu)
+                                  run_options.tpu, run_options.all_reduce_settings())
   common_flags.require(names, "problem", "model", "hparams_set", "output_dir")
   problem, model_cls, hparams = experiment.resolve(
       names.problem, names.model, names.hparams_set, FLAGS.hparams)
@@ -65,7 +62,7 @@ def main(argv):
   common_flags.configure_problem(problem, data_dir, names)
   problem.check_split(options.eval_split)
   if FLAGS.generate_data:
-    if run_options.strategy == cluster.MULTI_WORKER and not cluster.is_chief():
+    if not cluster.is_chief():  # another worker, or the evaluator
       cluster.wait_for_data(problem, data_dir)  # the chief generates it
     else:
       problem.generate_data(data_dir, common_flags.tmp_dir(names))
@@ -121,6 +118,8 @@ def main(argv):
     trainer.continuous_eval(timeout_secs=run_options.eval_timeout_secs)
   if schedule.startswith("train") and cluster.is_chief():
     gin_config.write_config(output_dir, "t2t-trainer")  # now with the input pipeline's too
+  if trainer.stop_signal:  # saved and stopped before train_steps
+    return runner.stopped_exit_status
 
 
 def _trained_dtype(output_dir):
@@ -134,7 +133,8 @@ def _trained_dtype(output_dir):
 
 
 def run():
-  common_flags.run_main(main, "t2t-trainer")
+  # In a cluster, a peer's failure anywhere (also while starting) exits for a restart.
+  common_flags.run_main(cluster.restart_when_a_peer_fails(main), "t2t-trainer")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ def basic_params1():
       # Embeddings and softmax.
       shared_embedding_and_softmax_weights=False,
       symbol_modality_num_shards=1,
+      # "host": the embedding shards (and their optimizer slots) in the host's CPU memory
+      # rather than the accelerator's, where the strategy allows (layers/modality.py).
+      embedding_placement="device",
       multiply_embedding_mode="sqrt_depth",
       # Rows of this many tokens, each packing several training examples (attention and
       # loss stay within each example); 0: one example per row, batched by length.

@@ -16,7 +16,7 @@ from t2t_lite.layers import common
 from t2t_lite.layers.attention import MultiHeadAttention
 from t2t_lite.layers.dropout import Dropout
 from t2t_lite.layers.ffn import DenseReluDense
-from t2t_lite.layers.modality import SharedEmbedding
+from t2t_lite.layers.modality import PLACEMENTS, SharedEmbedding
 from t2t_lite.t2t_model import T2TModel
 
 
@@ -121,6 +121,9 @@ class Transformer(T2TModel):
            "one table for inputs, targets and the softmax"),
       spec("symbol_modality_num_shards", int, "variables the embedding table is split into",
            minimum=1),
+      spec("embedding_placement", str, "where the embedding shards live: the replicas' "
+           "devices, or the host's CPU memory where the strategy allows",
+           choices=PLACEMENTS),
   )
 
   @classmethod
@@ -142,18 +145,22 @@ class Transformer(T2TModel):
       # One table for inputs, targets and the softmax (T2T's symbol_modality).
       self.embedding = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
                                        hp.symbol_modality_num_shards, sqrt_depth,
+                                       placement=hp.embedding_placement,
                                        name="symbol_modality")
       self.input_embedding = self.target_embedding = self.softmax = None
     else:
       self.embedding = None
       self.input_embedding = SharedEmbedding(hp.input_vocab_size, hp.hidden_size,
                                              hp.symbol_modality_num_shards, sqrt_depth,
+                                             placement=hp.embedding_placement,
                                              name="input_modality")
       self.target_embedding = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
                                               hp.symbol_modality_num_shards, sqrt_depth,
+                                              placement=hp.embedding_placement,
                                               name="target_modality")
       self.softmax = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
-                                     hp.symbol_modality_num_shards, name="softmax")
+                                     hp.symbol_modality_num_shards,
+                                     placement=hp.embedding_placement, name="softmax")
     self.input_dropout = Dropout(hp.layer_prepostprocess_dropout)
     # Layers are attributes, not list items: Keras 3 keeps lists out of TF checkpoints.
     self.encoder_layers = self.track_list("encoder_layer", [

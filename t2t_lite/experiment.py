@@ -60,6 +60,13 @@ class RunOptions(options.Options):
   worker_gpu: int = setting(0, "Replicas for --strategy=mirrored (0: all GPUs).", minimum=0)
   tpu: str | None = setting(None, "For --strategy=tpu: the Cloud TPU's name or grpc:// "
                             "address, or 'local' on a TPU VM.")
+  all_reduce: str = setting(
+      "auto", "How synchronous replicas sum gradients: auto (TensorFlow's choice), ring "
+      "(multi_worker_mirrored's ring all-reduce over gRPC) or nccl (NCCL between GPUs; "
+      "mirrored and multi_worker_mirrored).", choices=strategies.ALL_REDUCE)
+  all_reduce_pack_bytes: int = setting(
+      0, "multi_worker_mirrored: all-reduce the gradients in packs of this many bytes, "
+      "fewer and larger collectives (0: TensorFlow's choice).", minimum=0)
   deterministic: bool = setting(
       False, "Deterministic ops (TF op determinism; seeds from --random_seed): a run "
       "killed at any step and rerun ends bit-identical to an uninterrupted one.")
@@ -69,6 +76,9 @@ class RunOptions(options.Options):
   def __post_init__(self):
     super().__post_init__()
     strategies.check_settings(self.strategy, self.worker_gpu, self.tpu)
+
+  def all_reduce_settings(self) -> strategies.AllReduce:
+    return strategies.AllReduce(self.all_reduce, self.all_reduce_pack_bytes)
 
 
 @gin.configurable("hparams")

@@ -29,7 +29,8 @@ HPARAMS_FILE = "hparams.json"
 
 
 def write_atomic(path, text):
-  tmp = path + ".tmp"
+  # A temp file of this process's own: the tasks of a cluster write the same files at once.
+  tmp = f"{path}.tmp{os.getpid()}"
   with tf.io.gfile.GFile(tmp, "w") as f:
     f.write(text)
   tf.io.gfile.rename(tmp, path, overwrite=True)

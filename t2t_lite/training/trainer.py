@@ -8,8 +8,9 @@ TrainStep's (train_step.py).
 
 Checkpoints hold the model, the optimizer, the global step and the position of the
 training input, so a resumed run reads the batches an uninterrupted run would have read.
-Runs stop cleanly on SIGTERM/SIGINT, skip updates whose loss is not finite, and roll back
-to the last checkpoint when that keeps happening.
+Runs stop cleanly on SIGTERM/SIGINT (in a synchronous cluster, a signal to any task stops
+every task after the same step), skip updates whose loss is not finite, and roll back to the
+last checkpoint when that keeps happening.
 """
 import contextlib
 import os
@@ -29,6 +30,7 @@ from t2t_lite.training.train_step import TrainStep
 # A tf.function call runs this long at most, so a stop request waits about this long.
 SECONDS_PER_CALL = 2.0
 MAX_ROLLBACKS = 3
+PEER_STOP = "a stop request from another task"
 _DATA_ERRORS = (tf.errors.DataLossError, tf.errors.InvalidArgumentError)
 
 
@@ -156,14 +158,10 @@ class Trainer:
       input_pipeline.check_some_examples_fit(
           self.problem, self.hparams, self.problem.data_files(self.data_dir, "train"))
       self._iterator = self.runner.train_iterator(self._dataset_fn("train", training=True))
-      state = self._checkpointed()
-      if isinstance(self._iterator, tf.__internal__.tracking.Trackable):
-        state["train_input"] = self._iterator
-      else:  # e.g. a multi-replica DistributedIterator
-        self.log("WARNING: this strategy's input iterator cannot be checkpointed; a resumed "
-                 "run starts the training input afresh")
-      self.keeper = CheckpointKeeper(tf.train.Checkpoint(**state), self.output_dir,
-                                     self.options.keep_checkpoint_max, self.log)
+      # The runner knows where each replica's input position is kept.
+      self.keeper = self.runner.train_keeper(self._checkpointed(), self._iterator,
+                                             self.output_dir,
+                                             self.options.keep_checkpoint_max, self.log)
     return self._iterator
 
   def restore(self, checkpoint_path=None, with_input=True):
@@ -271,10 +269,11 @@ class Trainer:
             scalars["loss_scale"] = float(self.step_fn.loss_scale.scale.numpy())
           self._summaries(writer, step, scalars)
           last_time, last_step = now, step
-        if stop:
+        # In a synchronous cluster a signal to any task stops every task after this step.
+        if self.runner.agreed_stop(bool(stop)):
           path = self.save()
-          self.stop_signal = stop.signal_name
-          self.log(f"received {stop.signal_name} at step {step}: saved {path}; rerun the "
+          self.stop_signal = stop.signal_name or PEER_STOP
+          self.log(f"received {self.stop_signal} at step {step}: saved {path}; rerun the "
                    "same command to resume")
           break
         if step % save_every == 0 or step == target:
