@@ -282,9 +282,9 @@ class WriterLock:
 
   def release(self):
     self._stop.set()
-    if self._thread is not None:
-      self._thread.join(timeout=5)
-      self._thread = None
+    thread, self._thread = self._thread, None
+    if thread is not None and thread.ident is not None:  # started (acquire may be midway)
+      thread.join(timeout=5)
     with contextlib.suppress(tf.errors.OpError, OSError):
       holder = _read(self.path)
       if holder is not None and holder.token == self.token:
