@@ -65,7 +65,7 @@ def test_exit_code_does_not_retry_a_mistake_and_on_failure_stops_at_the_limit(tm
   assert code == 2 and "restarting" not in out
   assert "worker:1 failed (status 2); stopping the others" in out
   code, out, cluster = _run(tmp_path / "b", "multi_worker_mirrored",
-                            {"worker:0": ["late-0"], "worker:1": ["2"]},
+                            {"worker:0": ["serve"], "worker:1": ["2"]},
                             restart_policy="on_failure", backoff_limit=2)
   assert code == 2 and cluster.restarts == 2
   assert "after 2 restarts: --backoff_limit=2 reached" in out
