@@ -31,6 +31,7 @@ from t2t_lite.training import cluster, preemption
 GRACE_SECS = 30  # how long trainers get to save after SIGTERM before they are killed
 RESTART_POLICIES = ("never", "on_failure", "exit_code")
 RESTART_DELAY_SECS = 1.0  # a failed task comes back after this long (the operator's pace)
+STOP_CAUSE_SECS = 1.0  # how long a stopped task waits for the failure that caused it to show
 
 
 @options.group()
@@ -173,10 +174,14 @@ class LocalCluster:
     reported = set()  # the processes already dealt with
     done = set()  # trainers that finished their work (status 0)
     while True:
-      for name, proc in list(self.procs.items()):
-        code = proc.poll()
-        if code is None or proc in reported:
-          continue
+      exited = self._exited(reported)
+      if any(code == preemption.RESTART_EXIT_STATUS for _, _, code in exited):
+        # A task that lost a peer stops moments after the peer died (sometimes before
+        # the peer's exit is visible): the peer's failure is the cause to report first.
+        time.sleep(STOP_CAUSE_SECS)
+        exited = sorted(self._exited(reported),
+                        key=lambda e: e[2] == preemption.RESTART_EXIT_STATUS)
+      for name, proc, code in exited:
         reported.add(proc)
         trainer = name in self.trainers()
         if code == 0 and trainer:
@@ -199,6 +204,12 @@ class LocalCluster:
       if set(self.trainers()) <= done:
         return 0
       time.sleep(0.2)
+
+  def _exited(self, reported):
+    """(name, process, exit status) of the tasks that exited and are not yet reported."""
+    polled = [(name, proc, proc.poll()) for name, proc in list(self.procs.items())
+              if proc not in reported]
+    return [e for e in polled if e[2] is not None]
 
   def stop(self):
     """SIGTERM to the trainers (they save), then everything is killed."""

@@ -162,8 +162,10 @@ def test_datagen_killed_at_random_moments_then_rerun(data_dir, tmp_path):
     proc.kill()
     proc.communicate()
     _readable_is_complete(d, data_dir)
+  # A datagen that finished before its kill released its lock; a killed one left it.
+  left_lock = _lock_pid(d) == proc.pid
   rerun = run("t2t-datagen", f"--problem={PROBLEM}", f"--data_dir={d}")
-  assert "took over the lock of" in rerun.stderr, seed
+  assert ("took over the lock of" in rerun.stderr) == left_lock, (seed, rerun.stderr)
   for split in SPLITS:
     assert manifest.read(d, PROBLEM, split) == manifest.read(data_dir, PROBLEM, split), (
         f"seed {seed}: {rerun.stdout}")

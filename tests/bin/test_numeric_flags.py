@@ -93,8 +93,11 @@ print(json.dumps({"results": results, "unbounded": unbounded}))
 TRAINER = ["--problem=algorithmic_reverse_decimal40", "--model=transformer",
            "--hparams_set=transformer_tiny", "--output_dir=OUT", "--data_dir=OUT/data"]
 # What each binary needs besides the invalid value to get past its other checks.
-BASE = {"t2t_trainer": TRAINER, "t2t_decoder": ["--output_dir=OUT"],
-        "t2t_exporter": ["--output_dir=OUT"], "t2t_avg_checkpoints": ["--output_dir=OUT"],
+# (--decode_hparams is parsed by the problem's decoder: the decoder and exporter are told
+# the problem, as a run.json would.)
+NAMES = ["--problem=algorithmic_reverse_decimal40", "--model=transformer"]
+BASE = {"t2t_trainer": TRAINER, "t2t_decoder": ["--output_dir=OUT", *NAMES],
+        "t2t_exporter": ["--output_dir=OUT", *NAMES], "t2t_avg_checkpoints": ["--output_dir=OUT"],
         "t2t_benchmark": ["--model=transformer", "--hparams_set=transformer_tiny"],
         "t2t_sweep": ["--sweep_file=OUT.toml", "--output_dir=OUT"],
         "t2t_local_cluster": []}
