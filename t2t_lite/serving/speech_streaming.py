@@ -27,8 +27,8 @@ def check_streamable(model_cls, hparams):
   model_cls.check_streaming(hparams)
   if hparams.audio_normalization != "global" or hparams.audio_add_deltas:
     raise UserError("streaming needs features a stream can compute: hparams "
-                    "audio_normalization=global and audio_add_deltas=false (as in "
-                    "deep_speech2_streaming)")
+                    "audio_normalization=global and audio_add_deltas=false (as a streaming "
+                    "model's hparams sets set them)")
 
 
 class StreamingSpeechServing(export.SpeechServing):

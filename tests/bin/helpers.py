@@ -10,6 +10,18 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
 TINY = ("batch_size=256,hidden_size=32,filter_size=64,num_heads=2,num_hidden_layers=1,"
         "learning_rate_warmup_steps=10")
 
+# Without dropout and with a short warmup, transformer_tiny learns the synthetic language
+# within ~500 steps of 1024 tokens. Half its learning rate: at the full rate (a peak of
+# 0.0125 after 200 warmup steps) the loss spiked, and held-out BLEU swung between 50 and
+# 90 with float rounding (a change in the order of a sum's terms); at half it reached 99.8.
+FAST = ("batch_size=1024,learning_rate_warmup_steps=200,learning_rate_constant=1.0,"
+        "layer_prepostprocess_dropout=0,attention_dropout=0,relu_dropout=0")
+
+
+def write_lines(path, lines):
+  path.write_text("".join(line + "\n" for line in lines))
+  return str(path)
+
 
 def binary(name):
   """The console script next to this Python, or the module's main."""

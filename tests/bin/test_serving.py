@@ -12,15 +12,10 @@ import pytest
 import sacrebleu
 import tensorflow as tf
 
-from tests.bin.helpers import ENV, load_export, run
-from tests.problems.synthetic_language import corpus
+from tests.bin.helpers import ENV, load_export, run, write_lines
 
 pytest.importorskip("ctranslate2")
 
-# As tests/bin/test_text_binaries.py trains transformer_tiny on the synthetic language,
-# with fewer steps: the sentences are learned well before 400.
-FAST = ("batch_size=1024,learning_rate_warmup_steps=200,learning_rate_constant=1.0,"
-        "layer_prepostprocess_dropout=0,attention_dropout=0,relu_dropout=0")
 SENTENCES = 100
 
 # Translates raw text with a CTranslate2 export and its sentencepiece model, in a Python
@@ -47,35 +42,21 @@ print(json.dumps(out))
 """
 
 
-def _lines(path, lines):
-  path.write_text("".join(line + "\n" for line in lines))
-  return str(path)
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  """transformer_tiny trained for 400 steps on 3000 synthetic pairs; 100 held out, and
-  t2t-decoder's greedy and beam-4 translations of them."""
+def trained(translation, tmp_path_factory):
+  """The shared translation run (tests/bin/conftest.py: transformer_tiny trained on 3000
+  synthetic pairs), SENTENCES of its held-out pairs, and t2t-decoder's greedy and beam-4
+  translations of them."""
   tmp = tmp_path_factory.mktemp("serving")
-  pairs = corpus(3000 + SENTENCES, seed=0)
-  train, test = pairs[:3000], pairs[3000:]
-  src = _lines(tmp / "train.src", [s for s, _ in train])
-  tgt = _lines(tmp / "train.tgt", [t for _, t in train])
-  data, out = str(tmp / "data"), str(tmp / "run")
-  run("t2t-datagen", "--problem=translate_from_files", f"--data_dir={data}",
-      f"--problem_settings=train_source={src},train_target={tgt},approx_vocab_size=200")
-  run("t2t-trainer", "--problem=translate_from_files", f"--data_dir={data}",
-      "--model=transformer", "--hparams_set=transformer_tiny", f"--output_dir={out}",
-      "--train_steps=400", "--local_eval_frequency=400", "--eval_decode_samples=0",
-      f"--hparams={FAST}", timeout=900)
-  test_src = _lines(tmp / "test.src", [s for s, _ in test])
+  test = translation["pairs"][:SENTENCES]
+  test_src = write_lines(tmp / "test.src", [s for s, _ in test])
   decoded = {}
   for name, dhp in (("greedy", "beam_size=1"), ("beam", "beam_size=4,alpha=0.6")):
     path = str(tmp / f"{name}.hyp")
-    run("t2t-decoder", f"--output_dir={out}", f"--decode_from_file={test_src}",
+    run("t2t-decoder", f"--output_dir={translation['out']}", f"--decode_from_file={test_src}",
         f"--decode_to_file={path}", f"--decode_hparams={dhp}")
     decoded[name] = open(path).read().splitlines()
-  return {"tmp": tmp, "out": out, "sources": [s for s, _ in test],
+  return {"tmp": tmp, "out": translation["out"], "sources": [s for s, _ in test],
           "references": [t for _, t in test], "decoded": decoded}
 
 

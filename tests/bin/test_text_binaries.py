@@ -9,41 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.bin.helpers import load_export, run
+from tests.bin.helpers import FAST, load_export, run, write_lines
 from tests.problems.synthetic_language import corpus
 
-# Without dropout and with a short warmup, transformer_tiny learns the synthetic language
-# within ~500 steps of 1024 tokens. Half its learning rate: at the full rate (a peak of
-# 0.0125 after 200 warmup steps) the loss spiked, and held-out BLEU swung between 50 and
-# 90 with float rounding (a change in the order of a sum's terms); at half it reached 99.8.
-FAST = ("batch_size=1024,learning_rate_warmup_steps=200,learning_rate_constant=1.0,"
-        "layer_prepostprocess_dropout=0,attention_dropout=0,relu_dropout=0")
-
-
-def _lines(path, lines):
-  path.write_text("".join(line + "\n" for line in lines))
-  return str(path)
-
-
-@pytest.fixture(scope="module")
-def translation(tmp_path_factory):
-  """transformer_tiny trained on 3000 pairs of the synthetic language from two aligned
-  files, with 300 held-out pairs."""
-  tmp_path = tmp_path_factory.mktemp("translation")
-  pairs = corpus(3300, seed=0)
-  train, test = pairs[:3000], pairs[3000:]
-  src = _lines(tmp_path / "train.src", [s for s, _ in train])
-  tgt = _lines(tmp_path / "train.tgt", [t for _, t in train])
-  data, out = str(tmp_path / "data"), str(tmp_path / "run")
-  run("t2t-datagen", "--problem=translate_from_files", f"--data_dir={data}",
-      f"--problem_settings=train_source={src},train_target={tgt},approx_vocab_size=200")
-  proc = run("t2t-trainer", "--problem=translate_from_files", f"--data_dir={data}",
-             "--model=transformer", "--hparams_set=transformer_tiny", f"--output_dir={out}",
-             "--train_steps=1000", "--local_eval_frequency=500", "--eval_decode_samples=20",
-             f"--hparams={FAST}", timeout=900)
-  return {"tmp": tmp_path, "out": out, "log": proc.stdout,
-          "test_src": _lines(tmp_path / "test.src", [s for s, _ in test]),
-          "test_ref": _lines(tmp_path / "test.ref", [t for _, t in test])}
+# (The `translation` run is a fixture of tests/bin/conftest.py, shared with test_serving.)
 
 
 @pytest.mark.slow
@@ -76,7 +45,8 @@ def test_averaged_checkpoints_decode_and_export_like_the_decoder(translation):
     np.testing.assert_allclose(readers[2].get_tensor(key),
                                (readers[0].get_tensor(key) + readers[1].get_tensor(key)) / 2,
                                rtol=1e-6, atol=1e-7)
-  sources = _lines(tmp / "some.src", open(translation["test_src"]).read().splitlines()[:8])
+  sources = write_lines(tmp / "some.src",
+                        open(translation["test_src"]).read().splitlines()[:8])
   decoded = str(tmp / "some.hyp")
   run("t2t-decoder", f"--output_dir={averaged}", f"--decode_from_file={sources}",
       f"--decode_to_file={decoded}", "--decode_hparams=beam_size=2")
@@ -93,8 +63,9 @@ def test_averaged_checkpoints_decode_and_export_like_the_decoder(translation):
 def test_language_model_from_text_files_continues_prompts_and_samples(tmp_path):
   texts = [f"{s} ." for s, _ in corpus(2000, seed=2)]
   (tmp_path / "text").mkdir()
-  _lines(tmp_path / "text" / "a.txt", texts[:1000])
-  _lines(tmp_path / "text" / "b.txt", [""] + texts[1000:])  # blank lines are no examples
+  write_lines(tmp_path / "text" / "a.txt", texts[:1000])
+  # Blank lines are no examples.
+  write_lines(tmp_path / "text" / "b.txt", [""] + texts[1000:])
   data, out = str(tmp_path / "data"), str(tmp_path / "run")
   run("t2t-trainer", "--generate_data", "--problem=languagemodel_from_files",
       f"--data_dir={data}", f"--problem_settings=train_files={tmp_path}/text/*.txt,"
@@ -103,7 +74,7 @@ def test_language_model_from_text_files_continues_prompts_and_samples(tmp_path):
       f"--hparams={FAST},packed_length=256", timeout=900)
   hparams = json.loads((tmp_path / "run" / "hparams.json").read_text())
   assert hparams["has_inputs"] is False and hparams["packed_length"] == 256
-  prompts = _lines(tmp_path / "prompts.txt", ["the big cat", "a ", ""])
+  prompts = write_lines(tmp_path / "prompts.txt", ["the big cat", "a ", ""])
 
   def decode(dhp):
     path = tmp_path / "out.txt"
