@@ -6,7 +6,10 @@
 
 Text models take strings and return strings (tokenization inside the graph); speech models
 take WAV bytes (or float waveforms) and return transcripts. The search settings are fixed
-at export time. See t2t_lite/serving/export.py for the signatures.
+at export time (--decode_hparams over the run's saved decode.json). The weights are their
+moving average when the run keeps one (--raw_weights: the raw ones); --checkpoint=best
+exports the best checkpoint by the run's --best_metric. See t2t_lite/serving/export.py for
+the signatures.
 """
 import os
 
@@ -31,13 +34,17 @@ common_flags.define_flags(TrainedRunOptions, ExporterOptions)
 
 def main(argv):
   problem, model_cls, hparams, data_dir, checkpoint, dhp = common_flags.trained_run()
+  if dhp.return_beams:
+    raise UserError("--decode_hparams=return_beams=true is for t2t-decoder's n-best lists; "
+                    "an export returns the best output")
+  common_flags.note_weights(checkpoint)
   step = checkpoint.rsplit("-", 1)[-1]
   export_dir = os.path.expanduser(FLAGS.export_dir or os.path.join(
       os.path.expanduser(FLAGS.output_dir), "export", step if step.isdigit() else "0"))
   if os.path.exists(export_dir):
     raise UserError(f"{export_dir} already exists; pass another --export_dir or delete it")
   dec = problem.decoder_class.from_checkpoint(problem, model_cls, hparams, data_dir,
-                                              checkpoint, dhp)
+                                              checkpoint, dhp, FLAGS.raw_weights)
   export.export(dec.serving_module(), export_dir)
   print(f"exported {checkpoint} to {export_dir}")
 

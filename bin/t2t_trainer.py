@@ -20,8 +20,10 @@ from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import RunOptions
-from t2t_lite.training import cluster, run_dir, strategies
-from t2t_lite.training.trainer import Trainer, TrainerOptions
+from t2t_lite.training import cluster, run_dir, strategies, watched_metric
+from t2t_lite.training.best_checkpoints import BestCheckpoints
+from t2t_lite.training.early_stopping import EarlyStopping
+from t2t_lite.training.trainer import Trainer, TrainerOptions, log_line
 
 common_flags.define_experiment_flags()
 common_flags.define_flags(RunOptions, TrainerOptions)
@@ -73,10 +75,11 @@ def main(argv):
   keras.utils.set_random_seed(options.seed)
   if run_options.deterministic:
     tf.config.experimental.enable_op_determinism()
+  listeners = workflow_listeners(problem, options, output_dir, schedule)
   # Everything that can still fail on a user's input (model construction, the eval split,
   # the data files) fails here, before anything is written to output_dir.
   trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir, options=options,
-                    runner=runner)
+                    runner=runner, listeners=listeners)
   if schedule.startswith("train"):
     run_dir.prepare(output_dir, run, hparams)
     # config.gin alone reproduces the run: the resolved names, data_dir and hparams.
@@ -98,6 +101,21 @@ def main(argv):
     trainer.continuous_eval(timeout_secs=run_options.eval_timeout_secs)
   if schedule.startswith("train") and cluster.is_chief():
     gin_config.write_config(output_dir, "t2t-trainer")  # now with the input pipeline's too
+
+
+def workflow_listeners(problem, options, output_dir, schedule):
+  """The evaluation listeners --best_metric and --early_stopping_patience ask for."""
+  if not options.best_metric:
+    return []
+  if schedule != "train_and_evaluate":
+    raise UserError(f"--best_metric watches the evaluations of --schedule=train_and_evaluate"
+                    f", not --schedule={schedule}")
+  metric = watched_metric.resolve(options.best_metric, problem, options.eval_decode_samples,
+                                  options.early_stopping_min_delta)
+  listeners = [BestCheckpoints(metric, options.keep_best_checkpoints, output_dir, log_line)]
+  if options.early_stopping_patience:
+    listeners.append(EarlyStopping(metric, options.early_stopping_patience, log_line))
+  return listeners
 
 
 def run():

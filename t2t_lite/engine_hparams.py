@@ -51,6 +51,12 @@ OPTIMIZATION = (
          minimum=0),
 )
 
+AVERAGING = (
+    spec("ema_decay", float, "keep an exponential moving average of the weights with this "
+         "decay, evaluated, decoded and exported in their place (0: off)", minimum=0,
+         below=1),
+)
+
 PRECISION = (
     spec("activation_dtype", str, "the compute dtype; variables stay float32",
          choices=("float32", "bfloat16", "float16"), eval_time=True),
@@ -60,4 +66,4 @@ PRECISION = (
          "float16: the scale doubles after this many finite steps in a row", minimum=1),
 )
 
-SPECS = BATCHING + OPTIMIZATION + PRECISION
+SPECS = BATCHING + OPTIMIZATION + AVERAGING + PRECISION

@@ -48,24 +48,20 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
 
   Training data is shuffled (seeded when `seed` is given) and repeats forever; eval data
   is read once, in order. Under a distribution strategy, `input_context` shards the files
-  across input pipelines."""
-  files = problem.data_files(data_dir, split)
+  across input pipelines. A problem whose files come in groups with rates (a mixture's
+  members: Problem.weighted_data_files) is sampled by rate in training."""
   batch_size = batch_size or hparams.batch_size
-  ds = tf.data.Dataset.from_tensor_slices(files)
-  if input_context and input_context.num_input_pipelines > 1:
-    if len(files) >= input_context.num_input_pipelines:
-      ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-  if training:
-    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
-  ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
-                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  if input_context and input_context.num_input_pipelines > 1 and \
-      len(files) < input_context.num_input_pipelines:
-    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-  if training:
-    ds = ds.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
-  ds = ds.map(parse_fn(problem, hparams, training), num_parallel_calls=tf.data.AUTOTUNE,
-              deterministic=True)
+  groups = problem.weighted_data_files(data_dir, split)
+  parts = [_examples(problem, hparams, files, training, seed, input_context,
+                     shuffle_buffer_size) for _, files in groups]
+  if len(parts) == 1:
+    ds = parts[0]
+  elif training:
+    ds = sample_by_rate(parts, [rate for rate, _ in groups], seed)
+  else:
+    ds = parts[0]
+    for part in parts[1:]:
+      ds = ds.concatenate(part)
   if training and hparams.get("packed_length", 0):
     return _packed_batches(ds, hparams.packed_length, batch_size)
   max_length = hparams.max_length or batch_size
@@ -80,6 +76,43 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
   ds = ds.bucket_by_sequence_length(example_length, boundaries, batch_sizes,
                                     drop_remainder=False)
   return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _examples(problem, hparams, files, training, seed, input_context, shuffle_buffer_size):
+  """The parsed examples of `files`: sharded over input pipelines, shuffled (training)."""
+  ds = tf.data.Dataset.from_tensor_slices(files)
+  if input_context and input_context.num_input_pipelines > 1:
+    if len(files) >= input_context.num_input_pipelines:
+      ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+  if training:
+    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
+  ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if input_context and input_context.num_input_pipelines > 1 and \
+      len(files) < input_context.num_input_pipelines:
+    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+  if training:
+    ds = ds.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+  return ds.map(parse_fn(problem, hparams, training), num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
+
+
+def sample_by_rate(datasets, rates, seed=None):
+  """Examples drawn from `datasets` (each repeating), each next one from dataset i with
+  probability rates[i] / sum(rates). The choices come from a seeded random stream inside
+  the pipeline, so they are the same for the same seed and the training input's
+  checkpoint carries their position (a resumed run continues the same sequence)."""
+  total = float(sum(rates))
+  bounds = tf.constant([sum(rates[:i + 1]) / total for i in range(len(rates) - 1)],
+                       tf.float64)
+
+  def choose(random):
+    # Dataset.random yields uniform 32-bit values (as int64).
+    uniform = tf.cast(random % (1 << 32), tf.float64) / float(1 << 32)
+    return tf.cast(tf.searchsorted(bounds, uniform[None], side="right")[0], tf.int64)
+
+  choices = tf.data.Dataset.random(seed=seed).map(choose)
+  return tf.data.Dataset.choose_from_datasets(datasets, choices)
 
 
 def _packed_batches(ds, length, batch_size):

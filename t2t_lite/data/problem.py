@@ -15,6 +15,9 @@ metrics its evaluation reports. Everything the engine calls is declared here:
   decode_metrics                      metrics of decoded text (names in DECODED_METRICS)
   decoder_class                       the Decoder that t2t-decoder and t2t-exporter use
   detokenizer                         in-graph ids -> text, for text metrics (WER/CER)
+  weighted_data_files                 the training files and the rates to sample them by
+  evaluation_parts                    parts evaluated (and reported) on their own
+                                      (a mixture's members)
 """
 import abc
 import json
@@ -195,6 +198,16 @@ class Problem(abc.ABC):
                       f"t2t-datagen --problem={self.name} --data_dir={data_dir} "
                       "(or pass --generate_data to t2t-trainer)")
     return files
+
+  def weighted_data_files(self, data_dir, split) -> list[tuple[float, list[str]]]:
+    """[(rate, files)]: groups of a split's files; training samples examples from the
+    groups by rate (a mixture's members), evaluation reads them one after another."""
+    return [(1.0, self.data_files(data_dir, split))]
+
+  def evaluation_parts(self) -> list[tuple[str, "Problem"]]:
+    """[(label, problem)]: parts of this problem evaluated on their own, their metrics
+    reported as label/metric beside the pooled ones ([]: none; a mixture's members)."""
+    return []
 
   def example_spec(self):
     spec = {"targets": tf.io.VarLenFeature(tf.int64)}

@@ -80,7 +80,12 @@ class Runner:
     return tf.summary.create_file_writer(path)
 
   def finish_training(self, model, log):
-    """After a run reached its last step."""
+    """After a run reached its last step (or stopped early)."""
+
+  def agreed_stop(self, reason: str | None) -> str | None:
+    """After an evaluation: whether every task stops training now. `reason` is the chief's
+    (which evaluated); the others pass None and learn the chief's decision."""
+    return reason
 
 
 class MultiWorkerRunner(Runner):
@@ -124,6 +129,13 @@ class MultiWorkerRunner(Runner):
 
   def finish_training(self, model, log):
     self.check_replicas_agree(model, log)
+
+  def agreed_stop(self, reason):
+    # Only the chief evaluates; every worker must leave the training loop at the same
+    # step, or the next step's all-reduces wait forever for the ones that left.
+    if not any(self._gather(1 if reason else 0)):
+      return None
+    return reason or "the chief's evaluation ended training"
 
   def check_replicas_agree(self, model, log):
     """Logs whether every worker ends with bit-identical weights (they should: each
