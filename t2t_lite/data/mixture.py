@@ -39,57 +39,12 @@ import tensorflow as tf
 from t2t_lite import registry
 from t2t_lite.data import generator_utils
 from t2t_lite.data.problem import Problem
-from t2t_lite.data.text_encoder import EOS_ID, TextEncoder, ensure_dir
+from t2t_lite.data.text_encoder import EOS_ID, TaskTokenEncoder, ensure_dir
 from t2t_lite.data.text_problems import Text2TextProblem
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
 
 SEPARATOR = registry.MIXTURE_SEPARATOR
-
-
-class TaskTokenEncoder(TextEncoder):
-  """A vocabulary plus one token per task, with the ids after the vocabulary's. A text
-  that starts with a task token ("<2de> hello") encodes to its id, then the rest."""
-
-  def __init__(self, base: TextEncoder, tokens: tuple[str, ...]):
-    self.base, self.tokens = base, tuple(tokens)
-    self.first_id = base.vocab_size
-    self._ids = {t: self.first_id + i for i, t in enumerate(self.tokens)}
-
-  @property
-  def vocab_size(self):
-    return self.base.vocab_size + len(self.tokens)
-
-  def token_id(self, index):
-    return self.first_id + index
-
-  def encode(self, text):
-    head, _, rest = text.lstrip().partition(" ")
-    if head in self._ids:
-      return [self._ids[head]] + self.base.encode(rest)
-    return self.base.encode(text)
-
-  def decode(self, ids):
-    """Task tokens show as themselves, before the text of the ids between them."""
-    words, run = [], []
-    for i in ids:
-      i = int(i)
-      if i in self._by_id:
-        if run:
-          words.append(self.base.decode(run))
-          run = []
-        words.append(self._by_id[i])
-      else:
-        run.append(i)
-        if i == EOS_ID:
-          break
-    if run:
-      words.append(self.base.decode(run))
-    return " ".join(w for w in words if w)
-
-  @property
-  def _by_id(self):
-    return {v: k for k, v in self._ids.items()}
 
 
 class _JointVocabulary(Text2TextProblem):

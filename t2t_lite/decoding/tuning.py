@@ -46,10 +46,15 @@ def tune(decoder_for, split, num_samples, metric, length_penalties, beam_sizes, 
   """Decodes the first num_samples examples of `split` with every combination; returns
   the Trials (in grid order) and the best one. decoder_for(length_penalty, beam_size,
   alpha) -> a TextDecoder; metric: a decoder.DecodedMetric."""
-  trials = []
+  trials, tried = [], set()
   for penalty, beam_size, alpha in itertools.product(length_penalties, beam_sizes, alphas):
-    if penalty == "none" and alpha != alphas[0]:
-      continue  # alpha does not matter without a length penalty
+    # Greedy search ignores the length penalty, and no penalty ignores alpha: decode
+    # each distinct search once.
+    key = (beam_size, penalty if beam_size > 1 else "",
+           alpha if beam_size > 1 and penalty != "none" else None)
+    if key in tried:
+      continue
+    tried.add(key)
     dec = decoder_for(penalty, beam_size, alpha)
     _, targets, outputs = dec.decode_split(split, num_samples)
     if not targets:
@@ -57,8 +62,7 @@ def tune(decoder_for, split, num_samples, metric, length_penalties, beam_sizes, 
     text = dec.encoders["targets"].decode
     hypotheses, references = [text(o) for o in outputs], [text(t) for t in targets]
     score, _ = metric.compute(hypotheses, references)
-    trial = Trial(penalty, beam_size, alpha if penalty != "none" else 0.0, score,
-                  length_ratio(hypotheses, references))
+    trial = Trial(penalty, beam_size, alpha, score, length_ratio(hypotheses, references))
     trials.append(trial)
     log(format_row(trial))
   better = (lambda t: t.score) if metric.higher_is_better else (lambda t: -t.score)
