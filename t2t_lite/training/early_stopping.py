@@ -6,8 +6,6 @@ of evaluations since are tf.Variables in every checkpoint, so a run killed and r
 stops at the step an uninterrupted run stops at (the trainer evaluates a restored
 checkpoint again when its evaluation did not reach the checkpoint's state).
 """
-import math
-
 import tensorflow as tf
 
 from t2t_lite.training.trainer import EvaluationListener
@@ -45,14 +43,16 @@ class EarlyStopping(EvaluationListener):
       self.state.evaluations_without_improvement.assign(0)
       return None
     self.state.evaluations_without_improvement.assign_add(1)
-    if self.waited < self.patience:
-      self.log(f"no improvement of {self.metric.name} for {self.waited} evaluation(s) "
-               f"(best {self.best:.4f} at step {self.best_step}; patience {self.patience})")
-      return None
+    # (The best checkpoints rank by value alone; this is the last improvement by more
+    # than min_delta, which the patience counts from.)
     delta = f" by more than {self.metric.min_delta:g}" if self.metric.min_delta else ""
-    best = "nan" if math.isnan(self.best) else f"{self.best:.4f}"
-    return (f"early stopping: {self.metric.name} did not improve{delta} in {self.patience} "
-            f"evaluation(s) (best {best} at step {self.best_step})")
+    since = f"on {self.best:.4f} (step {self.best_step})"
+    if self.waited < self.patience:
+      self.log(f"no improvement of {self.metric.name}{delta} {since} for {self.waited} "
+               f"evaluation(s); patience {self.patience}")
+      return None
+    return (f"early stopping: {self.metric.name} did not improve{delta} {since} in "
+            f"{self.patience} evaluation(s)")
 
   def checkpoint_state(self):
     return {"early_stopping": self.state}

@@ -62,10 +62,10 @@ def curve(tmp_path_factory):
 
 
 def _stop(log):
-  match = re.search(r"stopping at step (\d+): early stopping: bleu did not improve in "
-                    r"(\d+) evaluation\(s\) \(best ([\d.]+) at step (\d+)\)", log)
+  match = re.search(r"stopping at step (\d+): early stopping: bleu did not improve on "
+                    r"([\d.]+) \(step (\d+)\) in (\d+) evaluation\(s\)", log)
   assert match, log[-3000:]
-  return int(match.group(1)), float(match.group(3)), int(match.group(4))
+  return int(match.group(1)), float(match.group(2)), int(match.group(3))
 
 
 def test_keeps_the_peak_checkpoint_in_best_and_stops_when_patience_runs_out(curve):

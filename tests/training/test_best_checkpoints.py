@@ -126,8 +126,8 @@ def test_early_stopping_counts_evaluations_without_improvement(tmp_path):
   reasons = [(step, reason) for step, reason in results if reason]
   # 20.4 is within min_delta of 20.0; 24.0 and 25.3 (< 25.5) do not improve on 25.0.
   assert [step for step, _ in reasons] == [600]
-  assert reasons[0][1] == ("early stopping: bleu did not improve by more than 0.5 in 2 "
-                           "evaluation(s) (best 25.0000 at step 400)")
+  assert reasons[0][1] == ("early stopping: bleu did not improve by more than 0.5 on "
+                           "25.0000 (step 400) in 2 evaluation(s)")
   assert (stopper.best, stopper.best_step, stopper.waited) == (25.0, 400, 2)
 
 
@@ -148,3 +148,22 @@ def test_record_is_json_with_the_metric_and_its_direction(tmp_path):
     record = json.load(f)
   assert record["metric"] == "accuracy" and record["higher_is_better"] is True
   assert [e["path"] for e in record["checkpoints"]] == ["model.ckpt-200", "model.ckpt-100"]
+
+
+def test_every_worker_learns_the_chiefs_decision_to_stop():
+  """MultiWorkerRunner.agreed_stop over its all-gather (stubbed here; the collective itself
+  runs on local clusters in tests/bin/test_distributed.py)."""
+  from t2t_lite.training import runners
+
+  class Worker(runners.MultiWorkerRunner):
+    def __init__(self, flags):
+      self.flags = flags  # what every worker passes to the all-gather
+
+    def _gather(self, value):
+      return self.flags
+
+  chief_stops = [1, 0]
+  assert Worker(chief_stops).agreed_stop("early stopping: ...") == "early stopping: ..."
+  assert Worker(chief_stops).agreed_stop(None) == "the chief's evaluation ended training"
+  assert Worker([0, 0]).agreed_stop(None) is None
+  assert runners.Runner(tf.distribute.get_strategy()).agreed_stop("why") == "why"

@@ -1,4 +1,5 @@
-"""--effective_batch_size: the same updates on 1 and on 2 replicas."""
+"""--effective_batch_size: the same updates (and weight averages) on 1 and on 2
+replicas."""
 import subprocess
 import sys
 import textwrap
@@ -47,7 +48,7 @@ MIRRORED = textwrap.dedent('''
     mirrored = strategies.make_strategy("mirrored", worker_gpu=2)
     import keras, numpy as np, tensorflow as tf
     from t2t_lite import experiment, registry
-    from t2t_lite.training import effective_batch, learning_rate, optimizers
+    from t2t_lite.training import effective_batch, ema, learning_rate, optimizers
     from t2t_lite.training.train_step import TrainStep
     from t2t_lite.training.trainer import build_model
     from tests.training import tiny_step
@@ -55,10 +56,11 @@ MIRRORED = textwrap.dedent('''
 
     def train(strategy, batches, effective):
       """3 updates with the hparams' own optimizer (Adam) and the accumulation that
-      --effective_batch_size derives for the strategy's replicas."""
+      --effective_batch_size derives for the strategy's replicas; the weights' moving
+      average too (updated in each replica's step)."""
       keras.utils.set_random_seed(5)
       hp = registry.hparams("transformer_tiny").parse(tiny_step.NO_DROPOUT +
-                                                      ",batch_size=64")
+                                                      ",batch_size=64,ema_decay=0.5")
       hp.input_vocab_size = hp.target_vocab_size = tiny_step.VOCAB
       hp = effective_batch.apply(hp, effective, strategy.num_replicas_in_sync, print)
       with strategy.scope():
@@ -68,13 +70,15 @@ MIRRORED = textwrap.dedent('''
         optimizer = optimizers.make_optimizer(hp, learning_rate.FactorSchedule(hp, 100))
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False)
-      train_step = TrainStep(strategy, model, optimizer, hp, step, 10)
+        averages = ema.make(model, hp)
+      train_step = TrainStep(strategy, model, optimizer, hp, step, 10, ema=averages)
       dataset = tf.data.Dataset.from_tensors(batches[0])
       for batch in batches[1:]:
         dataset = dataset.concatenate(tf.data.Dataset.from_tensors(batch))
       it = iter(strategy.experimental_distribute_dataset(dataset))
       losses = [float(train_step.run(it, tf.constant(1))) for _ in range(3)]
-      return losses, [v.numpy() for v in model.trainable_variables], hp
+      return (losses, [v.numpy() for v in model.trainable_variables] +
+              [a.numpy() for a in averages.averages], hp)
 
     rng = np.random.default_rng(0)
     micro = [tiny_step.random_batch(rng, 4, 7, 6, pad_every=k) for k in (2, 3, 1, 2, 3, 1)]
