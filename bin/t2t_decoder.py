@@ -139,12 +139,18 @@ def main(argv):
   elif FLAGS.save_decode_hparams:
     raise UserError("--save_decode_hparams saves into one run's output_dir; tune or save "
                     "with --output_dir instead of --ensemble")
+  elif FLAGS.checkpoint_path:
+    raise UserError("--checkpoint_path names one run's checkpoint; the runs of --ensemble "
+                    "are read at --checkpoint (latest or best)")
   output_dir = os.path.expanduser(FLAGS.output_dir) if FLAGS.output_dir else None
   out_path = os.path.expanduser(FLAGS.decode_to_file) if FLAGS.decode_to_file else None
   if out_path and not os.path.isdir(os.path.dirname(os.path.abspath(out_path))):
     raise UserError(f"--decode_to_file={FLAGS.decode_to_file}: its folder does not exist")
   dec = _decoder(names, output_dir)
   dec.problem.check_split(FLAGS.decode_split, "--decode_split")
+  if dec.dhp.return_beams and not isinstance(dec, decoder.TextDecoder):
+    raise UserError(f"--decode_hparams=return_beams=true: problem '{dec.problem.name}' "
+                    f"decodes with {type(dec).__name__}, which writes no n-best lists")
   if FLAGS.tune_decode_hparams:
     chosen = _tune(dec, output_dir)
   else:

@@ -31,8 +31,7 @@ from t2t_lite.training import ema
 class DecodeHParams(options.Options):
   """Tensor2Tensor's --decode_hparams: search settings, not model settings."""
   beam_size: int = setting(4, "1 means greedy search (or sampling)", minimum=1)
-  alpha: float = setting(0.6, "length penalty exponent: ((5 + length) / 6) ** alpha",
-                         minimum=0)
+  alpha: float = setting(0.6, "length penalty exponent (see length_penalty)", minimum=0)
   extra_length: int = setting(50, "outputs may be this much longer than their input (or "
                               "prompt)", minimum=0)
   batch_size: int = setting(32, "sentences per decoding batch", minimum=1)

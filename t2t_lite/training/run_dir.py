@@ -10,6 +10,7 @@ registered hparams set keeps.
 """
 import json
 import os
+import socket
 import time
 
 import tensorflow as tf
@@ -23,7 +24,10 @@ HPARAMS_FILE = "hparams.json"
 
 
 def write_atomic(path, text):
-  tmp = path + ".tmp"
+  # A temporary name of this process's own: every worker of a multi-worker run writes
+  # run.json and hparams.json (the same text), and a shared name made one worker's rename
+  # fail when another had just renamed it.
+  tmp = f"{path}.tmp-{socket.gethostname()}-{os.getpid()}"
   with tf.io.gfile.GFile(tmp, "w") as f:
     f.write(text)
   tf.io.gfile.rename(tmp, path, overwrite=True)
