@@ -13,7 +13,8 @@ setup(
     description="Tensor2Tensor-style research framework for sequence modeling on TensorFlow 2",
     python_requires=">=3.11",  # tomllib (t2t-sweep's sweep files)
     packages=["t2t_lite", "t2t_lite.data", "t2t_lite.layers", "t2t_lite.training",
-              "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep"] +
+              "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep",
+              "t2t_lite.kernels", "t2t_lite.launch"] +
              [f"t2t_lite.{p}" for p in SUBPACKAGES],
     package_dir={"t2t_lite": "t2t_lite", **{f"t2t_lite.{p}": p for p in SUBPACKAGES}},
     install_requires=[
@@ -28,10 +29,27 @@ setup(
         "tensorflow-text>=2.21.1,<2.22",
         "sacrebleu",  # the field's standard, reportable BLEU (t2t-bleu, eval BLEU)
         "matplotlib",  # t2t-sweep's eval-curve plots: the field's standard plotting library
+        # t2t-sweep's [search]: the field's standard hyperparameter search (TPE, CMA-ES,
+        # median/successive-halving/Hyperband pruning, studies in a database that workers
+        # on many machines share); 5.x for the heartbeat callback and PED-ANOVA importances.
+        "optuna>=5.0,<6",
+        "cmaes",  # Optuna's CMA-ES sampler (sampler = "cmaes")
     ],
     # jiwer: the reference WER/CER implementation the speech metrics are checked against;
     # ruff: the linter CI runs (configured in pyproject.toml).
-    extras_require={"test": ["pytest", "jiwer", "ruff"]},
+    # kenlm: the field's standard n-gram LM queries, for speech decoding with a word LM
+    # (t2t-decoder --decode_hparams=lm_path=...); compiled from source (~1 min, needs g++).
+    # postgresql: the driver for a search's study on a PostgreSQL server (--storage=
+    # postgresql+psycopg://...).
+    # serve: CTranslate2, for t2t-exporter --export_format=ctranslate2 and
+    # t2t-benchmark --decode_engine=ctranslate2 (a CPU wheel from PyPI); the export tests run it.
+    # profile: tensorboard-plugin-profile, TensorBoard's Profile tab (t2t-trainer --profile_steps).
+    # jsonschema and pyyaml: the TFJob manifests t2t-launch writes are read back and checked
+    # against the CRD's schema.
+    extras_require={"test": ["pytest", "jiwer", "ruff", "psycopg[binary]", "ctranslate2>=4.5",
+                             "jsonschema", "pyyaml"],
+                    "speech": ["kenlm"], "postgresql": ["psycopg[binary]"],
+                    "serve": ["ctranslate2>=4.5"], "profile": ["tensorboard-plugin-profile"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",
@@ -43,6 +61,7 @@ setup(
             "t2t-avg-checkpoints=t2t_lite.bin.t2t_avg_checkpoints:run",
             "t2t-sweep=t2t_lite.bin.t2t_sweep:run",
             "t2t-local-cluster=t2t_lite.bin.t2t_local_cluster:run",
+            "t2t-launch=t2t_lite.bin.t2t_launch:run",
         ],
     },
 )

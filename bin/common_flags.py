@@ -11,13 +11,13 @@ import sys
 
 from absl import app, flags, logging
 
-from t2t_lite import experiment, gin_config, options, registry
+from t2t_lite import experiment, gin_config, machine, mixed_precision, options, registry
 from t2t_lite.data import mixture
 from t2t_lite.decoding import decoder, run_settings
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import ExperimentOptions
 from t2t_lite.options import setting
-from t2t_lite.training import best_checkpoints, ema, run_dir
+from t2t_lite.training import best_checkpoints, ema, preemption, run_dir
 
 FLAGS = flags.FLAGS
 
@@ -52,8 +52,9 @@ class TrainedRunOptions(options.Options):
   decode_hparams: str = setting(
       "", "Search settings: beam_size, alpha, length_penalty, extra_length, batch_size, "
       "num_samples, use_cache, sampling_method, sampling_temp, sampling_keep_top_k, "
-      "sampling_seed, return_beams, nbest_format, e.g. 'beam_size=4,alpha=0.6'. Over the "
-      "run's saved OUTPUT_DIR/decode.json, if any.")
+      "sampling_seed, return_beams, nbest_format (speech: also lm_path, lm_weight, "
+      "word_bonus), e.g. 'beam_size=4,alpha=0.6'. Over the run's saved "
+      "OUTPUT_DIR/decode.json, if any.")
 
 
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFINE_bool,
@@ -75,49 +76,66 @@ def define_flags(*groups, only=None, flag_values=FLAGS):
         _DEFINE[type_](flag, default, declaration.help, flag_values=flag_values)
 
 
-def define_gin_flags():
-  if "gin_file" in FLAGS:  # another binary's module, imported in the same process
+def define_gin_flags(flag_values=FLAGS):
+  if "gin_file" in flag_values:  # another binary's module, imported in the same process
     return
   flags.DEFINE_multi_string("gin_file", [], "A gin config file (repeatable; later files win), "
-                            "e.g. a run's own OUTPUT_DIR/config.gin.")
+                            "e.g. a run's own OUTPUT_DIR/config.gin.", flag_values=flag_values)
   flags.DEFINE_multi_string("gin_param", [], "A gin binding, e.g. "
                             "\"hparams.learning_rate_constant = 0.5\" (repeatable; applied "
-                            "after --gin_file; flags given on the command line win over both).")
+                            "after --gin_file; flags given on the command line win over both).",
+                            flag_values=flag_values)
 
 
-def define_experiment_flags(dirs=("output_dir", "tmp_dir")):
+def define_experiment_flags(dirs=("output_dir", "tmp_dir"), flag_values=FLAGS):
   """What every binary that runs a model takes: registry names, gin, directories."""
-  define_flags(ExperimentOptions, RegistryOptions)
-  define_flags(DirOptions, only=dirs)
-  define_gin_flags()
+  define_flags(ExperimentOptions, RegistryOptions, flag_values=flag_values)
+  define_flags(DirOptions, only=dirs, flag_values=flag_values)
+  define_gin_flags(flag_values)
 
 
-def parse_gin(*groups):
+def parse_gin(*groups, flag_values=FLAGS):
   """Applies --gin_file, --gin_param, then the flags of `groups` (and ExperimentOptions)
   given on the command line, as gin bindings. Returns the ExperimentOptions."""
   bindings = {}
   for group in (ExperimentOptions,) + groups:
     bindings.update(group.flag_bindings())
-  gin_config.parse(FLAGS.gin_file, FLAGS.gin_param, gin_config.flag_bindings(FLAGS, bindings))
+  gin_config.parse(flag_values.gin_file, flag_values.gin_param,
+                   gin_config.flag_bindings(flag_values, bindings))
   return ExperimentOptions.from_config()
 
 
-def load_registrations_and_gin(*groups):
+def load_registrations_and_gin(*groups, flag_values=FLAGS):
   """The common start: the registrations (and --t2t_usr_dir's), --registry_help, gin.
   Returns the ExperimentOptions."""
-  experiment.load_registrations(FLAGS.t2t_usr_dir)
-  if FLAGS.registry_help:
+  experiment.load_registrations(flag_values.t2t_usr_dir)
+  if flag_values.registry_help:
     print(registry.help_string())
     sys.exit(0)
-  return parse_gin(*groups)
+  return parse_gin(*groups, flag_values=flag_values)
 
 
-def data_dir(names):
+def configure_threads(log=None):
+  """TensorFlow's thread pools from the binary's thread flags (machine.ThreadOptions) and
+  the usable cores, before TensorFlow's runtime starts; logged with `log` (binaries whose
+  stderr must stay one error line on a failure pass none)."""
+  settings, note = machine.configure_threads(machine.ThreadOptions.from_flags(FLAGS))
+  if log:
+    log(f"threads: {settings.describe()}{note}")
+  return settings
+
+
+def log_to_stderr(message):
+  """For binaries whose stdout is their output (decoded text, JSON)."""
+  print(message, file=sys.stderr, flush=True)
+
+
+def data_dir(names, flag_values=FLAGS):
   """--data_dir (or experiment.data_dir), else OUTPUT_DIR/data."""
   if names.data_dir:
     return os.path.expanduser(names.data_dir)
-  if FLAGS.output_dir:
-    return os.path.join(os.path.expanduser(FLAGS.output_dir), "data")
+  if flag_values.output_dir:
+    return os.path.join(os.path.expanduser(flag_values.output_dir), "data")
   return None
 
 
@@ -127,11 +145,11 @@ def tmp_dir(names):
   return os.path.join(data_dir(names), "tmp") if data_dir(names) else None
 
 
-def require(names, *wanted):
+def require(names, *wanted, flag_values=FLAGS):
   """Settings that must have a value: flags, or their gin bindings (experiment.*)."""
   configured = names.values()
   missing = [n for n in wanted if not (configured.get(n) or
-                                       (n in FLAGS and FLAGS[n].value))]
+                                       (n in flag_values and flag_values[n].value))]
   bindings = ExperimentOptions.flag_bindings()
   if missing:
     raise UserError("missing " + ", ".join(
@@ -153,7 +171,24 @@ def run_main(main, prog):
     except KeyboardInterrupt:
       print(f"{prog}: interrupted", file=sys.stderr)
       sys.exit(130)
-  app.run(wrapped)
+    except preemption.TaskLost as e:
+      print(f"{prog}: {e}; exiting with status {preemption.RESTART_EXIT_STATUS} for the "
+            "cluster to restart this task (it resumes from the last checkpoint)",
+            file=sys.stderr)
+      sys.stdout.flush()
+      sys.stderr.flush()
+      # Not sys.exit: TensorFlow's shutdown would wait for the lost peer at its barrier.
+      os._exit(preemption.RESTART_EXIT_STATUS)
+
+  def parse_flags(argv):
+    # A flag absl cannot parse (--train_steps=abc, an unknown flag or choice) is a user's
+    # mistake like any other: one line and status 2, not absl's "FATAL" and status 1.
+    try:
+      return FLAGS(argv)
+    except flags.Error as e:
+      print(f"{prog}: error: {e}", file=sys.stderr)
+      sys.exit(2)
+  app.run(wrapped, flags_parser=parse_flags)
 
 
 def configure_problem(problem, data_dir, names):
@@ -195,13 +230,14 @@ def run_at(output_dir, names, own_names=False):
     raise UserError(f"{output_dir} holds no run.json; pass --problem and --model")
   problem = registry.problem(problem_name)
   model_cls = registry.model(model_name)
+  dhp = decode_hparams_of(output_dir, problem)
   if names.hparams_set:
     registry.hparams(names.hparams_set)  # a mistyped name is still an error
   hparams = experiment.apply_eval_time_overrides(run_dir.read_hparams(output_dir),
                                                 FLAGS.hparams, model_cls)
+  mixed_precision.resolve_auto(hparams, log_to_stderr)
   experiment.validate(problem, model_cls, hparams)
   checkpoint = checkpoint_of(output_dir)
-  dhp = decode_hparams_of(output_dir)
   # The vocabulary lives where the run was trained from, unless --data_dir says otherwise.
   data = (os.path.expanduser(names.data_dir) if names.data_dir
           else run.get("data_dir") or data_dir(names))
@@ -219,15 +255,16 @@ def checkpoint_of(output_dir):
   return decoder.find_checkpoint(output_dir, FLAGS.checkpoint_path)
 
 
-def decode_hparams_of(output_dir):
-  """--decode_hparams over the search settings saved with the run (decode.json)."""
+def decode_hparams_of(output_dir, problem):
+  """--decode_hparams over the search settings saved with the run (decode.json), as the
+  problem's decoder declares them (speech adds its language model's)."""
   saved = run_settings.read(output_dir)
   if saved:
     given = ", ".join(f"{k}={v}" for k, v in sorted(saved.items()))
     print(f"decode settings saved with the run ({run_settings.path(output_dir)}): {given}"
           "; --decode_hparams overrides them", file=sys.stderr)
-  return decoder.DecodeHParams.from_string(FLAGS.decode_hparams, "--decode_hparams",
-                                           base=saved)
+  return problem.decoder_class.DECODE_HPARAMS.from_string(
+      FLAGS.decode_hparams, "--decode_hparams", base=saved)
 
 
 def note_weights(checkpoint):

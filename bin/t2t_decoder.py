@@ -16,9 +16,10 @@ speech).
 import os
 import sys
 
-from t2t_lite import options
+from t2t_lite import machine, options
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS, TrainedRunOptions
+from t2t_lite.data.manifest import DataCheckOptions
 from t2t_lite.decoding import decoder, ensemble, run_settings, tuning
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
@@ -55,10 +56,15 @@ class DecoderOptions(options.Options):
                                       "found by --tune_decode_hparams, else those of "
                                       "--decode_hparams) as OUTPUT_DIR/decode.json: later "
                                       "decodes and exports of the run use them.")
+  tune_lm: bool = setting(False, "Speech: decode --decode_split (num_samples of it) with "
+                          "every lm_weight and word_bonus of a built-in grid and the "
+                          "language model of --decode_hparams=lm_path=..., print WER/CER of "
+                          "each and the best settings.")
 
 
 common_flags.define_experiment_flags(dirs=("output_dir",))
-common_flags.define_flags(TrainedRunOptions, DecoderOptions)
+common_flags.define_flags(TrainedRunOptions, DecoderOptions, machine.ThreadOptions,
+                          DataCheckOptions)
 
 
 def _decoder(names, output_dir):
@@ -131,6 +137,7 @@ def _tune(dec, output_dir):
 
 
 def main(argv):
+  common_flags.configure_threads()  # not logged: stdout is the output, stderr for errors
   names = common_flags.load_registrations_and_gin()
   if FLAGS.ensemble and FLAGS.output_dir:
     raise UserError("--ensemble names the runs to decode with; drop --output_dir")
@@ -142,12 +149,22 @@ def main(argv):
   elif FLAGS.checkpoint_path:
     raise UserError("--checkpoint_path names one run's checkpoint; the runs of --ensemble "
                     "are read at --checkpoint (latest or best)")
+  if FLAGS.tune_lm and FLAGS.tune_decode_hparams:
+    raise UserError("--tune_lm tunes a speech language model's weights, "
+                    "--tune_decode_hparams the search of a token model; give one of them")
   output_dir = os.path.expanduser(FLAGS.output_dir) if FLAGS.output_dir else None
   out_path = os.path.expanduser(FLAGS.decode_to_file) if FLAGS.decode_to_file else None
   if out_path and not os.path.isdir(os.path.dirname(os.path.abspath(out_path))):
     raise UserError(f"--decode_to_file={FLAGS.decode_to_file}: its folder does not exist")
   dec = _decoder(names, output_dir)
   dec.problem.check_split(FLAGS.decode_split, "--decode_split")
+  reads_split = FLAGS.tune_decode_hparams or FLAGS.tune_lm or not (
+      FLAGS.decode_from_file or FLAGS.decode_interactive or FLAGS.score_file or
+      FLAGS.save_decode_hparams)
+  if reads_split:
+    dec.problem.check_data(dec.data_dir, [FLAGS.decode_split],
+                           verify=DataCheckOptions.from_flags(FLAGS).verify_data,
+                           log=lambda line: print(line, file=sys.stderr))
   if dec.dhp.return_beams and not isinstance(dec, decoder.TextDecoder):
     raise UserError(f"--decode_hparams=return_beams=true: problem '{dec.problem.name}' "
                     f"decodes with {type(dec).__name__}, which writes no n-best lists")
@@ -160,7 +177,9 @@ def main(argv):
           f"{output_dir} search with these settings")
   if FLAGS.tune_decode_hparams:
     return
-  if FLAGS.score_file:
+  if FLAGS.tune_lm:
+    dec.tune_lm(FLAGS.decode_split)
+  elif FLAGS.score_file:
     dec.score_file(os.path.expanduser(FLAGS.score_file), out_path)
   elif FLAGS.decode_from_file:
     dec.decode_from_file(os.path.expanduser(FLAGS.decode_from_file), out_path)

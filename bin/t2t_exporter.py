@@ -1,15 +1,19 @@
-"""t2t-exporter: writes a SavedModel of a trained run for TensorFlow Serving or any TF program.
+"""t2t-exporter: writes a trained run as a SavedModel (TensorFlow Serving, any TF program) or
+as a CTranslate2 model (CPU inference with int8 weights, no TensorFlow).
 
   t2t-exporter --output_dir=runs/enxx --decode_hparams="beam_size=4,alpha=0.6"
   saved_model_cli run --dir runs/enxx/export/1000 --tag_set serve \\
       --signature_def serving_default --input_exprs 'inputs=["a green garden"]'
+  t2t-exporter --output_dir=runs/enxx --export_dtype=bfloat16      # 16-bit weights
+  t2t-exporter --output_dir=runs/enxx --export_format=ctranslate2 --quantization=int8
 
 Text models take strings and return strings (tokenization inside the graph); speech models
 take WAV bytes (or float waveforms) and return transcripts. The search settings are fixed
 at export time (--decode_hparams over the run's saved decode.json). The weights are their
-moving average when the run keeps one (--raw_weights: the raw ones); --checkpoint=best
-exports the best checkpoint by the run's --best_metric. See t2t_lite/serving/export.py for
-the signatures.
+moving average when the run keeps one (--raw_weights: the raw ones), in every format;
+--checkpoint=best exports the best checkpoint by the run's --best_metric. See
+t2t_lite/serving/export.py for the signatures and t2t_lite/serving/ctranslate2_export.py
+for the CTranslate2 folder.
 """
 import os
 
@@ -18,14 +22,47 @@ from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS, TrainedRunOptions
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
-from t2t_lite.serving import export
+from t2t_lite.serving import ctranslate2_export, export, small_export
 
 
 @options.group()
 class ExporterOptions(options.Options):
-  export_dir: str | None = setting(None, "Where to write the SavedModel (default: "
+  export_dir: str | None = setting(None, "Where to write the export (default: "
                                    "OUTPUT_DIR/export/STEP, the numbered layout TensorFlow "
-                                   "Serving watches).")
+                                   "Serving watches; OUTPUT_DIR/export/ctranslate2-STEP for "
+                                   "CTranslate2).")
+  export_format: str = setting("savedmodel", "'savedmodel' (TensorFlow) or 'ctranslate2' "
+                               "(a CTranslate2 Translator, or Generator for a language "
+                               "model).", choices=("savedmodel", "ctranslate2"))
+  export_dtype: str = setting("float32", "SavedModel weights and computation: float32, or "
+                              "bfloat16 / float16 (half the size; layer norms and softmaxes "
+                              "still in float32).", choices=export.EXPORT_DTYPES)
+  weights_dtype: str = setting("float32", "SavedModel weights stored as float16, bfloat16 "
+                               "or int8 (per-channel dynamic-range quantization) and widened "
+                               "to float32 when a signature runs: any model, speech "
+                               "included.", choices=small_export.WEIGHT_DTYPES)
+  tflite: bool = setting(False, "Speech: also write EXPORT_DIR/tflite/model.tflite (one "
+                         "waveform in, CTC greedy ids out; float16 or int8 weights with "
+                         "--weights_dtype) and tokens.txt (one piece per id).")
+  quantization: str = setting("none", "CTranslate2 weights: none (float32), int8, "
+                              "int8_float32, int8_float16, int8_bfloat16, int16, float16 or "
+                              "bfloat16.", choices=ctranslate2_export.QUANTIZATIONS)
+  max_positions: int = setting(1024, "CTranslate2: positions of the exported sinusoid table, "
+                               "the longest source and output (in tokens) it translates.",
+                               minimum=1)
+
+  def check(self):
+    if self.export_format == "savedmodel" and self.quantization != "none":
+      raise UserError("--quantization is for --export_format=ctranslate2; a SavedModel "
+                      "takes --export_dtype or --weights_dtype")
+    if self.export_format == "ctranslate2" and (self.export_dtype != "float32" or
+                                                self.weights_dtype != "float32" or
+                                                self.tflite):
+      raise UserError("--export_dtype, --weights_dtype and --tflite are for SavedModels; a "
+                      "CTranslate2 export takes --quantization (e.g. float16, int8)")
+    if self.export_dtype != "float32" and self.weights_dtype != "float32":
+      raise UserError("give --export_dtype (16-bit weights and computation) or "
+                      "--weights_dtype (narrow weights, float32 computation), not both")
 
 
 common_flags.define_experiment_flags(dirs=("output_dir",))
@@ -33,20 +70,41 @@ common_flags.define_flags(TrainedRunOptions, ExporterOptions)
 
 
 def main(argv):
+  settings = ExporterOptions.from_flags(FLAGS)
+  settings.check()
   problem, model_cls, hparams, data_dir, checkpoint, dhp = common_flags.trained_run()
   if dhp.return_beams:
     raise UserError("--decode_hparams=return_beams=true is for t2t-decoder's n-best lists; "
                     "an export returns the best output")
   common_flags.note_weights(checkpoint)
   step = checkpoint.rsplit("-", 1)[-1]
-  export_dir = os.path.expanduser(FLAGS.export_dir or os.path.join(
-      os.path.expanduser(FLAGS.output_dir), "export", step if step.isdigit() else "0"))
+  step = step if step.isdigit() else "0"
+  default_name = step if settings.export_format == "savedmodel" else f"ctranslate2-{step}"
+  export_dir = os.path.expanduser(settings.export_dir or os.path.join(
+      os.path.expanduser(FLAGS.output_dir), "export", default_name))
   if os.path.exists(export_dir):
     raise UserError(f"{export_dir} already exists; pass another --export_dir or delete it")
   dec = problem.decoder_class.from_checkpoint(problem, model_cls, hparams, data_dir,
                                               checkpoint, dhp, FLAGS.raw_weights)
-  export.export(dec.serving_module(), export_dir)
-  print(f"exported {checkpoint} to {export_dir}")
+  if settings.export_format == "ctranslate2":
+    dec.export_ctranslate2(export_dir, settings.quantization, settings.max_positions)
+    return
+  module = dec.serving_module(settings.export_dtype)
+  if settings.weights_dtype != "float32":
+    module = small_export.ReducedPrecisionServing(module, dec.model, settings.weights_dtype)
+  tflite = dec.tflite_model(settings.weights_dtype) if settings.tflite else None  # errors first
+  export.export(module, export_dir)
+  narrow = [d for d in (settings.export_dtype, settings.weights_dtype) if d != "float32"]
+  print(f"exported {checkpoint} to {export_dir}" +
+        (f" ({narrow[0]} weights)" if narrow else ""))
+  if tflite:
+    path = os.path.join(export_dir, "tflite")
+    os.makedirs(path)
+    with open(os.path.join(path, "model.tflite"), "wb") as f:
+      f.write(tflite[0])
+    with open(os.path.join(path, "tokens.txt"), "w", encoding="utf-8") as f:
+      f.writelines(piece + "\n" for piece in tflite[1])
+    print(f"wrote {path}/model.tflite ({len(tflite[0])} bytes) and tokens.txt")
 
 
 def run():

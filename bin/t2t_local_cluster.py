@@ -7,13 +7,18 @@ machine, for trying distributed training (and testing it) without a cluster.
 
 Everything after `--` goes to every task's t2t-trainer; this binary adds --strategy and
 each task's TF_CONFIG, prefixes each output line with its task, and kills every task when
-it ends (Ctrl-C or SIGTERM first lets the trainers save a checkpoint).
+it ends (Ctrl-C or SIGTERM first lets the trainers save a checkpoint). With
+--restart_policy it restarts failed tasks as Kubeflow's operator would:
+
+  t2t-local-cluster --strategy=multi_worker_mirrored --chief --num_workers=2 \\
+      --restart_policy=exit_code -- --problem=... --output_dir=runs/mw --train_steps=1000
 """
 import os
 
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.errors import UserError
+from t2t_lite.training import cluster
 from t2t_lite.training.local_cluster import LocalCluster, LocalClusterOptions
 
 common_flags.define_flags(LocalClusterOptions)
@@ -31,8 +36,12 @@ def main(argv):
   command = (common_flags.binary_command("t2t-trainer") +
              [f"--strategy={settings.strategy}"] + trainer_flags)
   env = dict(os.environ, PYTHONUNBUFFERED="1")
+  if settings.chief and settings.strategy != cluster.MULTI_WORKER:
+    raise UserError("--chief adds a chief to a multi_worker_mirrored cluster; a "
+                    "parameter_server cluster always has one")
   return LocalCluster(settings.strategy, settings.num_workers, settings.num_ps, command,
-                      env).run()
+                      env, chief=settings.chief, restart_policy=settings.restart_policy,
+                      backoff_limit=settings.backoff_limit).run()
 
 
 def run():

@@ -7,34 +7,53 @@ Every trial is checked before any starts. Each trial trains in OUTPUT_DIR/<trial
 (named after its overrides), as a t2t-trainer subprocess; rerunning skips finished trials
 and resumes interrupted ones. Writes OUTPUT_DIR/summary.csv, summary.md (best first) and
 eval_curves.png. The sweep file format is described in t2t_lite/sweep/spec.py and README.
+
+A [search] (guided search with Optuna) keeps its trials in a study in a database, which
+more workers may join, on this machine or others:
+
+  t2t-sweep --sweep_file=search.toml --output_dir=sweeps/s      # runs, then reports
+  t2t-sweep --sweep_file=search.toml --output_dir=sweeps/s --worker   # one more worker
 """
 import json
 import os
+import sys
 
-from t2t_lite import experiment, options
+from t2t_lite import experiment, metrics, options
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.errors import UserError, suggestion
 from t2t_lite.options import setting
-from t2t_lite.sweep import report, runner, spec, validate
+from t2t_lite.sweep import report, runner, search, search_report, spec, validate
+from t2t_lite.sweep import study as study_lib
 from t2t_lite.training import run_dir
 
 
 @options.group()
 class SweepOptions(options.Options):
   sweep_file: str | None = setting(None, "The sweep (TOML): [base], [grid], [zip], "
-                                   "[random].")
+                                   "[random], or [search].")
   output_dir: str | None = setting(None, "The sweep's folder: one subfolder per trial, and "
                                    "the summary and plot.")
   parallel: int = setting(1, "Trials run at once.", minimum=1)
   print_commands: bool = setting(False, "Validate, then print one t2t-trainer command per "
                                  "trial (for a cluster scheduler) instead of running them.")
   sort_by: str = setting("neg_log_perplexity", "Eval metric that ranks the trials in the "
-                         "summary (higher is better).")
+                         "summary, in its direction (a [search] ranks by its metric).")
   progress_secs: float = setting(30.0, "Print the running trials' steps this often.",
                                  above=0)
   t2t_usr_dir: str | None = setting(None, "Your own registrations (also passed to each "
                                     "trial; overrides the sweep file's t2t_usr_dir).")
+  worker: bool = setting(False, "[search]: join the search as one more worker: run its "
+                         "trials until it is done, and write no report.")
+  storage: str | None = setting(None, "[search]: the study's database, an SQLAlchemy URL "
+                                "(e.g. postgresql+psycopg://user@host/db) that every worker "
+                                "opens; default sqlite:///OUTPUT_DIR/study.db (one machine).")
+  study_name: str | None = setting(None, "[search]: the study's name in --storage "
+                                   "(default: the name of --output_dir).")
+  heartbeat_secs: int = setting(60, "[search]: how often a worker records that its trials "
+                                "are alive; a trial silent for three beats is given to "
+                                "another worker, which resumes it from its checkpoint.",
+                                minimum=1)
 
 
 common_flags.define_flags(SweepOptions)
@@ -44,11 +63,17 @@ TRIALS_FILE = "trials.json"
 
 
 def main(argv):
+  SweepOptions.from_flags(FLAGS)  # the declared bounds (--parallel=0 is refused)
   for name in ("sweep_file", "output_dir"):
     if not FLAGS[name].value:
       raise UserError(f"missing --{name}")
   sweep = spec.load(os.path.expanduser(FLAGS.sweep_file), FLAGS.t2t_usr_dir,
                     experiment.load_registrations)
+  if sweep.search is not None:
+    return search_main(sweep)
+  for name in ("worker", "storage", "study_name"):
+    if FLAGS[name].present:
+      raise UserError(f"--{name} is for a [search]; {sweep.path} has none")
   checked = validate.check_all(sweep, FLAGS.gin_file, FLAGS.gin_param)
   metrics = sorted({m for c in checked.values() for m in c.eval_metrics})
   if FLAGS.sort_by not in metrics:
@@ -83,6 +108,59 @@ def main(argv):
     raise UserError(f"{len(failed)} trial(s) failed: {', '.join(failed)}; see train.log in "
                     "their folders, fix, and rerun the same command")
   if any(s == "interrupted" for s in status.values()):
+    raise KeyboardInterrupt
+
+
+def search_main(sweep):
+  """A [search]: validate the space, join (or create) the study, run trials, report."""
+  if FLAGS["sort_by"].present:
+    raise UserError("--sort_by is for grid, zip and random sweeps: a [search] ranks by its "
+                    "metric")
+  checked, notes = validate.check_search(sweep, FLAGS.gin_file, FLAGS.gin_param)
+  metric = sweep.search.metric
+  direction = sweep.search.direction or (
+      "maximize" if metrics.higher_is_better(metric) else "minimize")
+  sweep_dir = os.path.abspath(os.path.expanduser(FLAGS.output_dir))
+  url = FLAGS.storage or study_lib.default_storage(sweep_dir)
+  name = FLAGS.study_name or os.path.basename(sweep_dir)
+  description = study_lib.description(sweep, checked, direction, FLAGS.gin_file,
+                                      FLAGS.gin_param)
+  study_lib.quiet()
+  if FLAGS.print_commands:
+    found = search.trial_commands(sweep, sweep_dir, url, name, description, FLAGS.gin_file,
+                                  FLAGS.gin_param)
+    if found is None:
+      print(f"t2t-sweep: no trial yet: study '{name}' is not in {study_lib.shown_url(url)}; "
+            "run t2t-sweep without --print_commands to start the search", file=sys.stderr)
+    for args in found or ():
+      print(runner.shell_command(args))
+    return
+  print(f"validated the [search] space of {sweep.path}: {len(sweep.search.ranges)} range(s), "
+        f"{sweep.search.sampler} sampler, {sweep.search.pruner} pruner, {metric} "
+        f"({direction})", flush=True)
+  for note in notes:
+    print(note, flush=True)
+  os.makedirs(sweep_dir, exist_ok=True)
+  storage = study_lib.open_storage(url, FLAGS.heartbeat_secs)
+  the_study = study_lib.open_study(storage, name, description,
+                                   sampler=study_lib.make_sampler(sweep.search),
+                                   pruner=study_lib.pruner_of(description))
+  worker = search.SearchWorker(
+      sweep=sweep, study=the_study, storage=storage, storage_url=url, sweep_dir=sweep_dir,
+      extra_files=FLAGS.gin_file, extra_params=FLAGS.gin_param, parallel=FLAGS.parallel,
+      progress_secs=FLAGS.progress_secs, heartbeat_secs=FLAGS.heartbeat_secs)
+  outcome = worker.run()
+  if FLAGS.worker:
+    print(f"worker {worker.name} {'stopped' if outcome == 'interrupted' else 'done'}: "
+          f"{worker.done_count()} of {sweep.search.trials} trials of study '{name}' done")
+  else:
+    paths = search_report.write(
+        sweep_dir, the_study,
+        lambda n, o, f: worker.command(n, o, f, ("t2t-trainer",), study_lib.shown_url(url)))
+    with open(paths[1]) as f:
+      print(f.read(), end="")
+    print(f"wrote {', '.join(paths)}")
+  if outcome == "interrupted":
     raise KeyboardInterrupt
 
 

@@ -13,75 +13,95 @@ import os
 
 import keras
 import tensorflow as tf
-from absl import flags
 
-from t2t_lite import experiment, gin_config
-from t2t_lite.bin import common_flags
+from t2t_lite import experiment, gin_config, mixed_precision
+from t2t_lite.bin import common_flags, trainer_flags
 from t2t_lite.bin.common_flags import FLAGS
+from t2t_lite.bin.trainer_flags import GIN_GROUPS
+from t2t_lite.data import input_pipeline
+from t2t_lite.data.manifest import DataCheckOptions
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import RunOptions
-from t2t_lite.training import cluster, run_dir, strategies, watched_metric
+from t2t_lite.sweep import pruning
+from t2t_lite.training import cluster, provenance, run_dir, strategies, watched_metric
 from t2t_lite.training.best_checkpoints import BestCheckpoints
 from t2t_lite.training.early_stopping import EarlyStopping
 from t2t_lite.training.trainer import Trainer, TrainerOptions, log_line
 
-common_flags.define_experiment_flags()
-common_flags.define_flags(RunOptions, TrainerOptions)
-flags.DEFINE_bool("generate_data", False, "Generate the problem's data into --data_dir first "
-                  "(kept if it is already there).")
-
-# The option groups whose flags are gin bindings (ExperimentOptions is always one).
-GIN_GROUPS = (RunOptions, TrainerOptions)
+trainer_flags.define()  # every flag of t2t-trainer (t2t-launch parses them too)
 
 
 def main(argv):
   names = common_flags.load_registrations_and_gin(*GIN_GROUPS)
   run_options = RunOptions.from_config()
+  if cluster.is_evaluator():  # TF_CONFIG's evaluator: evaluates what the trainers save
+    run_options = run_options.replace(strategy="default", schedule="continuous_eval",
+                                      all_reduce="auto", all_reduce_pack_bytes=0)
+  options = TrainerOptions.from_config()
+  data_check = DataCheckOptions.from_flags(FLAGS)
   if cluster.is_server_task(run_options.strategy):  # a parameter_server worker or ps task
     return cluster.run_server()
-  # A mirrored strategy on CPU must split the CPU before TensorFlow initializes devices.
+  # Thread pools, and a mirrored strategy's split of the CPU, before TensorFlow starts.
+  common_flags.configure_threads(log_line)
   runner = strategies.make_runner(run_options.strategy, run_options.worker_gpu,
-                                  run_options.tpu)
-  options = TrainerOptions.from_config()
+                                  run_options.tpu, run_options.all_reduce_settings())
   common_flags.require(names, "problem", "model", "hparams_set", "output_dir")
   problem, model_cls, hparams = experiment.resolve(
       names.problem, names.model, names.hparams_set, FLAGS.hparams)
+  output_dir = os.path.expanduser(FLAGS.output_dir)
+  # activation_dtype=auto: the dtype of the run being resumed, else this machine's choice;
+  # hparams.json and config.gin record the dtype it became.
+  mixed_precision.resolve_auto(hparams, log_line, _trained_dtype(output_dir))
   overrides = experiment.overrides(names.hparams_set, hparams)
 
-  output_dir = os.path.expanduser(FLAGS.output_dir)
   data_dir = common_flags.data_dir(names)
   run = {"problem": problem.name, "model": names.model, "hparams_set": names.hparams_set,
          "data_dir": os.path.abspath(data_dir)}
   run_dir.check_run(output_dir, run)
+  schedule = run_options.schedule
+  if schedule.startswith("train"):  # before anything is written (data_dir may be inside)
+    run_dir.lock_for_training(output_dir)
   common_flags.configure_problem(problem, data_dir, names)
   problem.check_split(options.eval_split)
-  schedule = run_options.schedule
   if FLAGS.generate_data:
-    if run_options.strategy == cluster.MULTI_WORKER and not cluster.is_chief():
+    if not cluster.is_chief():  # another worker, or the evaluator
       cluster.wait_for_data(problem, data_dir)  # the chief generates it
     else:
       problem.generate_data(data_dir, common_flags.tmp_dir(names))
-  if schedule != "train":
-    problem.data_files(data_dir, options.eval_split)
-  if schedule.startswith("train"):
-    problem.data_files(data_dir, "train")
+  # The data is checked before the first step: every shard there at its recorded size
+  # (and, with --verify_data, its SHA-256), without reading the data.
+  splits = (["train"] if schedule.startswith("train") else []) + (
+      [options.eval_split] if schedule != "train" else [])
+  problem.check_data(data_dir, splits, verify=data_check.verify_data)
   problem.update_hparams(hparams, data_dir)
   if schedule in ("evaluate", "continuous_eval"):
     # The run's own hparams; --hparams may change only what evaluation may.
     trained = run_dir.read_hparams(output_dir, wait_secs=(
         run_options.eval_timeout_secs if schedule == "continuous_eval" else 0))
     hparams = experiment.apply_eval_time_overrides(trained, FLAGS.hparams, model_cls)
+    mixed_precision.resolve_auto(hparams, log_line)
   experiment.validate(problem, model_cls, hparams)  # now with the vocabulary sizes
+  if schedule.startswith("train"):  # max_length below every example: say so now
+    input_pipeline.check_some_examples_fit(problem, hparams, problem.data_files(data_dir,
+                                                                                "train"))
   keras.utils.set_random_seed(options.seed)
   if run_options.deterministic:
     tf.config.experimental.enable_op_determinism()
-  listeners = workflow_listeners(problem, options, output_dir, schedule)
   # Everything that can still fail on a user's input (model construction, the eval split,
   # the data files) fails here, before anything is written to output_dir.
+  # Every task has the same checkpointed listeners (best checkpoints, early stopping).
+  listeners = workflow_listeners(problem, options, output_dir, schedule)
+  if schedule == "train_and_evaluate" and cluster.is_chief():  # the chief evaluates
+    # A trial of a t2t-sweep search reports its evaluations to the study (study_trial.*).
+    listeners += pruning.listeners(pruning.configured(), log_line)
   trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir, options=options,
                     runner=runner, listeners=listeners)
   if schedule.startswith("train"):
-    run_dir.prepare(output_dir, run, hparams)
+    if cluster.is_chief():  # the other workers write nothing into output_dir
+      run_dir.prepare(output_dir, run, hparams)
+      run_dir.record_start(output_dir, provenance.collect(
+          problem, data_dir, splits, strategy=run_options.strategy,
+          schedule=schedule, cluster=cluster.fingerprint()))
     # config.gin alone reproduces the run: the resolved names, data_dir and hparams.
     gin_config.record(experiment.ExperimentOptions, problem=problem.name, model=names.model,
                       hparams_set=names.hparams_set, data_dir=run["data_dir"])
@@ -101,6 +121,18 @@ def main(argv):
     trainer.continuous_eval(timeout_secs=run_options.eval_timeout_secs)
   if schedule.startswith("train") and cluster.is_chief():
     gin_config.write_config(output_dir, "t2t-trainer")  # now with the input pipeline's too
+  if trainer.stop_signal:  # saved and stopped before train_steps
+    return runner.stopped_exit_status
+
+
+def _trained_dtype(output_dir):
+  """The activation_dtype in output_dir's hparams.json, if it holds a run."""
+  if run_dir.read_run(output_dir) is None:
+    return None
+  try:
+    return run_dir.read_hparams(output_dir).get("activation_dtype")
+  except UserError:  # no hparams.json yet: a run that never got going
+    return None
 
 
 def workflow_listeners(problem, options, output_dir, schedule):
@@ -119,7 +151,8 @@ def workflow_listeners(problem, options, output_dir, schedule):
 
 
 def run():
-  common_flags.run_main(main, "t2t-trainer")
+  # In a cluster, a peer's failure anywhere (also while starting) exits for a restart.
+  common_flags.run_main(cluster.restart_when_a_peer_fails(main), "t2t-trainer")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def basic_params1():
       # float16 uses a dynamic loss scale starting here, doubled after growth_steps
       # finite steps in a row.
       activation_dtype="float32",
-      mixed_precision_optimizer_init_loss_scale=2 ** 15,
+      mixed_precision_optimizer_init_loss_scale=2.0 ** 15,
       mixed_precision_loss_scale_growth_steps=2000,
       learning_rate_schedule="constant*linear_warmup*rsqrt_decay",
       learning_rate_constant=1.0,
@@ -57,10 +57,15 @@ def basic_params1():
       # Embeddings and softmax.
       shared_embedding_and_softmax_weights=False,
       symbol_modality_num_shards=1,
+      # "host": the embedding shards (and their optimizer slots) in the host's CPU memory
+      # rather than the accelerator's, where the strategy allows (layers/modality.py).
+      embedding_placement="device",
       multiply_embedding_mode="sqrt_depth",
       # Rows of this many tokens, each packing several training examples (attention and
       # loss stay within each example); 0: one example per row, batched by length.
       packed_length=0,
+      # SortaGrad: the first N epochs of training read the examples shortest first.
+      sortagrad_epochs=0,
       # Filled in from the problem by Problem.update_hparams.
       has_inputs=True,
       input_vocab_size=0,

@@ -8,6 +8,11 @@ a dense layer to 30 classes (the character vocabulary's 28 symbols + EOS + blank
 batches of 16 x 400 frames. deep_speech2_large is sized like the ~115M-parameter
 DeepSpeech2: 3 convolutions and 7 batch-normalized bidirectional GRUs of 976 units.
 batch_size counts feature frames (10 ms each) per replica.
+
+deep_speech2_streaming (and _tiny) are the paper's deployable variant: causal convolutions,
+left-to-right GRUs and a lookahead convolution over 10 future frames (200 ms at the GRUs'
+20 ms rate), with features normalized by the training set's global statistics, which a
+stream knows from its first frame, instead of each utterance's own.
 """
 from t2t_lite import registry
 from t2t_lite.hparams.common_hparams import basic_params1
@@ -23,6 +28,11 @@ def add_audio_hparams(hp):
   hp.add_hparam("audio_freq_mask_width", 27)
   hp.add_hparam("audio_time_masks", 2)
   hp.add_hparam("audio_time_mask_width", 40)
+  # utterance: each utterance's own mean/variance; global: the training set's (a stream
+  # knows them from its first frame), measured from the data unless given here.
+  hp.add_hparam("audio_normalization", "utterance")
+  hp.add_hparam("audio_global_mean", [], list)
+  hp.add_hparam("audio_global_std", [], list)
   return hp
 
 
@@ -55,6 +65,10 @@ def deep_speech2_base():
   hp.add_hparam("rnn_hidden_size", 256)
   hp.add_hparam("rnn_norm", "none")  # batch, layer or none (on each GRU's input)
   hp.add_hparam("rnn_dropout", 0.0)
+  hp.add_hparam("rnn_bidirectional", True)
+  hp.add_hparam("conv_causal", False)
+  hp.add_hparam("lookahead_frames", 0)
+  hp.add_hparam("kernels", "auto")  # cudnn on a GPU replica, the hoisted ones on a CPU
   return hp
 
 
@@ -93,4 +107,29 @@ def deep_speech2_tiny():
   hp.rnn_norm = "batch"
   hp.learning_rate_constant = 3e-3
   hp.learning_rate_warmup_steps = 50
+  return hp
+
+
+def _streaming(hp):
+  """A model that transcribes while audio streams in (see the module docstring)."""
+  hp.rnn_bidirectional = False
+  hp.conv_causal = True
+  hp.audio_normalization = "global"
+  return hp
+
+
+@registry.register_hparams
+def deep_speech2_streaming():
+  """deep_speech2_base's shape, streaming: unidirectional GRUs of 256 units (half the
+  bidirectional ones' outputs), lookahead 10 frames (200 ms)."""
+  hp = _streaming(deep_speech2_base())
+  hp.lookahead_frames = 10
+  return hp
+
+
+@registry.register_hparams
+def deep_speech2_streaming_tiny():
+  """deep_speech2_tiny, streaming (tests): lookahead 4 frames (80 ms)."""
+  hp = _streaming(deep_speech2_tiny())
+  hp.lookahead_frames = 4
   return hp

@@ -6,6 +6,7 @@ Each sublayer is layer_norm -> sublayer -> dropout -> residual add ("n" / "da"),
 stack ends with a layer norm. Decoding caches the keys and values of every decoder layer.
 """
 import keras
+import numpy as np
 import tensorflow as tf
 
 from t2t_lite import registry
@@ -15,7 +16,7 @@ from t2t_lite.layers import common
 from t2t_lite.layers.attention import MultiHeadAttention
 from t2t_lite.layers.dropout import Dropout
 from t2t_lite.layers.ffn import DenseReluDense
-from t2t_lite.layers.modality import SharedEmbedding
+from t2t_lite.layers.modality import PLACEMENTS, SharedEmbedding
 from t2t_lite.t2t_model import T2TModel
 
 
@@ -120,6 +121,9 @@ class Transformer(T2TModel):
            "one table for inputs, targets and the softmax"),
       spec("symbol_modality_num_shards", int, "variables the embedding table is split into",
            minimum=1),
+      spec("embedding_placement", str, "where the embedding shards live: the replicas' "
+           "devices, or the host's CPU memory where the strategy allows",
+           choices=PLACEMENTS),
   )
 
   @classmethod
@@ -141,18 +145,22 @@ class Transformer(T2TModel):
       # One table for inputs, targets and the softmax (T2T's symbol_modality).
       self.embedding = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
                                        hp.symbol_modality_num_shards, sqrt_depth,
+                                       placement=hp.embedding_placement,
                                        name="symbol_modality")
       self.input_embedding = self.target_embedding = self.softmax = None
     else:
       self.embedding = None
       self.input_embedding = SharedEmbedding(hp.input_vocab_size, hp.hidden_size,
                                              hp.symbol_modality_num_shards, sqrt_depth,
+                                             placement=hp.embedding_placement,
                                              name="input_modality")
       self.target_embedding = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
                                               hp.symbol_modality_num_shards, sqrt_depth,
+                                              placement=hp.embedding_placement,
                                               name="target_modality")
       self.softmax = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
-                                     hp.symbol_modality_num_shards, name="softmax")
+                                     hp.symbol_modality_num_shards,
+                                     placement=hp.embedding_placement, name="softmax")
     self.input_dropout = Dropout(hp.layer_prepostprocess_dropout)
     # Layers are attributes, not list items: Keras 3 keeps lists out of TF checkpoints.
     self.encoder_layers = self.track_list("encoder_layer", [
@@ -242,11 +250,10 @@ class Transformer(T2TModel):
     memory_bias = None
     if hp.has_inputs:
       memory, memory_bias = self.encode(inputs, training=False)
-      memory = tf.repeat(memory, rows_per_example, axis=0)
-      memory_bias = tf.repeat(memory_bias, rows_per_example, axis=0)
-      rows = tf.shape(memory)[0]
-      # Encoder keys/values are fixed for the whole search: computed once, not carried
-      # in the loop state (which beam search reorders every step).
+      rows = tf.shape(memory)[0] * rows_per_example
+      # Encoder keys/values are fixed for the whole search: computed once per example
+      # (the attention batches an example's beams against them), not carried in the loop
+      # state (which beam search reorders every step).
       for i, layer in enumerate(self.decoder_layers):
         k, v = layer.encdec_attention.fn.memory_kv(memory)
         encdec[i] = {"memory_k": k, "memory_v": v}
@@ -280,6 +287,59 @@ class Transformer(T2TModel):
 
     return symbols_to_logits_fn, state
 
+  # -- serving (CTranslate2) ----------------------------------------------------------------
+  def ctranslate2_spec(self, num_positions):
+    """The same network in CTranslate2's terms: a pre-norm Transformer (TransformerSpec, or
+    TransformerDecoderModelSpec without inputs) with ReLU, the stacks' final layer norms,
+    this model's epsilon, no attention biases, sqrt(d)-scaled embeddings (or unscaled), and
+    the decoder starting from a zero vector (Tensor2Tensor embeds its start symbol, the
+    padding id 0, as zeros). Positions get Tensor2Tensor's own sinusoid table from position
+    0 (CTranslate2's built-in table starts at 1). CTranslate2's linear weights are
+    [out, in]: Keras kernels transposed."""
+    from ctranslate2 import specs  # the optional [serve] dependency
+
+    hp = self.hparams
+    n_dec = len(self.decoder_layers)
+    relu = specs.common_spec.Activation.RELU
+    if hp.has_inputs:
+      spec = specs.TransformerSpec.from_config((len(self.encoder_layers), n_dec),
+                                               hp.num_heads, pre_norm=True, activation=relu)
+      encoder, decoder = spec.encoder, spec.decoder
+    else:
+      spec = specs.TransformerDecoderModelSpec.from_config(n_dec, hp.num_heads,
+                                                           pre_norm=True, activation=relu)
+      encoder, decoder = None, spec.decoder
+    spec.config.layer_norm_epsilon = hp.norm_epsilon
+    if hp.pos == "timing":
+      positions = common.timing_signal(num_positions, hp.hidden_size)[0].numpy()
+    else:  # CTranslate2 always adds a table: a zero one adds nothing
+      positions = np.zeros([num_positions, hp.hidden_size], np.float32)
+    scale = hp.multiply_embedding_mode == "sqrt_depth"
+    target_table = _numpy((self.embedding or self.target_embedding).table())
+    decoder.embeddings.weight = target_table
+    decoder.scale_embeddings = scale
+    decoder.start_from_zero_embedding = True
+    decoder.position_encodings.encodings = positions
+    for layer_spec, layer in zip(decoder.layer, self.decoder_layers):
+      _set_attention(layer_spec.self_attention, layer.self_attention)
+      if encoder is not None:
+        _set_attention(layer_spec.attention, layer.encdec_attention)
+      _set_ffn(layer_spec.ffn, layer.ffn)
+    _set_norm(decoder.layer_norm, self.decoder_norm)
+    # The softmax weights: the shared table itself (CTranslate2 aliases equal weights).
+    decoder.projection.weight = (target_table if self.embedding is not None
+                                 else _numpy(self.softmax.table()))
+    if encoder is not None:
+      encoder.embeddings[0].weight = (target_table if self.embedding is not None
+                                      else _numpy(self.input_embedding.table()))
+      encoder.scale_embeddings = scale
+      encoder.position_encodings.encodings = positions
+      for layer_spec, layer in zip(encoder.layer, self.encoder_layers):
+        _set_attention(layer_spec.self_attention, layer.self_attention)
+        _set_ffn(layer_spec.ffn, layer.ffn)
+      _set_norm(encoder.layer_norm, self.encoder_norm)
+    return spec
+
   # -- measurement (t2t-benchmark) ----------------------------------------------------------
   @classmethod
   def train_flops(cls, hp, shape):
@@ -298,3 +358,31 @@ class Transformer(T2TModel):
                                   n_dec * (tgt_len ** 2 + cross * tgt_len * src_len))
     softmax = 6 * hp.target_vocab_size * d * batch * tgt_len
     return dense + attention + softmax
+
+
+def _numpy(tensor):
+  """A weight as a contiguous float32 array (variables are float32 under every policy)."""
+  return np.ascontiguousarray(tf.cast(tensor, tf.float32).numpy())
+
+
+def _set_norm(spec, norm):
+  spec.gamma, spec.beta = _numpy(norm.gamma), _numpy(norm.beta)
+
+
+def _set_attention(spec, block):
+  """A ResidualSublayer of MultiHeadAttention: its layer norm and bias-free projections.
+  Self-attention's fused q|k|v kernel is CTranslate2's fused linear_0; cross-attention's
+  q is linear_0 and its fused k|v kernel linear_1 (heads are contiguous column blocks in
+  both)."""
+  attention = block.fn
+  _set_norm(spec.layer_norm, block.norm)
+  kernels = ([attention.qkv] if attention.self_attention else [attention.q, attention.kv])
+  for linear, kernel in zip(spec.linear, kernels + [attention.out]):
+    linear.weight = _numpy(kernel).T.copy()
+
+
+def _set_ffn(spec, block):
+  _set_norm(spec.layer_norm, block.norm)
+  for linear, dense in ((spec.linear_0, block.fn.inner), (spec.linear_1, block.fn.outer)):
+    linear.weight = _numpy(dense.kernel).T.copy()
+    linear.bias = _numpy(dense.bias)

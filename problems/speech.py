@@ -11,14 +11,22 @@ setting vocab=sentencepiece, a SentencePiece model trained on the training trans
   librispeech       LibriSpeech 960 h through TFDS (dev: dev_clean)
   librispeech_clean100  LibriSpeech train_clean100 only
 """
+import glob
+import hashlib
+import json
 import os
 
 import tensorflow as tf
 
 from t2t_lite import registry, speech_metrics
 from t2t_lite.data import audio, problem
-from t2t_lite.data.speech_encoders import CharacterEncoder, SentencePieceEncoder
+from t2t_lite.data.speech_encoders import (
+  CharacterEncoder,
+  SentencePieceEncoder,
+  normalize_transcript,
+)
 from t2t_lite.data.text_encoder import TokenTextEncoder, ensure_dir
+from t2t_lite.decoding import ngram_lm
 from t2t_lite.decoding.audio_decoder import AudioDecoder
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
@@ -34,7 +42,18 @@ class SpeechProblem(problem.Problem):
   _tmp_dir = None
 
   def default_settings(self):
-    return HParams(vocab="char", sentencepiece_vocab_size=256)
+    # lm_order: datagen also estimates a word n-gram LM of this order (0: none) from the
+    # training transcripts and the lines of lm_text_files (comma-separated globs).
+    return HParams(vocab="char", sentencepiece_vocab_size=256, lm_order=3, lm_text_files="")
+
+  def check_settings(self, settings):
+    if settings.lm_order < 0 or settings.lm_order == 1:
+      raise UserError(f"--problem_settings lm_order={settings.lm_order} must be >= 2 (or 0: "
+                      "no language model)")
+
+  def lm_path(self, data_dir):
+    """Where datagen writes the word language model (an ARPA file)."""
+    return os.path.join(data_dir, f"{self.name}.lm.arpa")
 
   @property
   def decoder_class(self):
@@ -106,7 +125,34 @@ class SpeechProblem(problem.Problem):
     self.check_hparams(hparams)
     hparams.target_vocab_size = self.feature_encoders(data_dir)["targets"].vocab_size
     hparams.input_vocab_size = 0  # audio features, not ids
+    if (hparams.audio_normalization == "global" and not hparams.audio_global_mean
+        and not hparams.audio_global_std):
+      hparams.audio_global_mean, hparams.audio_global_std = self.global_statistics(
+          data_dir, hparams)
     return hparams
+
+  def global_statistics(self, data_dir, hparams):
+    """(mean, std) of the unnormalized features over the first GLOBAL_STATS_UTTERANCES
+    training utterances (round-robin over the shards), measured once per front-end
+    configuration and kept in data_dir."""
+    front_end = {k: hparams.get(k) for k in ("audio_num_mel_bins", "audio_frame_length_ms",
+                                             "audio_frame_step_ms", "audio_add_deltas")}
+    key = hashlib.sha256(json.dumps(front_end, sort_keys=True).encode()).hexdigest()[:12]
+    path = os.path.join(data_dir, f"{self.name}.feature_stats.{key}.json")
+    if tf.io.gfile.exists(path):
+      with tf.io.gfile.GFile(path) as f:
+        stats = json.load(f)
+      return stats["mean"], stats["std"]
+    files = self.data_files(data_dir, problem.TRAIN)
+    ds = tf.data.Dataset.from_tensor_slices(files).interleave(
+        tf.data.TFRecordDataset, cycle_length=len(files), block_length=1)
+    ds = ds.map(self.decode_example).take(audio.GLOBAL_STATS_UTTERANCES)
+    mean, std = audio.global_statistics((ex["waveform"].numpy() for ex in ds), hparams)
+    tmp = path + ".tmp"
+    with tf.io.gfile.GFile(tmp, "w") as f:
+      json.dump({"front_end": front_end, "mean": mean, "std": std}, f)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+    return mean, std
 
   def detokenizer(self, data_dir):
     encoder = self.feature_encoders(data_dir)["targets"]
@@ -117,6 +163,36 @@ class SpeechProblem(problem.Problem):
     self._tmp_dir = tmp_dir  # write_vocab trains SentencePiece on the raw transcripts
     ensure_dir(data_dir)
     super().generate_data(data_dir, tmp_dir, log)
+    self.write_language_model(data_dir, tmp_dir, log)
+
+  def lm_sentences(self, tmp_dir):
+    """The language model's text: normalized training transcripts, then the lines of
+    lm_text_files."""
+    for text in self.transcripts(tmp_dir, problem.TRAIN):
+      yield normalize_transcript(text)
+    patterns = [p.strip() for p in self.settings.lm_text_files.split(",") if p.strip()]
+    for pattern in patterns:
+      paths = sorted(glob.glob(os.path.expanduser(pattern)))
+      if not paths:
+        raise UserError(f"--problem_settings lm_text_files: {pattern} matches no file")
+      for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+          for line in f:
+            line = normalize_transcript(line)
+            if line:
+              yield line
+
+  def write_language_model(self, data_dir, tmp_dir, log=print):
+    """Estimates the word n-gram LM (setting lm_order) into data_dir, once."""
+    order, path = self.settings.lm_order, self.lm_path(data_dir)
+    if order <= 0:
+      return
+    if tf.io.gfile.exists(path):
+      log(f"{self.name}: language model {path} already there, keeping it")
+      return
+    counts = ngram_lm.estimate_arpa(self.lm_sentences(tmp_dir), path, order)
+    log(f"{self.name}: wrote a {order}-gram language model ("
+        + ", ".join(f"{n}-grams {c}" for n, c in counts.items()) + f") to {path}")
 
   def generate_encoded_samples(self, data_dir, tmp_dir, split):
     encoder = self.feature_encoders(data_dir)["targets"]
@@ -132,6 +208,10 @@ class SpeechProblem(problem.Problem):
     parsed = tf.io.parse_single_example(serialized, self.example_spec())
     return {"waveform": tf.io.decode_raw(parsed["waveform"], tf.int16),
             "targets": tf.cast(tf.sparse.to_dense(parsed["targets"]), tf.int32)}
+
+  def sort_length(self, example):
+    """Samples of the waveform (its frames grow with them)."""
+    return tf.shape(example["waveform"])[0]
 
   def preprocess_example(self, example, training, hparams):
     self.check_hparams(hparams)

@@ -22,6 +22,8 @@ BATCHING = (
          "max_length", eval_time=True),
     spec("packed_length", int, "rows of this many tokens packing several training examples "
          "(0: no packing)", minimum=0),
+    spec("sortagrad_epochs", int, "SortaGrad: the first N epochs of training read the "
+         "examples shortest first (in length-bucketed batches), then shuffled", minimum=0),
 )
 
 OPTIMIZATION = (
@@ -45,7 +47,8 @@ OPTIMIZATION = (
     spec("gradient_accumulation_steps", int, "micro-batches per update", minimum=1),
     spec("learning_rate_schedule", str, "registered factors multiplied, e.g. "
          "constant*linear_warmup*rsqrt_decay"),
-    spec("learning_rate_constant", float, "the 'constant' factor", minimum=0),
+    spec("learning_rate_constant", float, "the 'constant' factor (0 would never train)",
+         above=0),
     spec("learning_rate_warmup_steps", int, "steps of linear warmup", minimum=0),
     spec("learning_rate_decay_steps", int, "steps of 'linear_decay' at the end of training",
          minimum=0),
@@ -58,8 +61,10 @@ AVERAGING = (
 )
 
 PRECISION = (
-    spec("activation_dtype", str, "the compute dtype; variables stay float32",
-         choices=("float32", "bfloat16", "float16"), eval_time=True),
+    spec("activation_dtype", str, "the compute dtype; variables stay float32 (auto: "
+         "bfloat16 where this machine runs it faster, else float32; measured once per "
+         "machine and recorded in the run's hparams.json)",
+         choices=("float32", "bfloat16", "float16", "auto"), eval_time=True),
     spec("mixed_precision_optimizer_init_loss_scale", float,
          "float16: the dynamic loss scale starts here", minimum=1),
     spec("mixed_precision_loss_scale_growth_steps", int,

@@ -65,11 +65,25 @@ class RunOptions(options.Options):
   worker_gpu: int = setting(0, "Replicas for --strategy=mirrored (0: all GPUs).", minimum=0)
   tpu: str | None = setting(None, "For --strategy=tpu: the Cloud TPU's name or grpc:// "
                             "address, or 'local' on a TPU VM.")
+  all_reduce: str = setting(
+      "auto", "How synchronous replicas sum gradients: auto (TensorFlow's choice), ring "
+      "(multi_worker_mirrored's ring all-reduce over gRPC) or nccl (NCCL between GPUs; "
+      "mirrored and multi_worker_mirrored).", choices=strategies.ALL_REDUCE)
+  all_reduce_pack_bytes: int = setting(
+      0, "multi_worker_mirrored: all-reduce the gradients in packs of this many bytes, "
+      "fewer and larger collectives (0: TensorFlow's choice).", minimum=0)
   deterministic: bool = setting(
       False, "Deterministic ops (TF op determinism; seeds from --random_seed): a run "
       "killed at any step and rerun ends bit-identical to an uninterrupted one.")
   eval_timeout_secs: int = setting(3600, "continuous_eval stops after this long without "
                                    "a new checkpoint.", minimum=1)
+
+  def __post_init__(self):
+    super().__post_init__()
+    strategies.check_settings(self.strategy, self.worker_gpu, self.tpu)
+
+  def all_reduce_settings(self) -> strategies.AllReduce:
+    return strategies.AllReduce(self.all_reduce, self.all_reduce_pack_bytes)
 
 
 @gin.configurable("hparams")
@@ -100,11 +114,12 @@ def check_names_in_hparams(hparams):
   registry.optimizers.get(hparams.optimizer)
 
 
-def validate(problem, model_cls, hparams):
+def validate(problem, model_cls, hparams, between_hparams=True):
   """The one check of hparams before a run: the model's and the engine's declarations,
   the problem's, the names inside them, and that the problem's examples carry what the
-  model reads."""
-  model_cls.validate_hparams(hparams)
+  model reads. between_hparams=False leaves out the model's checks between hparams
+  (T2TModel.check_hparams)."""
+  model_cls.validate_hparams(hparams, between_hparams)
   problem.check_hparams(hparams)
   check_names_in_hparams(hparams)
   check_features(problem, model_cls, hparams)
@@ -127,14 +142,15 @@ def check_features(problem, model_cls, hparams):
                       "this problem")
 
 
-def resolve(problem_name, model_name, hparams_set, hparams_overrides=""):
-  """(problem instance, model class, hparams) with the overrides applied and checked."""
+def resolve(problem_name, model_name, hparams_set, hparams_overrides="", between_hparams=True):
+  """(problem instance, model class, hparams) with the overrides applied and checked
+  (between_hparams: as in validate)."""
   problem = registry.problem(problem_name)
   model_cls = registry.model(model_name)
   hparams = apply_overrides(registry.hparams(hparams_set), hparams_overrides)
   if "has_inputs" in hparams:  # the problem's, known before its data (update_hparams)
     hparams.has_inputs = problem.has_inputs
-  validate(problem, model_cls, hparams)
+  validate(problem, model_cls, hparams, between_hparams)
   return problem, model_cls, hparams
 
 

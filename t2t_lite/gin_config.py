@@ -14,10 +14,11 @@ import re
 import gin
 
 # The modules that declare gin configurables (experiment.*, run.*, hparams.*, Trainer.*,
-# make_dataset.*): imported here so that every binary can parse any run's config.gin.
+# make_dataset.*, study_trial.*): imported here so that every binary can parse any run's config.gin.
 from t2t_lite import experiment  # noqa: F401
 from t2t_lite.data import input_pipeline  # noqa: F401
 from t2t_lite.errors import UserError, suggestion
+from t2t_lite.sweep import pruning  # noqa: F401
 from t2t_lite.training import run_dir, trainer  # noqa: F401
 
 CONFIG_FILE = "config.gin"

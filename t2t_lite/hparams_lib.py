@@ -23,7 +23,7 @@ def _type_name(t):
   return {bool: "bool", int: "int", float: "float", str: "string", list: "list"}.get(t, str(t))
 
 
-def parse_scalar(text):
+def parse_scalar(text: str) -> bool | int | float | str:
   """A string from the command line -> bool/int/float/str, without eval."""
   low = text.lower()
   if low in ("true", "false"):
@@ -38,7 +38,7 @@ def parse_scalar(text):
   return text
 
 
-def split_top_level(text):
+def split_top_level(text: str) -> list[str]:
   """Splits 'a=1,b=[1,2],c=x' on the commas that are not inside brackets."""
   parts, depth, cur = [], 0, []
   for ch in text:
@@ -55,7 +55,7 @@ def split_top_level(text):
   return [p.strip() for p in parts if p.strip()]
 
 
-def parse_value(text, type_=None):
+def parse_value(text: str, type_: type | None = None):
   """A command-line value: a list '[1,2]', or a scalar; kept as text for a str setting
   whose value looks like a number."""
   if text.startswith("[") and text.endswith("]"):
@@ -69,13 +69,13 @@ def parse_value(text, type_=None):
 class HParams:
   """A bag of named, typed hyperparameters."""
 
-  def __init__(self, **kwargs):
+  def __init__(self, **kwargs) -> None:
     object.__setattr__(self, "_types", {})
     for k, v in kwargs.items():
       self.add_hparam(k, v)
 
   # -- definition -----------------------------------------------------------------------
-  def add_hparam(self, name, value, type_=None):
+  def add_hparam(self, name: str, value, type_: type | None = None) -> None:
     if name in self._types:
       raise ValueError(f"hparam '{name}' already exists")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -83,7 +83,7 @@ class HParams:
     self._types[name] = type_ or (type(value) if value is not None else None)
     object.__setattr__(self, name, self._coerce(name, value) if value is not None else None)
 
-  def del_hparam(self, name):
+  def del_hparam(self, name: str) -> None:
     self._types.pop(name)
     object.__delattr__(self, name)
 
@@ -92,10 +92,10 @@ class HParams:
       raise UserError(f"unknown hparam '{name}'{suggestion(name, self._types)}")
     object.__setattr__(self, name, self._coerce(name, value))
 
-  def __contains__(self, name):
+  def __contains__(self, name: str) -> bool:
     return name in self._types
 
-  def get(self, name, default=None):
+  def get(self, name: str, default=None):
     return getattr(self, name) if name in self._types else default
 
   # -- typing ---------------------------------------------------------------------------
@@ -112,11 +112,11 @@ class HParams:
                       f"({_type_name(type(value))})")
     return value
 
-  def set_hparam(self, name, value):
+  def set_hparam(self, name: str, value) -> None:
     setattr(self, name, value)
 
   # -- overrides --------------------------------------------------------------------------
-  def parse(self, overrides):
+  def parse(self, overrides: str) -> "HParams":
     """Applies 'k1=v1,k2=v2' (T2T syntax). Lists: 'k=[1,2,3]'. Returns self."""
     if not overrides:
       return self
@@ -130,7 +130,7 @@ class HParams:
       setattr(self, name, parse_value(text, self._types[name]))
     return self
 
-  def override_from_dict(self, values):
+  def override_from_dict(self, values: dict) -> "HParams":
     for k, v in values.items():
       if k not in self._types:
         raise UserError(f"unknown hparam '{k}'{suggestion(k, self._types)}")
@@ -138,14 +138,14 @@ class HParams:
     return self
 
   # -- serialization ----------------------------------------------------------------------
-  def values(self):
+  def values(self) -> dict:
     return {k: getattr(self, k) for k in self._types}
 
-  def to_json(self, indent=2):
+  def to_json(self, indent: int = 2) -> str:
     return json.dumps(self.values(), indent=indent, sort_keys=True)
 
   @classmethod
-  def from_json(cls, text):
+  def from_json(cls, text: str) -> "HParams":
     try:
       values = json.loads(text)
     except json.JSONDecodeError as e:
@@ -154,7 +154,7 @@ class HParams:
       raise UserError("hparams.json must hold a JSON object of hparam values")
     return cls(**values)
 
-  def copy(self):
+  def copy(self) -> "HParams":
     new = HParams()
     for k, t in self._types.items():
       new.add_hparam(k, _copy_value(getattr(self, k)), type_=t)
@@ -169,30 +169,38 @@ def _copy_value(v):
 
 
 # -- declarations ---------------------------------------------------------------------------
+def _number(x):
+  """A bound as a user reads it: 2147483647, not 2.14748e+09; 0.5 and 1e-06 as usual."""
+  return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Bounds:
   """The values a setting or hparam accepts beside its type: minimum and maximum are
-  inclusive, above and below exclusive (dropout < 1, a temperature > 0)."""
+  inclusive, above and below exclusive (dropout < 1, a temperature > 0); `also` lists
+  values accepted outside the range (the -1 of "-1: all")."""
   minimum: float | None = None
   maximum: float | None = None
   above: float | None = None
   below: float | None = None
   choices: tuple = ()
+  also: tuple = ()
 
   def problem(self, value):
     """Why `value` is not allowed (None when it is)."""
-    if value is None:
+    if value is None or value in self.also:
       return None
     if self.choices and value not in self.choices:
       return f"must be one of {', '.join(map(str, self.choices))}"
+    alternative = "".join(f" or {_number(a)}" for a in self.also)
     if self.minimum is not None and value < self.minimum:
-      return f"must be >= {self.minimum:g}"
+      return f"must be >= {_number(self.minimum)}{alternative}"
     if self.maximum is not None and value > self.maximum:
-      return f"must be <= {self.maximum:g}"
+      return f"must be <= {_number(self.maximum)}{alternative}"
     if self.above is not None and value <= self.above:
-      return f"must be > {self.above:g}"
+      return f"must be > {_number(self.above)}{alternative}"
     if self.below is not None and value >= self.below:
-      return f"must be < {self.below:g}"
+      return f"must be < {_number(self.below)}{alternative}"
     return None
 
   def invalid_values(self, type_):
@@ -202,8 +210,10 @@ class Bounds:
       out.append("not_a_choice" if type_ is str else max(self.choices) + 1)
     for bound, delta in ((self.minimum, -1), (self.maximum, 1), (self.above, 0),
                          (self.below, 0)):
-      if bound is not None:
+      if bound is not None and type_(bound + delta) not in self.also:
         out.append(type_(bound + delta))
+    if self.minimum is not None and self.also:  # below the range and every exception
+      out.append(type_(min(self.minimum, *self.also) - 1))
     return out
 
 
@@ -219,12 +229,13 @@ class HParamSpec:
   eval_time: bool = False
 
 
-def spec(name, type_, help, *, eval_time=False, **bounds):  # noqa: A002 (absl's word)
+def spec(name: str, type_: type, help: str, *, eval_time: bool = False,
+         **bounds) -> HParamSpec:
   """An HParamSpec; `bounds` are Bounds' fields."""
   return HParamSpec(name, type_, help, Bounds(**bounds), eval_time)
 
 
-def validate(hp, specs, owner, kind="hparams"):
+def validate(hp: HParams, specs, owner: str, kind: str = "hparams") -> None:
   """Raises UserError for the first hparam of `specs` that `hp` lacks, has the wrong type,
   or holds a value outside its declaration. `owner` names who needs them ("model x")."""
   missing = [s.name for s in specs if s.name not in hp]
@@ -243,7 +254,7 @@ def validate(hp, specs, owner, kind="hparams"):
       raise UserError(f"hparam {s.name}={value!r} {problem}")
 
 
-def merge_specs(*groups):
+def merge_specs(*groups) -> list[HParamSpec]:
   """One list of specs; an hparam declared by two readers must be declared the same."""
   seen = {}
   for s in (s for g in groups for s in g):

@@ -121,6 +121,31 @@ def register_metric(name: str, compute: Callable[[dict], float], *,
   return METRICS[name]
 
 
+def direction(name: str) -> bool | None:
+  """Whether a larger value of metric `name` is a better model, as declared with the
+  metric (METRICS here, decoder.DECODED_METRICS for metrics of decoded text, either
+  extended by register_metric / register_decoded_metric); a mixture member's `member/metric`
+  takes the direction of `metric`. None for a name nobody declared.
+
+  The one place that ranks trials (t2t-sweep), keeps the best checkpoint (--best_metric)
+  and steers a search reads directions from."""
+  # decoder imports this module (through t2t_model): imported here, not at the top.
+  from t2t_lite.decoding import decoder
+  base = name.rsplit("/", 1)[-1]
+  if base in METRICS:
+    return METRICS[base].higher_is_better
+  if base in decoder.DECODED_METRICS:
+    return decoder.DECODED_METRICS[base].higher_is_better
+  return None
+
+
+def higher_is_better(name: str) -> bool:
+  """direction(name), where a name nobody declared (a training curve such as `loss` has
+  no declared direction) counts as higher-is-better."""
+  declared = direction(name)
+  return True if declared is None else declared
+
+
 def check_names(names, problem_name):
   for n in names:
     if n not in METRICS:

@@ -1,6 +1,9 @@
 """Mixed precision from hparams: `activation_dtype` picks the Keras dtype policy.
 
-float32 (the default), bfloat16 or float16. Under the 16-bit policies variables stay
+float32 (the default), bfloat16 or float16, or auto: bfloat16 where this machine runs it
+faster, else float32 (machine.py measures that once per machine). `resolve_auto` turns
+auto into the dtype before a model is built; the run's hparams.json records that dtype,
+so evaluation and decoding build the model the run trained. Under the 16-bit policies variables stay
 float32 and layers compute in 16 bits (Keras autocasts a layer's float32 variables to its
 compute dtype inside the layer's call). What needs float32 range or precision computes
 in float32: layer normalization (Keras does it), the attention softmax (layers/attention.py),
@@ -15,18 +18,38 @@ import contextlib
 
 import keras
 
-from t2t_lite.errors import UserError
+from t2t_lite import machine
 
 # activation_dtype -> Keras dtype policy
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+AUTO = "auto"
+
+
+def resolve_auto(hparams, log, run_dtype=None):
+  """Replaces activation_dtype=auto by a dtype: `run_dtype` (the dtype of the run being
+  resumed, from its hparams.json), else this machine's choice (machine.py, logged).
+  Other values are kept. Returns the dtype."""
+  dtype = hparams.get("activation_dtype", "float32")
+  if dtype != AUTO:
+    return dtype
+  if run_dtype and run_dtype != AUTO:
+    dtype = run_dtype
+    log(f"activation_dtype=auto -> {dtype} (the run being resumed trained in it)")
+  else:
+    choice = machine.choose_activation_dtype()
+    dtype = choice.dtype
+    log(choice.describe())
+  hparams.set_hparam("activation_dtype", dtype)
+  return dtype
 
 
 def activation_dtype(hparams):
-  """The hparam's value; runs saved before it existed trained in float32."""
-  dtype = hparams.get("activation_dtype", "float32")
-  if dtype not in POLICIES:
-    raise UserError(f"hparam activation_dtype='{dtype}' must be one of "
-                    f"{', '.join(POLICIES)}")
+  """The hparam's value (validated against engine_hparams' declaration before a model is
+  built; "auto" resolved by resolve_auto first)."""
+  dtype = hparams.activation_dtype
+  if dtype == AUTO:  # a programming error: every binary resolves it first
+    raise ValueError("activation_dtype=auto must be resolved (mixed_precision.resolve_auto) "
+                     "before a model is built")
   return dtype
 
 

@@ -41,12 +41,14 @@ class Declaration:
   bounds: Bounds = Bounds()
 
 
-def setting(default: Any, help: str, *, flag: str | None = None,  # noqa: A002 (absl's word)
+def setting(default: Any, help: str, *, flag: str | None = None,
             minimum: float | None = None, maximum: float | None = None,
-            above: float | None = None, below: float | None = None, choices: tuple = ()):
-  """A dataclass field declaring one setting (see the module docstring)."""
+            above: float | None = None, below: float | None = None, choices: tuple = (),
+            also: tuple = ()):
+  """A dataclass field declaring one setting (see the module docstring); `also` lists
+  values accepted outside minimum..maximum (e.g. -1 for "all")."""
   return dataclasses.field(default=default, metadata={_KEY: Declaration(
-      help, flag, Bounds(minimum, maximum, above, below, tuple(choices)))})
+      help, flag, Bounds(minimum, maximum, above, below, tuple(choices), tuple(also)))})
 
 
 def value_type(annotation):
@@ -60,6 +62,9 @@ class Options:
   """Base of the option groups. Subclasses are made with `group()`."""
 
   gin_name: ClassVar[str | None] = None
+  # False for a group whose settings live inside one flag's 'name=value,...' string
+  # (from_string, e.g. --decode_hparams): its fields are not flags of their own.
+  field_flags: ClassVar[bool] = True
 
   def __post_init__(self):
     for field in dataclasses.fields(self):
@@ -85,6 +90,8 @@ class Options:
   @classmethod
   def flag_name(cls, name):
     """The command-line flag of a field ("" when it has none)."""
+    if not cls.field_flags:
+      return ""
     flag = dict((n, d.flag) for n, _, d, _ in cls.declarations())[name]
     return name if flag is None else flag
 

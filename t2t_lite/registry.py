@@ -15,7 +15,7 @@ _first_cap_re = re.compile("(.)([A-Z][a-z0-9]+)")
 _all_cap_re = re.compile("([a-z0-9])([A-Z])")
 
 
-def default_name(obj_or_name):
+def default_name(obj_or_name) -> str:
   """Tensor2Tensor's conversion of a CamelCase class name to snake_case."""
   name = obj_or_name if isinstance(obj_or_name, str) else obj_or_name.__name__
   s1 = _first_cap_re.sub(r"\1_\2", name)
@@ -46,12 +46,12 @@ class Registry:
   keep: it must subclass it, and the base's `check_registration(cls)` runs at registration,
   so a missing hook or a misspelled one is an error there, not mid-run."""
 
-  def __init__(self, kind, contract=None):
+  def __init__(self, kind: str, contract: str | None = None) -> None:
     self.kind = kind
     self.contract = contract
     self._items = {}
 
-  def register(self, name=None):
+  def register(self, name: str | None = None):
     """Decorator: `@register` or `@register("name")`."""
     if callable(name) and not isinstance(name, str):
       return self._add(default_name(name), name)
@@ -82,16 +82,16 @@ class Registry:
                       f"{class_name}")
     cls.check_registration()  # declared by the base
 
-  def get(self, name):
+  def get(self, name: str):
     if name not in self._items:
       raise UserError(f"unknown {self.kind} '{name}'{suggestion(name, self._items)} "
                       f"(t2t-trainer --registry_help lists them all)")
     return self._items[name]
 
-  def __contains__(self, name):
+  def __contains__(self, name: str) -> bool:
     return name in self._items
 
-  def names(self):
+  def names(self) -> list[str]:
     return sorted(self._items)
 
 
@@ -110,7 +110,7 @@ register_optimizer = optimizers.register
 register_learning_rate_schedule = learning_rate_schedules.register
 
 
-def problem(name):
+def problem(name: str):
   """An instance of the registered problem `name`, or of the mixture `a+b` of registered
   problems."""
   if MIXTURE_SEPARATOR in name:
@@ -123,11 +123,11 @@ def problem(name):
 MIXTURE_SEPARATOR = "+"
 
 
-def model(name):
+def model(name: str) -> type:
   return models.get(name)
 
 
-def hparams(name):
+def hparams(name: str):
   """A fresh HParams from the registered hparams set `name`."""
   hp = hparams_sets.get(name)()
   if hp is None:
@@ -135,7 +135,7 @@ def hparams(name):
   return hp
 
 
-def check_hook_names(cls, base, what):
+def check_hook_names(cls: type, base: type, what: str) -> None:
   """Raises UserError when `cls` defines a name one typo away from a hook of `base` that it
   does not define itself: a misspelled override would silently never be called."""
   hooks = {n for n in dir(base) if not n.startswith("_")}
@@ -149,7 +149,7 @@ def check_hook_names(cls, base, what):
                       f"you mean {near[0]}? ({_where(cls)})")
 
 
-def hparams_sets_having(names, limit=3):
+def hparams_sets_having(names, limit: int = 3) -> list[str]:
   """Up to `limit` registered hparams sets that define every one of `names`."""
   found = []
   for set_name in hparams_sets.names():
@@ -159,7 +159,7 @@ def hparams_sets_having(names, limit=3):
   return found[:limit]
 
 
-def help_string():
+def help_string() -> str:
   """What --registry_help prints."""
   sections = [("Problems", problems), ("Models", models), ("HParams sets", hparams_sets),
               ("Ranged HParams", ranged_hparams), ("Optimizers", optimizers),

@@ -9,6 +9,8 @@ A model maps a features dict to logits and declares everything the engine needs 
                             get greedy/beam search over `decoding_fn` (cached when the model
                             implements it, else rerunning `call` on the prefix); models of
                             other inputs (speech) override predict.
+  ctranslate2_spec          the model as a CTranslate2 model (serving/ctranslate2_export.py),
+                            for models CTranslate2 can run.
   train_flops, benchmark_*  what t2t-benchmark measures: the model FLOPs of a training step
                             (None: no MFU), synthetic batches, the throughput unit.
 
@@ -97,12 +99,14 @@ class T2TModel(keras.Model):
     return merge_specs(engine_hparams.SPECS, cls.hparam_specs())
 
   @classmethod
-  def validate_hparams(cls, hp: HParams) -> None:
+  def validate_hparams(cls, hp: HParams, between_hparams: bool = True) -> None:
     """The one check of an hparams set for this model: every hparam the engine and the
-    model read is present, typed and within its declaration, then check_hparams. Cheap:
+    model read is present, typed and within its declaration, then check_hparams (unless
+    between_hparams is False: a search checks each end of its ranges alone). Cheap:
     builds nothing. Raises UserError."""
     hparams_lib.validate(hp, cls.all_hparam_specs(), f"model {cls.registry_name()}")
-    cls.check_hparams(hp)
+    if between_hparams:
+      cls.check_hparams(hp)
 
   @classmethod
   def check_hparams(cls, hp: HParams) -> None:
@@ -190,6 +194,26 @@ class T2TModel(keras.Model):
                       temperature=s.temperature, top_k=s.top_k, seed=s.seed,
                       length_penalty=s.length_penalty, return_beams=s.return_beams)
 
+  @classmethod
+  def streams(cls, hp: HParams) -> bool:
+    """Whether `stream` can decode with these hparams (input arriving in chunks)."""
+    return False
+
+  def initial_stream_state(self, batch: int = 1) -> dict[str, tf.Tensor]:
+    """Streaming models: the state of `batch` streams before their first chunk."""
+    raise NotImplementedError(f"model {self.registry_name()} does not stream")
+
+  def stream(self, inputs, state, final):
+    """Streaming models: (outputs that the chunk `inputs` completes, the new state)."""
+    raise NotImplementedError(f"model {self.registry_name()} does not stream")
+
+  def frame_log_probs(self, features: Features) -> tuple[tf.Tensor, tf.Tensor]:
+    """CTC models: (per-frame log-probabilities [b, t, classes] with the blank at 0, the
+    frames of each example [b]), for decoders that search outside the graph (e.g. with a
+    word language model)."""
+    raise NotImplementedError(f"model {self.registry_name()} emits no per-frame "
+                              "probabilities")
+
   def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True,
                   batch_size=None):
     """(symbols_to_logits_fn, initial state) for search.py.
@@ -224,6 +248,14 @@ class T2TModel(keras.Model):
                          self.hparams.target_vocab_size, beam_size=beam_size, alpha=alpha,
                          extra_length=extra_length, temperature=temperature, top_k=top_k,
                          seed=seed, length_penalty=length_penalty, return_beams=return_beams)
+
+  def ctranslate2_spec(self, num_positions: int):
+    """This model as a CTranslate2 model specification (a `ctranslate2.specs` model spec
+    with every weight and the model's own config set; the exporter adds vocabularies and
+    special tokens), for t2t-exporter --export_format=ctranslate2. None (the default):
+    CTranslate2 has no equivalent of this model. `num_positions`: the positions a position
+    table must cover (the longest source or output the export will translate)."""
+    return None
 
   # -- measurement (t2t-benchmark) ----------------------------------------------------------
   # What training throughput counts, and whether decoding runs to a requested length

@@ -43,15 +43,38 @@ def synthesize(text, rng):
   return signal
 
 
-def write_corpus(folder, num_train=300, num_dev=40, seed=0):
-  """Writes the WAVs and manifests; returns {split: manifest path}."""
+def word_list(count, seed=1):
+  """`count` distinct words of 2-4 letters: a closed vocabulary, as real speech has."""
+  rng = np.random.default_rng(seed)
+  words = []
+  while len(words) < count:
+    word = "".join(rng.choice(list(LETTERS), int(rng.integers(2, 5))))
+    if word not in words:
+      words.append(word)
+  return words
+
+
+def sentence_from(words, rng):
+  """1-3 words of `words`, each half the time the one after the previous in the list (a
+  language a word n-gram model can learn)."""
+  out = [words[int(rng.integers(len(words)))]]
+  for _ in range(int(rng.integers(0, 3))):
+    follow = rng.random() < 0.5
+    out.append(words[(words.index(out[-1]) + 1) % len(words)] if follow
+               else words[int(rng.integers(len(words)))])
+  return " ".join(out)
+
+
+def write_corpus(folder, num_train=300, num_dev=40, seed=0, words=None):
+  """Writes the WAVs and manifests; returns {split: manifest path}. Transcripts are
+  random letter strings, or sentences of `words` (sentence_from) when given."""
   rng = np.random.default_rng(seed)
   os.makedirs(os.path.join(folder, "wav"), exist_ok=True)
   manifests = {}
   for split, count in (("train", num_train), ("dev", num_dev)):
     lines = []
     for i in range(count):
-      text = random_transcript(rng)
+      text = random_transcript(rng) if words is None else sentence_from(words, rng)
       rel = os.path.join("wav", f"{split}_{i:04d}.wav")
       audio.write_wav(os.path.join(folder, rel), synthesize(text, rng))
       lines.append(f"{rel}\t{text}\n")

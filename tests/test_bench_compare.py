@@ -34,3 +34,38 @@ def test_summary_takes_medians_and_skips_failures(capsys):
   out = capsys.readouterr().out
   assert "| tiny | tf | 2 | 450.0 |" in out and "2.25x" in out
   assert "FAILED tiny torch: exit 1: boom" in out
+
+
+def test_decode_summary_reads_each_implementations_own_fields(capsys):
+  compare = _compare()
+  records = [dict(impl="t2t_lite-tf", config="decode:small", decode_ms_per_batch=ms,
+                  decode_output_tokens=2016) for ms in (2000, 2400, 2200)]
+  records += [dict(impl="ct2-int8", config="decode:small", ms_per_step_median=ms,
+                   out_tokens_per_call=2016) for ms in (1000, 1200)]
+  records += [dict(impl="t2t_lite-ct2-float32", config="decode:small", error="exit 2: x"),
+              dict(impl="t2t_lite", config="small", ms_per_step=500)]  # training: not here
+  table = compare.summarize_decode(records, ["small"])
+  assert set(table["small"]) == {"t2t_lite-tf", "ct2-int8"}
+  assert table["small"]["t2t_lite-tf"]["decode_ms"] == 2200
+  assert abs(table["small"]["ct2-int8"]["decode_tokens_per_s"] - 2016 / 1.1) < 1e-6
+  compare.print_decode_table(table)
+  assert "| small | ct2-int8 | 2 | 1,100.0 | 1000, 1200 | 1,832.7 | 0.50x |" in \
+      capsys.readouterr().out
+
+
+def test_kernel_summary_against_pytorch(capsys):
+  compare = _compare()
+  kernel_compare = compare.kernel_compare
+  gemm = dict(id="gemm m8 n8 k8 NN forward fp32", kind="gemm", dtype="fp32", flops=2e9)
+  t2t = [dict(impl="t2t_lite", peak_gflops={"fp32": peak, "bf16": 2 * peak},
+              kernels=[dict(gemm, ms=ms)]) for ms, peak in ((10, 400), (20, 600), (30, 500))]
+  torch = [dict(impl="torch", kernels=[dict(gemm, ms=ms)]) for ms in (40, 20, 60)]
+  table, peak = kernel_compare.summarize(t2t + torch)
+  assert peak == {"fp32": 500, "bf16": 1000}
+  row = table[gemm["id"]]
+  assert row["t2t_lite"]["ms"] == 20 and row["t2t_lite"]["gflops"] == 100
+  assert row["t2t_lite"]["pct_of_peak"] == 20 and row["torch"]["ms"] == 40
+  kernel_compare.print_table(table, peak, [], [dict(impl="torch", round=1, error="boom")])
+  out = capsys.readouterr().out
+  assert "| gemm m8 n8 k8 NN forward fp32 | 3 | 20.00 | 100.0 | 20.0% | 40.00 | 50.0 |" in out
+  assert "2.00x" in out and "FAILED torch (round 2): boom" in out

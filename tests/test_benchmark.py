@@ -71,3 +71,37 @@ def test_precision_follows_the_activation_dtype_hparam():
   assert benchmark.precision(hp) == "fp32"
   hp.set_hparam(benchmark.PRECISION_HPARAM, "bfloat16")  # the mixed-precision hparam
   assert benchmark.precision(hp) == "bf16"
+
+
+def test_streaming_latency_is_measured_per_chunk_with_the_state_carried():
+  import keras
+
+  from t2t_lite import registry
+  from t2t_lite.benchmark import stream_latency
+  hp = registry.hparams("deep_speech2_streaming_tiny")
+  hp.target_vocab_size = 30
+  keras.utils.set_random_seed(1)
+  model = registry.model("deep_speech2")(hp)
+  model.build_from_features(model.dummy_features())
+  result = stream_latency(model, hp, chunk_frames=17, repeats=4)
+  assert result["stream_chunk_frames"] == 17
+  assert 0 < result["stream_ms_per_chunk"] <= result["stream_ms_per_chunk_max"]
+  assert registry.model("deep_speech2").streams(hp)
+  assert not registry.model("deep_speech2").streams(registry.hparams("deep_speech2_tiny"))
+
+
+def test_training_memory_is_reported_per_parameter():
+  import tensorflow as tf
+  model_cls = registry.model("transformer")
+  hp = _hparams("transformer_tiny", 64, model_cls).parse(
+      "hidden_size=16,filter_size=32,num_heads=2,num_hidden_layers=1")
+  shape = BenchmarkShape(4, 8, 8, 64, 4)
+  bench = benchmark.TrainBench(model_cls, hp, model_cls.benchmark_features(hp, shape),
+                               tf.distribute.get_strategy())
+  bench.speed(warmup=1, steps=1)
+  m = bench.memory()
+  params = sum(v.shape.num_elements() for v in bench.model.trainable_variables)
+  assert m["weights_mib"] == pytest.approx(4 * params / 2 ** 20, abs=0.1)
+  assert m["optimizer_state_mib"] == pytest.approx(2 * m["weights_mib"], abs=0.1)  # Adam
+  assert m["needed_bytes_per_param"] >= 16  # weights, gradients, two moments, activations
+  assert m["peak_rss_mib"] > 0 and m["rss_bytes_per_param"] is not None

@@ -88,3 +88,23 @@ def test_measurement_defaults_are_token_models():
   assert Bigram.batch_units(hp, {"targets": tf.constant([[3, 1, 0]])}) == (2, 3)
   assert Bigram.train_flops(hp, shape) is None
   assert Bigram.describe_search(Search(beam_size=4)) == "beam search, beam 4, cached"
+
+
+def test_every_registered_set_refuses_each_value_outside_its_models_declarations():
+  """For every registered model and hparams set made for it: each invalid value the
+  declarations generate, given as --hparams gives it, is one UserError naming it."""
+  checked = 0
+  for model_name in registry.models.names():
+    model_cls = registry.model(model_name)
+    specs = model_cls.all_hparam_specs()
+    for set_name in registry.hparams_sets_having([s.name for s in specs], limit=100):
+      for s in specs:
+        if s.type not in (int, float):
+          continue
+        for bad in s.bounds.invalid_values(s.type):
+          hp = registry.hparams(set_name)
+          hp.parse(f"{s.name}={bad}")  # the set's own type must take the declared one
+          with pytest.raises(UserError, match=f"hparam {s.name}={bad!r} must be"):
+            model_cls.validate_hparams(hp)
+          checked += 1
+  assert checked >= 100

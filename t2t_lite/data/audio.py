@@ -3,8 +3,13 @@ that turns a 16 kHz waveform into normalized log-mel filterbank features (input 
 
 The front end is plain tf ops so it runs inside the tf.data map: log-mel filterbanks
 (80 bins, 25 ms window, 10 ms step by default), optional deltas and delta-deltas,
-per-utterance mean/variance normalization, and SpecAugment time/frequency masks for
-training only.
+mean/variance normalization, and SpecAugment time/frequency masks for training only.
+
+Normalization is per utterance (each utterance's own statistics: the offline default) or
+global (the training set's statistics, measured once from the data and kept in the run's
+hparams). Only global normalization streams: a stream knows its statistics from the first
+frame, so `stream_log_mel` + `normalize_globally` on chunks equals the whole utterance's
+features frame for frame.
 """
 import wave
 
@@ -28,7 +33,18 @@ HPARAMS = (
     spec("audio_freq_mask_width", int, "SpecAugment: widest frequency mask", minimum=0),
     spec("audio_time_masks", int, "SpecAugment: time masks", minimum=0),
     spec("audio_time_mask_width", int, "SpecAugment: widest time mask", minimum=0),
+    spec("audio_normalization", str, "mean/variance normalization with each utterance's "
+         "own statistics, or the training set's (global: streamable)",
+         choices=("utterance", "global")),
+    spec("audio_global_mean", list, "global normalization: each feature's mean (empty: "
+         "measured on the training data)"),
+    spec("audio_global_std", list, "global normalization: each feature's standard deviation "
+         "(empty: measured with the mean)"),
 )
+
+# Global statistics are measured on this many training utterances (read round-robin from
+# every shard, so no single speaker or file dominates).
+GLOBAL_STATS_UTTERANCES = 1000
 
 
 def read_wav(path, sample_rate=SAMPLE_RATE):
@@ -142,16 +158,70 @@ def spec_augment(features, freq_masks=2, freq_mask_width=15, time_masks=2,
   return mask(features, 0, frames, max_time, time_masks)
 
 
-def features_from_waveform(waveform, hparams, training=False):
-  """The model's input features [frames, bins * (3 with deltas)] from a waveform [n],
-  configured by the audio_* hparams."""
+def unnormalized_features(waveform, hparams):
+  """Log-mel filterbanks (with deltas when configured) of a waveform [n], before
+  normalization."""
   x = log_mel(waveform, num_mel_bins=hparams.audio_num_mel_bins,
               frame_length_ms=hparams.audio_frame_length_ms,
               frame_step_ms=hparams.audio_frame_step_ms)
   if hparams.audio_add_deltas:
     d = deltas(x)
     x = tf.concat([x, d, deltas(d)], axis=-1)
-  x = normalize(x)
+  return x
+
+
+def normalize_globally(features, hparams):
+  """(features - the global mean) / the global standard deviation, per feature."""
+  mean, std = hparams.audio_global_mean, hparams.audio_global_std
+  depth = feature_depth(hparams)
+  if len(mean) != depth or len(std) != depth:
+    raise UserError(f"audio_normalization=global needs audio_global_mean and "
+                    f"audio_global_std of {depth} values each (they have {len(mean)} and "
+                    f"{len(std)}); leave both empty to measure them on the training data")
+  return (features - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
+
+
+def global_statistics(waveforms, hparams):
+  """(mean, standard deviation) of every unnormalized feature over the frames of
+  `waveforms` (int16 arrays), as lists rounded to 5 decimals (hparams.json keeps them, and
+  measuring the same data again gives the same hparams)."""
+  total = squares = frames = 0
+  for waveform in waveforms:
+    x = unnormalized_features(tf.constant(waveform, tf.int16), hparams).numpy()
+    x = x.astype(np.float64)
+    total, squares, frames = total + x.sum(0), squares + (x * x).sum(0), frames + len(x)
+  if not frames:
+    raise UserError("no training audio to measure the global feature statistics on")
+  mean = total / frames
+  std = np.sqrt(np.maximum(squares / frames - mean * mean, 0.0)) + 1e-5
+  return [round(float(v), 5) for v in mean], [round(float(v), 5) for v in std]
+
+
+def stream_log_mel(pending, samples, final, frames_before, hparams):
+  """The log-mel frames (deltas are not streamable) that `samples` [n] complete, given
+  the samples `pending` [m] since the next frame's start, and the new pending samples.
+  Frames are cut as `log_mel` cuts the whole waveform; an utterance shorter than one
+  window (no frame before, `final`) gets its one zero-padded frame, as there."""
+  frame_length = int(round(SAMPLE_RATE * hparams.audio_frame_length_ms / 1000))
+  frame_step = int(round(SAMPLE_RATE * hparams.audio_frame_step_ms / 1000))
+  x = tf.concat([pending, samples], axis=0)
+  available = tf.shape(x)[0]
+  count = tf.where(available >= frame_length, (available - frame_length) // frame_step + 1, 0)
+  count = tf.where(final & (frames_before + count == 0), 1, count)
+  frames = log_mel(x, num_mel_bins=hparams.audio_num_mel_bins,
+                   frame_length_ms=hparams.audio_frame_length_ms,
+                   frame_step_ms=hparams.audio_frame_step_ms)[:count]
+  return frames, x[tf.minimum(count * frame_step, available):]
+
+
+def features_from_waveform(waveform, hparams, training=False):
+  """The model's input features [frames, bins * (3 with deltas)] from a waveform [n],
+  configured by the audio_* hparams."""
+  x = unnormalized_features(waveform, hparams)
+  if hparams.audio_normalization == "global":
+    x = normalize_globally(x, hparams)
+  else:
+    x = normalize(x)
   if training and hparams.audio_spec_augment:
     x = spec_augment(x, hparams.audio_freq_masks, hparams.audio_freq_mask_width,
                      hparams.audio_time_masks, hparams.audio_time_mask_width,

@@ -8,7 +8,8 @@ training, examples longer than max_length (or batch_size when max_length is 0) a
 import gin
 import tensorflow as tf
 
-from t2t_lite.data import packing
+from t2t_lite import machine
+from t2t_lite.data import packing, sortagrad
 from t2t_lite.errors import UserError
 
 
@@ -52,8 +53,8 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
   members: Problem.weighted_data_files) is sampled by rate in training."""
   batch_size = batch_size or hparams.batch_size
   groups = problem.weighted_data_files(data_dir, split)
-  parts = [_examples(problem, hparams, files, training, seed, input_context,
-                     shuffle_buffer_size) for _, files in groups]
+  parts = [_records(files, training, seed, input_context, shuffle_buffer_size)
+           for _, files in groups]
   if len(parts) == 1:
     ds = parts[0]
   elif training:
@@ -62,7 +63,21 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
     ds = parts[0]
     for part in parts[1:]:
       ds = ds.concatenate(part)
-  if training and hparams.get("packed_length", 0):
+  sorted_epochs = hparams.sortagrad_epochs if training and split == "train" else 0
+  if sorted_epochs and hparams.packed_length:
+    raise UserError("hparam sortagrad_epochs needs unpacked batches (packed_length=0)")
+  ds = _batches(ds, problem, hparams, training, batch_size)
+  if sorted_epochs:  # SortaGrad: shortest first, then the shuffled input above
+    ds = _batches(sortagrad.sorted_examples(problem, data_dir, sorted_epochs, input_context),
+                  problem, hparams, training, batch_size).concatenate(ds)
+  return _with_threads(ds.prefetch(tf.data.AUTOTUNE))
+
+
+def _batches(ds, problem, hparams, training, batch_size):
+  """Serialized examples -> model features, batched (by length buckets, or packed)."""
+  ds = ds.map(parse_fn(problem, hparams, training), num_parallel_calls=tf.data.AUTOTUNE,
+              deterministic=True)
+  if training and hparams.packed_length:
     return _packed_batches(ds, hparams.packed_length, batch_size)
   max_length = hparams.max_length or batch_size
   if training or hparams.eval_drop_long_sequences:
@@ -73,13 +88,22 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
   boundaries, batch_sizes = batching_scheme(batch_size, max_length,
                                             hparams.min_length_bucket,
                                             hparams.length_bucket_step)
-  ds = ds.bucket_by_sequence_length(example_length, boundaries, batch_sizes,
-                                    drop_remainder=False)
-  return ds.prefetch(tf.data.AUTOTUNE)
+  return ds.bucket_by_sequence_length(example_length, boundaries, batch_sizes,
+                                      drop_remainder=False)
 
 
-def _examples(problem, hparams, files, training, seed, input_context, shuffle_buffer_size):
-  """The parsed examples of `files`: sharded over input pipelines, shuffled (training)."""
+def _with_threads(ds):
+  """The pipeline runs in a private pool sized from the cores (machine.py), beside the
+  training step's pools rather than in them; each of its ops on one thread."""
+  opts = tf.data.Options()
+  opts.threading.private_threadpool_size = machine.input_threads()
+  opts.threading.max_intra_op_parallelism = 1
+  return ds.with_options(opts)
+
+
+def _records(files, training, seed, input_context, shuffle_buffer_size):
+  """The serialized examples of `files`: sharded over input pipelines, shuffled and
+  repeated (training)."""
   ds = tf.data.Dataset.from_tensor_slices(files)
   if input_context and input_context.num_input_pipelines > 1:
     if len(files) >= input_context.num_input_pipelines:
@@ -93,8 +117,7 @@ def _examples(problem, hparams, files, training, seed, input_context, shuffle_bu
     ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
   if training:
     ds = ds.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
-  return ds.map(parse_fn(problem, hparams, training), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True)
+  return ds
 
 
 def sample_by_rate(datasets, rates, seed=None):
@@ -121,7 +144,7 @@ def _packed_batches(ds, length, batch_size):
   ds = ds.filter(lambda ex: example_length(ex) <= length)
   keys = sorted(ds.element_spec)
   ds = packing.pack_dataset(ds, keys, length)
-  return ds.batch(max(1, batch_size // length), drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  return ds.batch(max(1, batch_size // length), drop_remainder=True)
 
 
 def parse_fn(problem, hparams, training):
@@ -144,7 +167,7 @@ def find_corrupt_file(problem, files):
 def check_some_examples_fit(problem, hparams, files, sample=1000):
   """Training drops examples longer than max_length; if none in a sample of the data fits,
   the repeating input would spin forever, so say so instead."""
-  max_length = hparams.get("packed_length", 0) or hparams.max_length or hparams.batch_size
+  max_length = hparams.packed_length or hparams.max_length or hparams.batch_size
   try:
     parse = parse_fn(problem, hparams, training=False)
     lengths = [int(example_length(parse(r)))

@@ -32,12 +32,11 @@ metric per member (`member/bleu`) beside the pooled ones: teacher-forced metrics
 all members' examples, decoded metrics (BLEU) as the mean of the members'.
 """
 import copy
+import functools
 from typing import ClassVar
 
-import tensorflow as tf
-
-from t2t_lite import registry
-from t2t_lite.data import generator_utils
+from t2t_lite import registry, writer_lock
+from t2t_lite.data import generator_utils, manifest, problem
 from t2t_lite.data.problem import Problem
 from t2t_lite.data.text_encoder import EOS_ID, TaskTokenEncoder, ensure_dir
 from t2t_lite.data.text_problems import Text2TextProblem
@@ -248,29 +247,27 @@ class MixtureProblem(Problem):
 
   def generate_data(self, data_dir, tmp_dir=None, log=print):
     ensure_dir(data_dir)
-    self.write_vocab(data_dir)
-    self.feature_encoders(data_dir)  # members that must share a vocabulary do
-    for index in self.indices:
-      for split, _ in self.dataset_splits:
-        paths = self.member_split_filenames(data_dir, index, split)
-        if generator_utils.shards_exist(paths):
-          log(f"{self.name}: {self.members[index]} {split} data already in {data_dir}, "
-              "keeping it")
-          continue
-        n = generator_utils.write_shards(
-            self._member_samples(data_dir, tmp_dir, split, index), paths)
-        log(f"{self.name}: wrote {n} {split} examples of {self.members[index]} to "
-            f"{len(paths)} shard(s) in {data_dir}")
-    self.save_settings(data_dir)
+    with writer_lock.WriterLock(data_dir, "t2t-datagen"):
+      self.write_vocab(data_dir)
+      self.feature_encoders(data_dir)  # members that must share a vocabulary do
+      for index in self.indices:
+        for split, _ in self.dataset_splits:
+          problem.write_split(
+              data_dir, self.member_file_name(index), split,
+              self.member_split_filenames(data_dir, index, split),
+              functools.partial(self._member_samples, data_dir, tmp_dir, split, index), log)
+      self.save_settings(data_dir)
 
   def _member_files(self, data_dir, split, index):
-    pattern = f"{data_dir}/{self.member_file_name(index)}-{split}-*-of-*"
-    files = sorted(f for f in tf.io.gfile.glob(pattern) if not f.endswith(".incomplete"))
+    files = manifest.split_files(data_dir, self.member_file_name(index), split)
     if not files:
       raise UserError(f"no {split} data of member {self.members[index]} of mixture "
                       f"'{self.name}' in {data_dir}; run t2t-datagen --problem={self.name} "
                       f"--data_dir={data_dir} (or pass --generate_data to t2t-trainer)")
     return files
+
+  def shard_sets(self):
+    return [self.member_file_name(i) for i in self.indices]
 
   def data_files(self, data_dir, split):
     return [f for i in self.indices for f in self._member_files(data_dir, split, i)]

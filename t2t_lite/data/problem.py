@@ -7,7 +7,11 @@ metrics its evaluation reports. Everything the engine calls is declared here:
   dataset_splits, has_inputs          what data there is
   feature_encoders, write_vocab       the vocabulary (text <-> ids)
   generate_encoded_samples            the examples (or override generate_data)
+  data_files, check_data              a split's shards, checked against the manifest datagen
+                                      wrote (manifest.py) before any data is read
+  shard_sets                          the names its shards and manifests are written under
   decode_example, preprocess_example  TFRecord -> model features, inside tf.data
+  sort_length                         a decoded example's length (SortaGrad's order)
   feature_spec                        what preprocess_example yields (checked at start
                                       against the pipeline and against the model's needs)
   HPARAMS                             hparams preprocess_example reads
@@ -26,8 +30,8 @@ from typing import ClassVar
 
 import tensorflow as tf
 
-from t2t_lite import hparams_lib, registry
-from t2t_lite.data import generator_utils
+from t2t_lite import hparams_lib, registry, writer_lock
+from t2t_lite.data import generator_utils, manifest
 from t2t_lite.data.text_encoder import ensure_dir
 from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
@@ -174,25 +178,28 @@ class Problem(abc.ABC):
     return generator_utils.shard_filenames(data_dir, self.name, split, num_shards)
 
   def generate_data(self, data_dir, tmp_dir=None, log=print):
-    """Writes the vocabulary and every split's shards; splits already written are kept."""
+    """Writes the vocabulary and every split's shards and manifest. Complete splits (their
+    manifest matches their files) are kept; any other is rewritten whole, so a rerun
+    repairs exactly what an interrupted or failed run left incomplete. One writer per
+    data_dir at a time."""
     ensure_dir(data_dir)
-    self.write_vocab(data_dir)
-    for split, _ in self.dataset_splits:
-      paths = self.split_filenames(data_dir, split)
-      if generator_utils.shards_exist(paths):
-        log(f"{self.name}: {split} data already in {data_dir}, keeping it")
-        continue
-      n = generator_utils.write_shards(
-          self.generate_encoded_samples(data_dir, tmp_dir, split), paths)
-      log(f"{self.name}: wrote {n} {split} examples to {len(paths)} shard(s) in {data_dir}")
-    # Saved once everything is written: a datagen that failed on a bad file can be rerun
-    # with corrected settings.
-    self.save_settings(data_dir)
+    with writer_lock.WriterLock(data_dir, "t2t-datagen"):
+      self.write_vocab(data_dir)
+      for split, _ in self.dataset_splits:
+        self._generate_split(data_dir, tmp_dir, split, log)
+      # Saved once everything is written: a datagen that failed on a bad file can be rerun
+      # with corrected settings.
+      self.save_settings(data_dir)
+
+  def _generate_split(self, data_dir, tmp_dir, split, log):
+    write_split(data_dir, self.name, split, self.split_filenames(data_dir, split),
+                lambda: self.generate_encoded_samples(data_dir, tmp_dir, split), log)
 
   # -- reading ----------------------------------------------------------------------------
   def data_files(self, data_dir, split):
-    pattern = os.path.join(data_dir, f"{self.name}-{split}-*-of-*")
-    files = sorted(f for f in tf.io.gfile.glob(pattern) if not f.endswith(".incomplete"))
+    """The split's shards, checked against its manifest first (their presence and sizes:
+    no data is read). Raises UserError naming what is missing, truncated or extra."""
+    files = manifest.split_files(data_dir, self.name, split)
     if not files:
       raise UserError(f"no {split} data for problem '{self.name}' in {data_dir}; run "
                       f"t2t-datagen --problem={self.name} --data_dir={data_dir} "
@@ -208,6 +215,21 @@ class Problem(abc.ABC):
     """[(label, problem)]: parts of this problem evaluated on their own, their metrics
     reported as label/metric beside the pooled ones ([]: none; a mixture's members)."""
     return []
+
+  def check_data(self, data_dir, splits, verify=False, log=print):
+    """Before a binary reads any data: each split's cheap check (data_files) and, with
+    verify (--verify_data), every shard's SHA-256 against the manifest."""
+    for split in splits:
+      self.data_files(data_dir, split)
+    if verify:
+      for split in splits:
+        for name in self.shard_sets():
+          manifest.verify(data_dir, name, split, log)
+
+  def shard_sets(self) -> list[str]:
+    """The names this problem's shards and manifests are written under (<name>-<split>-*):
+    its own name (a mixture: one per member)."""
+    return [self.name]
 
   def example_spec(self):
     spec = {"targets": tf.io.VarLenFeature(tf.int64)}
@@ -226,7 +248,49 @@ class Problem(abc.ABC):
     measures an example by the first dimension of its inputs or targets, the longer."""
     return example
 
+  def sort_length(self, example):
+    """The length SortaGrad sorts decoded examples by (in-graph): the longer of inputs and
+    targets, in tokens. Problems whose preprocessing changes lengths (audio -> frames)
+    return any measure that grows with the preprocessed length."""
+    length = tf.shape(example["targets"])[0]
+    if "inputs" in example:
+      length = tf.maximum(length, tf.shape(example["inputs"])[0])
+    return length
+
   def detokenizer(self, data_dir):
     """An in-graph ids [b, t] -> strings [b] function for text metrics (WER/CER), or
     None when the problem reports none."""
     return None
+
+
+def write_split(data_dir, name, split, paths, samples, log=print):
+  """Writes the shards `paths` of one split from samples() and then the manifest of `name`
+  (the prefix of the shards' names). A complete split (its manifest matches its files) is
+  kept; any other is rewritten whole, so a rerun repairs exactly what an interrupted or
+  failed run left incomplete. Shared by Problem and mixtures (one shard set per member)."""
+  if manifest.is_complete(data_dir, name, split):
+    log(f"{name}: {split} data already in {data_dir}, keeping it")
+    return
+  legacy = manifest.legacy_shards(data_dir, name, split)
+  if legacy:  # written before manifests: kept if every record reads
+    try:
+      shards = [manifest.describe(f, manifest.count_records(f)) for f in legacy]
+    except tf.errors.DataLossError:
+      log(f"{name}: a {split} shard in {data_dir} is damaged; rewriting the split")
+    else:
+      with generator_utils.explained_write_errors(
+          manifest.manifest_path(data_dir, name, split)):
+        manifest.write(data_dir, name, split, shards)
+      log(f"{name}: {split} data already in {data_dir} (read whole: "
+          f"{sum(s.records for s in shards)} records), recorded its manifest")
+      return
+  elif manifest.has_files(data_dir, name, split):
+    log(f"{name}: the {split} data in {data_dir} is incomplete (an interrupted or "
+        "failed datagen); rewriting the split")
+  manifest.remove_split(data_dir, name, split)
+  shards = generator_utils.write_shards(samples(), paths)
+  with generator_utils.explained_write_errors(
+      manifest.manifest_path(data_dir, name, split)):
+    manifest.write(data_dir, name, split, shards)
+  log(f"{name}: wrote {sum(s.records for s in shards)} {split} examples to "
+      f"{len(paths)} shard(s) in {data_dir}")

@@ -60,16 +60,21 @@ class SentencePieceEncoder(TextEncoder):
 
   @staticmethod
   def train(transcripts, model_prefix, vocab_size):
-    """Trains a SentencePiece model on an iterable of transcripts -> model_prefix.model."""
+    """Trains a SentencePiece model on an iterable of transcripts -> model_prefix.model.
+    Written under a temporary prefix and renamed, the .model last: datagen keeps a
+    vocabulary that exists, so an interrupted training must not leave one."""
+    tmp_prefix = model_prefix + ".incomplete"
     try:
       spm.SentencePieceTrainer.train(
           sentence_iterator=(normalize_transcript(t) for t in transcripts),
-          model_prefix=model_prefix, vocab_size=vocab_size, model_type="unigram",
+          model_prefix=tmp_prefix, vocab_size=vocab_size, model_type="unigram",
           character_coverage=1.0, pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
           hard_vocab_limit=False, minloglevel=2)
     except RuntimeError as e:
       raise UserError(f"could not train the SentencePiece vocabulary ({e}); lower "
                       "sentencepiece_vocab_size or use vocab=char") from None
+    for suffix in (".vocab", ".model"):
+      tf.io.gfile.rename(tmp_prefix + suffix, model_prefix + suffix, overwrite=True)
 
   @property
   def vocab_size(self):

@@ -1,5 +1,6 @@
 """Encoders between text and ids. Ids 0 and 1 are reserved for padding and end-of-sequence,
 as in Tensor2Tensor, so every problem and model agree on them."""
+import collections
 import json
 import os
 
@@ -86,6 +87,64 @@ class TokenTextEncoder(TextEncoder):
   def store_to_file(self, path):
     """Writes the vocabulary atomically (a temp file, then a rename)."""
     write_text_atomically(path, "\n".join(self._tokens) + "\n")
+
+
+class WordTextEncoder(TextEncoder):
+  """Whitespace-separated words: the words of a vocabulary file (the training text's K most
+  frequent) get one id each; every other word gets one of `num_oov_buckets` ids after
+  them, chosen by a hash of the word. One bucket is the classic single unknown word; more
+  keep rare words apart (two share a row only when they hash alike), so a model can still
+  learn something of each. The hash is TensorFlow's Fingerprint64 bucketing (what
+  tf.lookup.StaticVocabularyTable uses), so an exported model's in-graph vocabulary maps
+  every word to the same id. Bucket ids decode as <UNK>: a hash cannot be inverted."""
+
+  OOV = "<UNK>"
+
+  def __init__(self, vocab_filename=None, words=None, num_oov_buckets=1):
+    if num_oov_buckets < 1:
+      raise UserError(f"num_oov_buckets={num_oov_buckets} must be >= 1")
+    self._words = list(words) if words is not None else TokenTextEncoder._load(vocab_filename)
+    if self._words[:NUM_RESERVED_TOKENS] != RESERVED_TOKENS:
+      raise UserError(f"word vocabulary {vocab_filename or '(in memory)'} must start with "
+                      f"{RESERVED_TOKENS}; delete it and rerun t2t-datagen")
+    self._ids = {w: i for i, w in enumerate(self._words)}
+    self.num_oov_buckets = num_oov_buckets
+    self._bucket_of = {}  # rare words recur: hash each once
+
+  @classmethod
+  def build(cls, texts, max_words, num_oov_buckets=1):
+    """The `max_words` most frequent words of `texts` (ties in alphabetical order)."""
+    counts = collections.Counter(w for text in texts for w in text.split())
+    for reserved in RESERVED_TOKENS:
+      counts.pop(reserved, None)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:max_words]
+    return cls(words=RESERVED_TOKENS + [w for w, _ in ranked],
+               num_oov_buckets=num_oov_buckets)
+
+  @property
+  def vocab_size(self):
+    return len(self._words) + self.num_oov_buckets
+
+  @property
+  def words(self):
+    """The vocabulary's words, the reserved tokens first (id = position)."""
+    return list(self._words)
+
+  def encode(self, text):
+    tokens = text.split()
+    unseen = sorted({t for t in tokens if t not in self._ids and t not in self._bucket_of})
+    if unseen:
+      buckets = tf.strings.to_hash_bucket_fast(unseen, self.num_oov_buckets).numpy()
+      self._bucket_of.update(zip(unseen, (int(b) for b in buckets)))
+    return [self._ids[t] if t in self._ids else len(self._words) + self._bucket_of[t]
+            for t in tokens]
+
+  def decode(self, ids):
+    return " ".join(self._words[i] if i < len(self._words) else self.OOV
+                    for i in strip_ids(ids))
+
+  def store_to_file(self, path):
+    write_text_atomically(path, "\n".join(self._words) + "\n")
 
 
 def ensure_dir(path):

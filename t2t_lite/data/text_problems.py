@@ -4,6 +4,8 @@ A Text2TextProblem yields {"inputs": str, "targets": str} samples per split; dat
 the vocabulary once from the training samples (sentencepiece unigram/BPE, bytes or
 characters; shared by inputs and targets or one each), then encodes every split into
 sharded TFRecords. A Text2SelfProblem (language modeling) yields {"targets": str}.
+A word vocabulary (vocab_type=word) keeps the approx_vocab_size most frequent words and
+maps every other word to one of num_oov_buckets hashed rows (text_encoder.WordTextEncoder).
 Vocabulary files live in data_dir and are reused; one built with other settings is an
 error, never silently rebuilt.
 """
@@ -15,12 +17,17 @@ import tensorflow as tf
 
 from t2t_lite.data import sentencepiece_encoder
 from t2t_lite.data.problem import Problem
-from t2t_lite.data.text_encoder import EOS_ID, ByteTextEncoder, CharacterTextEncoder
+from t2t_lite.data.text_encoder import (
+  EOS_ID,
+  ByteTextEncoder,
+  CharacterTextEncoder,
+  WordTextEncoder,
+)
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
 
-VOCAB_TYPES = ("sentencepiece", "byte", "character")
-_VOCAB_SUFFIX = {"sentencepiece": "sp.model", "character": "chars.txt"}
+VOCAB_TYPES = ("sentencepiece", "byte", "character", "word")
+_VOCAB_SUFFIX = {"sentencepiece": "sp.model", "character": "chars.txt", "word": "words.txt"}
 
 
 class Text2TextProblem(Problem):
@@ -28,7 +35,7 @@ class Text2TextProblem(Problem):
   # Subclasses change these defaults; users change them with --problem_settings.
   vocab_defaults = dict(vocab_type="sentencepiece", approx_vocab_size=8192,
                         sentencepiece_model_type="unigram", shared_vocab=True,
-                        vocab_samples=1000000)
+                        vocab_samples=1000000, num_oov_buckets=1)
   # Metrics computed on decoded text (beam search) during train_and_evaluate.
   decode_metrics = ("bleu",)
 
@@ -45,6 +52,12 @@ class Text2TextProblem(Problem):
                       f"{', '.join(sentencepiece_encoder.MODEL_TYPES)}")
     if s.approx_vocab_size < 8:
       raise UserError(f"problem setting approx_vocab_size={s.approx_vocab_size} must be >= 8")
+    if s.num_oov_buckets < 1:
+      raise UserError(f"problem setting num_oov_buckets={s.num_oov_buckets} must be >= 1")
+    if s.num_oov_buckets != 1 and s.vocab_type != "word":
+      raise UserError(f"problem setting num_oov_buckets={s.num_oov_buckets} applies to "
+                      f"vocab_type=word (a {s.vocab_type} vocabulary has no unknown words "
+                      "to bucket)")
 
   @abc.abstractmethod
   def generate_samples(self, data_dir, tmp_dir, split):
@@ -67,8 +80,9 @@ class Text2TextProblem(Problem):
 
   def _vocab_settings(self):
     s = self.settings
-    keys = ["vocab_type"] + (["approx_vocab_size", "sentencepiece_model_type"]
-                             if s.vocab_type == "sentencepiece" else [])
+    keys = ["vocab_type"] + {"sentencepiece": ["approx_vocab_size", "sentencepiece_model_type"],
+                             "word": ["approx_vocab_size", "num_oov_buckets"]
+                             }.get(s.vocab_type, [])
     return {k: getattr(s, k) for k in keys}
 
   def write_vocab(self, data_dir, log=print):
@@ -84,6 +98,12 @@ class Text2TextProblem(Problem):
       if self.settings.vocab_type == "sentencepiece":
         sentencepiece_encoder.train(path, texts, self.settings.approx_vocab_size,
                                     self.settings.sentencepiece_model_type, log=log)
+      elif self.settings.vocab_type == "word":
+        encoder = WordTextEncoder.build(texts, self.settings.approx_vocab_size,
+                                        self.settings.num_oov_buckets)
+        encoder.store_to_file(path)
+        log(f"{self.name}: wrote a vocabulary of {len(encoder.words)} words (+ "
+            f"{encoder.num_oov_buckets} hashed buckets for the others) to {path}")
       else:
         CharacterTextEncoder(chars=set("".join(texts))).store_to_file(path)
         log(f"{self.name}: wrote a character vocabulary to {path}")
@@ -110,8 +130,13 @@ class Text2TextProblem(Problem):
       if not tf.io.gfile.exists(path):
         raise UserError(f"vocabulary {path} is missing; run t2t-datagen "
                         f"--problem={self.name} --data_dir={data_dir}")
-      encoders[feature] = (sentencepiece_encoder.SentencePieceEncoder(path)
-                           if vocab_type == "sentencepiece" else CharacterTextEncoder(path))
+      if vocab_type == "sentencepiece":
+        encoders[feature] = sentencepiece_encoder.SentencePieceEncoder(path)
+      elif vocab_type == "word":
+        encoders[feature] = WordTextEncoder(path,
+                                            num_oov_buckets=self.settings.num_oov_buckets)
+      else:
+        encoders[feature] = CharacterTextEncoder(path)
     if not self.has_inputs:
       encoders["inputs"] = encoders["targets"]  # prompts of a language model
     return encoders

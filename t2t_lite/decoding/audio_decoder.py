@@ -3,30 +3,62 @@
 Speech problems name it as their `decoder_class`. Features come from the problem's own
 preprocessing (the same tf code as training, without SpecAugment); the model's predict
 transcribes (DeepSpeech2: CTC greedy search with beam_size=1, else CTC beam search).
+
+With a word n-gram language model (`--decode_hparams=lm_path=LM.arpa,lm_weight=..,
+word_bonus=..`) the model's per-frame probabilities are searched by ctc_lm's prefix beam
+search, scoring ln p_ctc + lm_weight ln p_lm + word_bonus |words|. With lm_weight=0 and
+word_bonus=0 the LM cannot change a score, and TensorFlow's own beam search runs.
+`tune_lm` tries a grid of both on a split and prints the table.
 """
+import dataclasses
 import os
 import sys
 
 import numpy as np
 import tensorflow as tf
 
-from t2t_lite import speech_metrics
+from t2t_lite import options, speech_metrics
 from t2t_lite.data import audio
 from t2t_lite.data.text_encoder import write_text_atomically
-from t2t_lite.decoding import decoder
+from t2t_lite.decoding import ctc_lm, decoder, ngram_lm
 from t2t_lite.decoding.batching import map_length_sorted
 from t2t_lite.errors import UserError
-from t2t_lite.serving import export
+from t2t_lite.options import setting
+from t2t_lite.serving import export, small_export, speech_streaming
+
+# t2t-decoder --tune_lm's grid: every lm_weight with every word_bonus.
+TUNE_LM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+TUNE_WORD_BONUSES = (-1.0, 0.0, 1.0, 2.0, 3.0)
+
+
+@options.group()
+class AudioDecodeHParams(decoder.DecodeHParams):
+  """--decode_hparams of speech: the search's settings, and its word language model."""
+  lm_path: str = setting("", "a word n-gram language model (ARPA or KenLM binary) for the "
+                         "CTC beam search (empty: none)")
+  lm_weight: float = setting(0.5, "with lm_path: the weight of ln p_lm (DeepSpeech2's "
+                             "alpha)", minimum=0)
+  word_bonus: float = setting(1.0, "with lm_path: added per word (DeepSpeech2's beta)")
+
+  def uses_lm(self):
+    """Whether the language model can change any score."""
+    return bool(self.lm_path) and (self.lm_weight != 0 or self.word_bonus != 0)
 
 
 class AudioDecoder(decoder.Decoder):
   """The Decoder of speech problems: WAV files in, transcripts out."""
 
+  DECODE_HPARAMS = AudioDecodeHParams
+
   def __init__(self, problem, model, hparams, data_dir, dhp):
+    if not isinstance(dhp, AudioDecodeHParams):  # e.g. the trainer's eval decodes
+      dhp = AudioDecodeHParams(**dhp.values())
     super().__init__(problem, model, hparams, data_dir, dhp)
     self.encoder = problem.feature_encoders(data_dir)["targets"]
     depth = audio.feature_depth(hparams)
     search = dhp.search()
+    self._scorer = ngram_lm.WordScorer(ngram_lm.load(dhp.lm_path)) if dhp.lm_path else None
+    self._words = ctc_lm.Words(self.encoder.pieces, self.encoder.word_boundary)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int16)])
     def features(waveform):
@@ -37,7 +69,12 @@ class AudioDecoder(decoder.Decoder):
                                   tf.TensorSpec([None], tf.int32)])
     def transcribe(inputs, lengths):
       return self.model.predict({"inputs": inputs, "inputs_length": lengths}, search)[0]
-    self._features, self._transcribe = features, transcribe
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, depth], tf.float32),
+                                  tf.TensorSpec([None], tf.int32)])
+    def log_probs(inputs, lengths):
+      return self.model.frame_log_probs({"inputs": inputs, "inputs_length": lengths})
+    self._features, self._transcribe, self._log_probs = features, transcribe, log_probs
 
   @classmethod
   def check_vocabulary(cls, problem, hparams, data_dir):
@@ -47,22 +84,105 @@ class AudioDecoder(decoder.Decoder):
                       f"model was trained with {hparams.target_vocab_size}; pass the "
                       "--data_dir the run was trained with")
 
-  def serving_module(self):
+  def serving_module(self, dtype="float32"):
     """WAV bytes (or float waveforms) in, transcripts out."""
-    return export.SpeechServing(self.model, self.problem, self.hparams, self.data_dir,
-                                self.dhp.search())
+    if self.dhp.lm_path:
+      raise UserError("--decode_hparams lm_path: an exported model searches in its graph, "
+                      "without a language model; export without lm_path (t2t-decoder "
+                      "decodes with the LM)")
+    streams = type(self.model).streams(self.hparams) and (
+        self.hparams.audio_normalization == "global" and not self.hparams.audio_add_deltas)
+    serving = speech_streaming.StreamingSpeechServing if streams else export.SpeechServing
+    return serving(export.with_dtype(self.model, dtype), self.problem, self.hparams,
+                   self.data_dir, self.dhp.search())
+
+  def tflite_model(self, dtype="float32"):
+    """One utterance's waveform in, CTC greedy ids out (pieces: the vocabulary's, with a
+    SentencePiece word boundary written as a space)."""
+    if dtype not in small_export.TFLITE_DTYPES:
+      raise UserError(f"--tflite: TFLite stores float32, float16 or int8 weights, not {dtype}")
+    pieces = [p.replace(self.encoder.word_boundary or "\0", " ") if i > 1 else ""
+              for i, p in enumerate(self.encoder.pieces)]
+    return small_export.tflite_transcriber(self.model, self.problem, self.hparams,
+                                           dtype), pieces
+
+  def _batched(self, waveforms, fn):
+    """fn(padded features [b, t, f], lengths [b]) -> a list per batch, over waveforms
+    batched by length; results in input order."""
+    feats = [self._features(tf.constant(w, tf.int16)).numpy() for w in waveforms]
+
+    def run(batch):
+      width = max(len(f) for f in batch)
+      padded = np.stack([np.pad(f, [(0, width - len(f)), (0, 0)]) for f in batch])
+      return fn(tf.constant(padded, tf.float32), tf.constant([len(f) for f in batch],
+                                                             tf.int32))
+    return map_length_sorted(feats, self.dhp.batch_size, run)
+
+  def frame_log_probs(self, waveforms):
+    """int16 waveforms -> each one's per-frame log-probabilities [frames, classes]."""
+    def run(inputs, lengths):
+      log_probs, frames = self._log_probs(inputs, lengths)
+      return [p[:n] for p, n in zip(log_probs.numpy(), frames.numpy())]
+    return self._batched(waveforms, run)
+
+  def lm_search(self, lm_weight, word_bonus):
+    return ctc_lm.LanguageModelSearch(self._words, self._scorer, lm_weight, word_bonus,
+                                      self.dhp.beam_size)
 
   def transcribe_waveforms(self, waveforms):
     """int16 waveforms -> transcripts, in order (batched by length)."""
-    feats = [self._features(tf.constant(w, tf.int16)).numpy() for w in waveforms]
+    if self.dhp.uses_lm():
+      search = self.lm_search(self.dhp.lm_weight, self.dhp.word_bonus)
+      return [self.encoder.decode(search.decode(p)[0]) for p in self.frame_log_probs(waveforms)]
 
-    def transcribe(batch):
-      width = max(len(f) for f in batch)
-      padded = np.stack([np.pad(f, [(0, width - len(f)), (0, 0)]) for f in batch])
-      ids = self._transcribe(tf.constant(padded, tf.float32),
-                             tf.constant([len(f) for f in batch], tf.int32))
+    def transcribe(inputs, lengths):
+      ids = self._transcribe(inputs, lengths)
       return [self.encoder.decode(row) for row in ids.numpy().tolist()]
-    return map_length_sorted(feats, self.dhp.batch_size, transcribe)
+    return self._batched(waveforms, transcribe)
+
+  def _split_examples(self, split):
+    """[(int16 waveform, reference transcript)] of the first num_samples of a split."""
+    files = self.problem.data_files(self.data_dir, split)
+    ds = tf.data.TFRecordDataset(files).map(self.problem.decode_example)
+    if self.dhp.num_samples >= 0:
+      ds = ds.take(self.dhp.num_samples)
+    return [(ex["waveform"].numpy(), self.encoder.decode(ex["targets"].numpy()))
+            for ex in ds]
+
+  def tune_lm(self, split="dev", log=print):
+    """Decodes the first num_samples utterances of a split with every (lm_weight,
+    word_bonus) of the built-in grid and the LM of lm_path, logs WER and CER of each (and
+    of beam search without the LM), and returns the best decode hparams by WER."""
+    if not self.dhp.lm_path:
+      raise UserError("--tune_lm needs a language model: --decode_hparams=lm_path=LM.arpa")
+    examples = self._split_examples(split)
+    references = [r for _, r in examples]
+    log_probs = self.frame_log_probs([w for w, _ in examples])
+    plain = dataclasses.replace(self.dhp, lm_path="")
+    rows = [("no LM", "", speech_metrics.error_rates(
+        AudioDecoder(self.problem, self.model, self.hparams, self.data_dir, plain)
+        .transcribe_waveforms([w for w, _ in examples]), references))]
+    log(f"tuning lm_weight and word_bonus on {len(examples)} {split} utterances, beam "
+        f"{self.dhp.beam_size}, LM {self.dhp.lm_path}")
+    log(f"  {'lm_weight':>9}  {'word_bonus':>10}  {'WER':>7}  {'CER':>7}")
+    log(f"  {'no LM':>9}  {'':>10}  {rows[0][2]['wer']:7.4f}  {rows[0][2]['cer']:7.4f}")
+    best = None
+    for lm_weight in TUNE_LM_WEIGHTS:
+      for word_bonus in TUNE_WORD_BONUSES:
+        search = self.lm_search(lm_weight, word_bonus)
+        texts = [self.encoder.decode(search.decode(p)[0]) for p in log_probs]
+        rates = speech_metrics.error_rates(texts, references)
+        log(f"  {lm_weight:9.2f}  {word_bonus:10.2f}  {rates['wer']:7.4f}  "
+            f"{rates['cer']:7.4f}")
+        if best is None or (rates["wer"], rates["cer"]) < (best[2]["wer"], best[2]["cer"]):
+          best = (lm_weight, word_bonus, rates)
+    lm_weight, word_bonus, rates = best
+    log(f"best: --decode_hparams=lm_path={self.dhp.lm_path},lm_weight={lm_weight:g},"
+        f"word_bonus={word_bonus:g},beam_size={self.dhp.beam_size}  (WER {rates['wer']:.4f}"
+        f"  CER {rates['cer']:.4f}; without the LM: WER {rows[0][2]['wer']:.4f}  CER "
+        f"{rows[0][2]['cer']:.4f})")
+    return {"lm_weight": lm_weight, "word_bonus": word_bonus, **rates,
+            "wer_without_lm": rows[0][2]["wer"], "cer_without_lm": rows[0][2]["cer"]}
 
   def _read_list(self, path):
     """[(wav path, reference or None)]: one WAV path per line, relative to the list's
@@ -121,12 +241,7 @@ class AudioDecoder(decoder.Decoder):
   def decode_dataset(self, split="dev", log=print):
     """Transcribes utterances of a split; prints reference and hypothesis; returns
     {"wer", "cer"}."""
-    files = self.problem.data_files(self.data_dir, split)
-    ds = tf.data.TFRecordDataset(files).map(self.problem.decode_example)
-    if self.dhp.num_samples >= 0:
-      ds = ds.take(self.dhp.num_samples)
-    examples = [(ex["waveform"].numpy(), self.encoder.decode(ex["targets"].numpy()))
-                for ex in ds]
+    examples = self._split_examples(split)
     texts = self.transcribe_waveforms([w for w, _ in examples])
     for (_, reference), text in zip(examples, texts):
       log(f"TARGET: {reference}")

@@ -22,7 +22,7 @@ from t2t_lite.decoding import bleu, nbest, scoring, search
 from t2t_lite.decoding.batching import map_length_sorted
 from t2t_lite.errors import UserError, suggestion
 from t2t_lite.options import setting
-from t2t_lite.serving import export
+from t2t_lite.serving import ctranslate2_export, export
 from t2t_lite.t2t_model import Search
 from t2t_lite.training import ema
 
@@ -30,21 +30,24 @@ from t2t_lite.training import ema
 @options.group()
 class DecodeHParams(options.Options):
   """Tensor2Tensor's --decode_hparams: search settings, not model settings."""
+  field_flags = False  # named inside --decode_hparams, not as flags
   beam_size: int = setting(4, "1 means greedy search (or sampling)", minimum=1)
   alpha: float = setting(0.6, "length penalty exponent (see length_penalty)", minimum=0)
   extra_length: int = setting(50, "outputs may be this much longer than their input (or "
                               "prompt)", minimum=0)
   batch_size: int = setting(32, "sentences per decoding batch", minimum=1)
   num_samples: int = setting(100, "dataset decoding: how many examples (-1: all)",
-                             minimum=-1)
+                             minimum=1, also=(-1,))
   use_cache: bool = setting(True, "cached keys/values (same result, faster)")
   sampling_method: str = setting("argmax", "'random' samples each symbol (needs "
                                  "beam_size=1)", choices=("argmax", "random"))
   sampling_temp: float = setting(1.0, "random sampling from softmax(logits / "
                                  "sampling_temp)", above=0)
   sampling_keep_top_k: int = setting(-1, "random sampling among the k likeliest symbols "
-                                     "(-1: all)", minimum=-1)
-  sampling_seed: int = setting(0, "the same seed gives the same samples")
+                                     "(-1: all)", minimum=1, also=(-1,))
+  # The search stacks it with the step into an int32 stateless seed.
+  sampling_seed: int = setting(0, "the same seed gives the same samples", minimum=0,
+                               maximum=2 ** 31 - 1)
   length_penalty: str = setting(
       "gnmt", "how beam search normalizes scores by length: gnmt (((5 + length) / 6) ** "
       "alpha, Tensor2Tensor's), length (length ** alpha), none (log-probability alone)",
@@ -128,6 +131,9 @@ def restored_model(model_cls, hparams, checkpoint_path, has_inputs=True, raw_wei
 class Decoder(abc.ABC):
   """What t2t-decoder, t2t-exporter and evaluation need of a problem's decoder."""
 
+  # The settings group its --decode_hparams are parsed into (a subclass may add its own).
+  DECODE_HPARAMS: type = DecodeHParams
+
   def __init__(self, problem, model, hparams, data_dir, dhp):
     self.problem, self.model, self.hparams = problem, model, hparams
     self.data_dir, self.dhp = data_dir, dhp
@@ -149,8 +155,15 @@ class Decoder(abc.ABC):
     with."""
 
   @abc.abstractmethod
-  def serving_module(self) -> tf.Module:
-    """The tf.Module t2t-exporter saves; its signatures() name the serving functions."""
+  def serving_module(self, dtype: str = "float32") -> tf.Module:
+    """The tf.Module t2t-exporter saves; its signatures() name the serving functions.
+    `dtype`: its weights and computation (export.EXPORT_DTYPES)."""
+
+  def export_ctranslate2(self, export_dir: str, quantization: str = "none",
+                         num_positions: int = 1024) -> str:
+    """Writes the model as a CTranslate2 model (serving/ctranslate2_export.py)."""
+    raise UserError(f"problem '{self.problem.name}' ({type(self).__name__}) has no "
+                    "CTranslate2 export; use --export_format=savedmodel")
 
   @abc.abstractmethod
   def decode_from_file(self, path, out_path=None):
@@ -178,6 +191,16 @@ class Decoder(abc.ABC):
     raise UserError(f"--score_file: problem '{self.problem.name}' decodes with "
                     f"{type(self).__name__}, which does not score given outputs")
 
+  def tflite_model(self, dtype="float32"):
+    """t2t-exporter --tflite: (the TFLite model's bytes, the text of each output id)."""
+    raise UserError(f"--tflite: problem '{self.problem.name}' has no TFLite export")
+
+  def tune_lm(self, split="dev", log=print):
+    """t2t-decoder --tune_lm: tries a grid of language-model weights on a split, logs a
+    table and returns the best settings."""
+    raise UserError(f"--tune_lm: problem '{self.problem.name}' does not decode with a "
+                    "language model")
+
 
 class TextDecoder(Decoder):
   """Decodes text with a model: sources of a translation model, or prompts of a language
@@ -204,9 +227,16 @@ class TextDecoder(Decoder):
                         f"model was trained with {getattr(hparams, key)}; pass the "
                         "--data_dir the run was trained with")
 
-  def serving_module(self):
+  def serving_module(self, dtype="float32"):
     """Strings in, strings out."""
-    return export.TextServing(self.model, self.problem, self.encoders, self.dhp.search())
+    model = export.with_dtype(self.model, dtype, self.problem.has_inputs)
+    return export.TextServing(model, self.problem, self.encoders, self.dhp.search())
+
+  def export_ctranslate2(self, export_dir, quantization="none", num_positions=1024):
+    """A Translator (or, for a language model, a Generator) with the vocabulary's pieces
+    and its sentencepiece model."""
+    return ctranslate2_export.export(self.model, self.encoders, export_dir, quantization,
+                                     num_positions, metadata={"problem": self.problem.name})
 
   def decoded_metrics(self, split, num_samples, names):
     _, targets, outputs = self.decode_split(split, num_samples)

@@ -5,7 +5,8 @@ one fused matmul. For decoding, the cache holds the keys/values of the positions
 so far, [batch, heads, step, depth], and grows by one position a step (as Hugging Face's
 cache does): a fixed-size buffer would make every step read, write and attend over all
 max_length positions, and beam search copies the cache at every step to reorder it.
-Encoder keys/values for cross-attention are projected once per sequence.
+Encoder keys/values for cross-attention are projected once per sequence, and a decoding
+step attends to them with the beams of an example batched (not copied per beam).
 """
 import keras
 import tensorflow as tf
@@ -73,9 +74,8 @@ class MultiHeadAttention(keras.layers.Layer):
     else:
       q = self._split_heads(_project(x, self.q))[0]
       if cache is not None:
-        k, v = cache["memory_k"], cache["memory_v"]
-      else:
-        k, v = self.memory_kv(memory)
+        return self._cached_cross_attention(q, bias, cache), cache
+      k, v = self.memory_kv(memory)
     q *= self.depth ** -0.5
     # Masking and softmax in float32 under mixed precision (as Tensor2Tensor did): in
     # float16 the exponentials overflow, in bfloat16 the normalizing sum is imprecise.
@@ -86,6 +86,36 @@ class MultiHeadAttention(keras.layers.Layer):
       logits += tf.cast(bias, tf.float32)
     weights = tf.cast(tf.nn.softmax(logits), v.dtype)
     weights = self.dropout(weights, training=training)
-    output = _project(self._combine_heads(tf.matmul(weights, v)), self.out)
+    if cache is not None:
+      # One query per row: the weighted sum of the values as a broadcast product and a
+      # sum over positions, about 3x faster on CPU than a batch of [1, t] x [t, depth]
+      # matrix products.
+      # ([b, h, 1, t] -> [b, h, t, 1] is a reshape: the moved axis has size 1.)
+      b, h, t = tf.shape(weights)[0], tf.shape(weights)[1], tf.shape(weights)[3]
+      context = tf.reduce_sum(tf.reshape(weights, [b, h, t, 1]) * v, axis=2, keepdims=True)
+    else:
+      context = tf.matmul(weights, v)
+    output = _project(self._combine_heads(context), self.out)
     return output if cache is None else (output, cache)
+
+  def _cached_cross_attention(self, q, bias, cache):
+    """Cross-attention of one decoding step, the beams of an example batched: q [rows, h,
+    1, depth] with rows = examples x beams (batch-major); cache["memory_k"/"memory_v"] and
+    bias of the examples, unrepeated. One [beams, depth] x [depth, source] product per
+    example and head replaces one per beam, and the encoder's keys and values are neither
+    copied per beam nor read once per beam."""
+    k, v = cache["memory_k"], cache["memory_v"]
+    examples = tf.shape(k)[0]
+    beams = tf.shape(q)[0] // examples
+    q = tf.reshape(q * self.depth ** -0.5, [examples, beams, self.num_heads, self.depth])
+    q = tf.transpose(q, [0, 2, 1, 3])  # [examples, heads, beams, depth]
+    logits = tf.cast(tf.matmul(q, k, transpose_b=True), tf.float32)
+    if bias is not None:
+      if bias.dtype == tf.float16:
+        bias = tf.maximum(tf.cast(bias, tf.float32), NEG_INF)
+      logits += tf.cast(bias, tf.float32)
+    weights = tf.cast(tf.nn.softmax(logits), v.dtype)
+    context = tf.transpose(tf.matmul(weights, v), [0, 2, 1, 3])  # [examples, beams, h, d]
+    context = tf.reshape(context, [examples * beams, 1, self.hidden_size])
+    return _project(context, self.out)
 

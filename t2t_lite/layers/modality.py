@@ -5,9 +5,67 @@ separate variables (so a parameter-server strategy can place them on different t
 looked up with tf.nn.embedding_lookup's 'div' partitioning (shard i holds a contiguous
 block of rows, the first vocab % num_shards shards one row more). Embeddings are scaled by
 sqrt(hidden_size) and padding embeds to zero.
+
+placement="host" keeps the shards, and with them the optimizer's slots for them (Keras
+creates slots beside their variable), in the host's CPU memory instead of the
+accelerator's: a lookup gathers its rows on the host and only those rows travel; the
+softmax (logits against the whole table) still reads the table from the host at every
+step. Where the strategy allows it (host_device):
+
+  default (one GPU)     yes: the shards on the host CPU, the rest on the GPU
+  parameter_server      always: variables live on the ps tasks, in their host memory
+  one_device, mirrored, no on GPUs or TPUs: the strategy puts every variable (a copy per
+  multi_worker_mirrored, replica) on the replicas' devices; on CPUs that is host memory
+  tpu                   already, and placement=host changes nothing
 """
+import contextlib
+
 import keras
 import tensorflow as tf
+
+from t2t_lite.errors import UserError
+
+PLACEMENTS = ("device", "host")
+HOST = "/cpu:0"
+
+
+# tf.distribute's classes as the --strategy values users know them by.
+_STRATEGY_FLAGS = {"OneDeviceStrategy": "one_device", "MirroredStrategy": "mirrored",
+                   "CollectiveAllReduceStrategy": "multi_worker_mirrored",
+                   "TPUStrategy": "tpu"}
+
+
+def host_device(strategy_class: str, replica_devices: list[str]) -> str | None:
+  """Where placement=host puts the tables under a strategy (its class name, "" for none):
+  a device to pin them to, or None when the strategy already keeps them in host memory.
+  UserError where it cannot."""
+  if strategy_class.startswith("ParameterServerStrategy"):
+    return None  # the ps tasks' memory; the strategy places them round-robin
+  if not strategy_class:
+    return HOST
+  if all("CPU" in d.upper() for d in replica_devices):
+    return None
+  flag = _STRATEGY_FLAGS.get(strategy_class, strategy_class)
+  raise UserError(f"hparam embedding_placement=host: --strategy={flag} keeps every variable "
+                  "on its replicas' devices (one copy each), so the embedding cannot stay "
+                  "in host memory; use one GPU with --strategy=default, or "
+                  "parameter_server, or embedding_placement=device")
+
+
+def _host_device_of_current_strategy():
+  if not tf.distribute.has_strategy():
+    return host_device("", [])
+  strategy = tf.distribute.get_strategy()
+  name = type(strategy).__name__
+  if name.startswith("ParameterServerStrategy"):
+    return host_device(name, [])
+  return host_device(name, list(strategy.extended.worker_devices))
+
+
+def _on(device):
+  """tf.device(device), or nothing for None (tf.device(None) would clear the replica's
+  device scope)."""
+  return tf.device(device) if device else contextlib.nullcontext()
 
 
 def shard_sizes(vocab_size, num_shards):
@@ -23,35 +81,40 @@ class SharedEmbedding(keras.layers.Layer):
   """embed(ids) -> [.., hidden]; logits(x) -> [.., vocab] with the same table."""
 
   def __init__(self, vocab_size, hidden_size, num_shards=1, multiply_by_sqrt_depth=True,
-               **kwargs):
+               placement="device", **kwargs):
     super().__init__(**kwargs)
     self.vocab_size = vocab_size
     self.hidden_size = hidden_size
     self.multiply_by_sqrt_depth = multiply_by_sqrt_depth
+    # The device the shards are pinned to (placement=host), or None: the strategy's choice.
+    self.host = _host_device_of_current_strategy() if placement == "host" else None
     # One initializer per shard: a shared unseeded Keras initializer repeats its values.
     # Each shard is an attribute (weights_0, ...): checkpoints do not follow Keras lists.
     shards = []
-    for i, rows in enumerate(shard_sizes(vocab_size, num_shards)):
-      shard = self.add_weight(name=f"weights_{i}", shape=(rows, hidden_size),
-                              initializer=keras.initializers.RandomNormal(
-                                  0.0, hidden_size ** -0.5))
-      setattr(self, f"weights_{i}", shard)
-      shards.append(shard)
+    with _on(self.host):
+      for i, rows in enumerate(shard_sizes(vocab_size, num_shards)):
+        shard = self.add_weight(name=f"weights_{i}", shape=(rows, hidden_size),
+                                initializer=keras.initializers.RandomNormal(
+                                    0.0, hidden_size ** -0.5))
+        setattr(self, f"weights_{i}", shard)
+        shards.append(shard)
     self.shards = tuple(shards)
 
   def table(self):
     values = [s.value if hasattr(s, "value") else s for s in self.shards]
-    return values[0] if len(values) == 1 else tf.concat(values, axis=0)
+    with _on(self.host):
+      return values[0] if len(values) == 1 else tf.concat(values, axis=0)
 
   def embed(self, ids, table=None):
     """ids -> [.., hidden]. `table`: this layer's table(), computed once outside a
     decoding loop; one gather from it replaces the partitioned lookup over the shards
     (a partition, a gather per shard and a stitch at every step)."""
-    if table is not None:
-      x = tf.gather(table, ids)
-    else:
-      values = [s.value if hasattr(s, "value") else s for s in self.shards]
-      x = tf.nn.embedding_lookup(values if len(values) > 1 else values[0], ids)
+    with _on(self.host):  # gathered where the table is; only the rows travel
+      if table is not None:
+        x = tf.gather(table, ids)
+      else:
+        values = [s.value if hasattr(s, "value") else s for s in self.shards]
+        x = tf.nn.embedding_lookup(values if len(values) > 1 else values[0], ids)
     if self.multiply_by_sqrt_depth:
       x *= self.hidden_size ** 0.5
     return x * tf.cast(tf.not_equal(ids, 0), x.dtype)[..., None]

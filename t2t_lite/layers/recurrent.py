@@ -19,9 +19,11 @@ def check_supported(gru):
     raise ValueError(f"{gru.name}: hoisted GRU needs Keras' default GRU settings")
 
 
-def gru_sequence(gru, x, mask, reverse=False):
+def gru_sequence(gru, x, mask, reverse=False, initial_state=None, return_state=False):
   """x [b, t, n], mask [b, t] bool -> outputs [b, t, units] of Keras GRU layer `gru` (read
-  right to left when `reverse`, outputs in the original order)."""
+  right to left when `reverse`, outputs in the original order). A stream continues from
+  `initial_state` [b, units] (default zeros) and, with return_state, also gets the state
+  after its last unmasked step: (outputs, state)."""
   cell = gru.cell
   units = cell.units
   kernel = tf.cast(cell.kernel, x.dtype)
@@ -44,11 +46,18 @@ def gru_sequence(gru, x, mask, reverse=False):
     candidate = tf.tanh(x_h + r * h_h)
     return tf.where(keep_t, z * h + (1.0 - z) * candidate, h)
 
-  states = tf.scan(step, (projected, keep), initializer=tf.zeros([batch, units], x.dtype))
+  if initial_state is None:
+    initial_state = tf.zeros([batch, units], x.dtype)
+  states = tf.scan(step, (projected, keep), initializer=tf.cast(initial_state, x.dtype))
   outputs = states * tf.cast(keep, x.dtype)
   if reverse:
     outputs = tf.reverse(outputs, [0])
-  return tf.transpose(outputs, [1, 0, 2])
+  outputs = tf.transpose(outputs, [1, 0, 2])
+  if not return_state:
+    return outputs
+  # Masked steps keep the state, so the last scanned state is the last unmasked one's.
+  final = tf.cond(length > 0, lambda: states[-1], lambda: tf.cast(initial_state, x.dtype))
+  return outputs, final
 
 
 def bidirectional_gru(layer, x, mask):
@@ -57,3 +66,10 @@ def bidirectional_gru(layer, x, mask):
     layer.build(x.shape)
   return tf.concat([gru_sequence(layer.forward_layer, x, mask),
                     gru_sequence(layer.backward_layer, x, mask, reverse=True)], axis=-1)
+
+
+def forward_gru(layer, x, mask):
+  """A keras.layers.GRU(return_sequences=True), left to right."""
+  if not layer.built:
+    layer.build(x.shape)
+  return gru_sequence(layer, x, mask)

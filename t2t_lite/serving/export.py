@@ -12,11 +12,50 @@ Signatures:
   -> outputs: string [b].
 - any model (PredictServing): `predict` takes the batched features of the model's
   decode_feature_spec and returns outputs: int32 [b, t] and scores [b].
+
+Reduced precision (`with_dtype`): a bfloat16 or float16 export stores its weights in 16
+bits (half the size on disk) and computes in 16 bits; what needs float32's precision or
+range still computes in it (layer norms, the attention softmax, the search's scores).
 """
+import keras
 import tensorflow as tf
+from tensorflow.python.trackable import data_structures
 
 from t2t_lite.data import audio, text_encoder
+from t2t_lite.errors import UserError
 from t2t_lite.serving import graph_text
+
+EXPORT_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def with_dtype(model, dtype, has_inputs=True):
+  """`model` itself for float32, else a copy of it built under Keras' pure `dtype` policy
+  (variables and computation in dtype) holding its weights rounded to dtype."""
+  if dtype == "float32":
+    return model
+  if dtype not in EXPORT_DTYPES:
+    raise UserError(f"--export_dtype={dtype} must be one of {', '.join(EXPORT_DTYPES)}")
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(dtype)
+  try:
+    copy = type(model)(model.hparams)
+    copy.build_from_features(copy.dummy_features(has_inputs))
+  except (tf.errors.OpError, ValueError, TypeError) as e:
+    # A layer that mixes float32 and 16-bit tensors (e.g. DeepSpeech2's recurrence).
+    first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise UserError(f"--export_dtype={dtype}: model {model.registry_name()} does not build "
+                    f"with {dtype} weights ({first_line[:200]}); export it in float32") \
+        from None
+  finally:
+    keras.config.set_dtype_policy(previous)
+  # Built from the same hparams in the same order: the variables pair up one to one.
+  source, target = model.variables, copy.variables
+  if [v.shape for v in source] != [v.shape for v in target]:
+    raise UserError(f"model {model.registry_name()} builds different variables under the "
+                    f"{dtype} policy; it cannot be exported in {dtype}")
+  for s, t in zip(source, target):
+    t.assign(tf.cast(s, t.dtype))
+  return copy
 
 
 class PredictServing(tf.Module):
@@ -24,7 +63,7 @@ class PredictServing(tf.Module):
 
   def __init__(self, model, hparams, search):
     super().__init__()
-    self.model = model
+    self.model = _untracked(model)
     spec = type(model).decode_feature_spec(hparams)
     names = sorted(spec)
 
@@ -42,7 +81,7 @@ class TextServing(tf.Module):
 
   def __init__(self, model, problem, encoders, search):
     super().__init__()
-    self.model = model
+    self.model = _untracked(model)
     self.inputs_tokenizer = graph_text.graph_tokenizer(encoders["inputs"])
     self.targets_tokenizer = (self.inputs_tokenizer if encoders["inputs"] is encoders["targets"]
                               else graph_text.graph_tokenizer(encoders["targets"]))
@@ -71,7 +110,7 @@ class SpeechServing(tf.Module):
 
   def __init__(self, model, problem, hparams, data_dir, search):
     super().__init__()
-    self.model = model
+    self.model = _untracked(model)
     self._problem, self._hparams = problem, hparams
     self._detokenize = problem.detokenizer(data_dir)
     self._search = search
@@ -109,6 +148,13 @@ class SpeechServing(tf.Module):
     return {"serving_default": self.serve, "waveform": self.transcribe}
 
 
+def _untracked(model):
+  """The model, held by a serving module without making it part of the SavedModel: the
+  SavedModel holds the tf.Variables its functions capture (see export()). Tracked through
+  Keras' variable wrappers as well, every weight was written twice."""
+  return data_structures.NoDependency(model)
+
+
 def export(module, export_dir):
   """Writes the SavedModel atomically: to a temp folder, renamed when complete."""
   tmp = export_dir.rstrip("/") + ".incomplete"
@@ -118,7 +164,8 @@ def export(module, export_dir):
   # Keras 3 variables wrap the tf.Variables the functions capture. Tracked only through
   # the wrappers, those are restored by tf.saved_model.load but not by the session-based
   # loader of TensorFlow Serving and saved_model_cli ("Resource ... does not exist"), so
-  # the captured variables themselves are tracked too (as keras.export does).
+  # the captured variables themselves are tracked (as keras.export does), and the model
+  # is not (_untracked): each weight is written once.
   captured = {}
   for fn in signatures.values():
     for v in fn.get_concrete_function().variables:

@@ -3,7 +3,8 @@
 Each text encoder of t2t_lite.data has an in-graph twin here with the same ids and the
 same text: encode(strings [b]) -> RaggedTensor of ids [b, (n)], decode(ids [b, t]) ->
 strings [b] (cut at the first EOS, padding dropped, as text_encoder.strip_ids). Byte,
-character and token vocabularies use core TF ops only (lookup tables); sentencepiece uses
+character, token and word vocabularies (hashed buckets included) use core TF ops only
+(lookup tables); sentencepiece uses
 tensorflow_text's SentencepieceTokenizer, the standard in-graph sentencepiece (same C++
 library, so the same pieces as training), whose ops a loading process gets with
 `import tensorflow_text`.
@@ -56,6 +57,29 @@ class TableTokenizer(tf.Module):
     if self.split == "bytes":  # invalid UTF-8 shows as U+FFFD, as bytes.decode(errors=...)
       text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
     return text
+
+
+class WordTokenizer(tf.Module):
+  """Whitespace words in a tf.lookup.StaticVocabularyTable: the vocabulary's words by
+  position, every other word in one of num_oov_buckets ids after them by the same
+  Fingerprint64 bucketing as text_encoder.WordTextEncoder."""
+
+  def __init__(self, words, num_oov_buckets):
+    super().__init__()
+    self.table = tf.lookup.StaticVocabularyTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(words, tf.string),
+                                            tf.range(len(words), dtype=tf.int64)),
+        num_oov_buckets)
+    shown = [""] * text_encoder.NUM_RESERVED_TOKENS + list(words[
+        text_encoder.NUM_RESERVED_TOKENS:]) + [text_encoder.WordTextEncoder.OOV] * num_oov_buckets
+    self.pieces = tf.Variable(shown, dtype=tf.string, trainable=False)
+
+  def encode(self, strings):
+    ids = tf.ragged.map_flat_values(self.table.lookup, tf.strings.split(strings))
+    return tf.cast(ids, tf.int32)
+
+  def decode(self, ids):
+    return tf.strings.reduce_join(tf.gather(self.pieces, strip(ids)), axis=-1, separator=" ")
 
 
 class SentencePieceTokenizer(tf.Module):
@@ -117,6 +141,8 @@ def graph_tokenizer(encoder):
     unk = text_encoder.NUM_RESERVED_TOKENS
     shown = ["", "", "?"] + chars[unk + 1:]
     return TableTokenizer(chars, "chars", unknown_id=unk, shown=shown)
+  if isinstance(encoder, text_encoder.WordTextEncoder):
+    return WordTokenizer(encoder.words, encoder.num_oov_buckets)
   if isinstance(encoder, text_encoder.TokenTextEncoder):
     return TableTokenizer(encoder._tokens, "whitespace", unknown_id=-1,  # pylint: disable=protected-access
                           separator=" ")

@@ -37,6 +37,18 @@ class Range:
     if scale != LINEAR_SCALE and low <= 0:
       raise UserError(f"range of '{name}': a {scale} scale needs min > 0, got {low}")
 
+  def describe(self):
+    """The range as a sweep file writes it."""
+    if self.choices is not None:
+      return {"values": self.choices}
+    return {"min": self.low, "max": self.high, "scale": self.scale, "type": self.kind.__name__}
+
+  def ends(self):
+    """The values at the edges of the range (every value of a list of choices)."""
+    if self.choices is not None:
+      return list(self.choices)
+    return [self.kind(self.low), self.kind(self.high)]
+
   def sample(self, rng):
     """A value drawn uniformly on the range's scale (rng: a random.Random)."""
     if self.choices is not None:

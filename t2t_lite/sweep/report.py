@@ -12,6 +12,7 @@ import matplotlib
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
+from t2t_lite import metrics as metrics_lib
 from t2t_lite.training import run_dir
 
 matplotlib.use("Agg")  # files only: no display on servers; set before pyplot is imported
@@ -60,8 +61,8 @@ def differing_keys(trials):
 
 
 def rows(trials, results, sort_by):
-  """One row per trial, best first by `sort_by` (higher is better; trials without it last).
-  results: {trial name: {"status": str, "curves": {...}}}."""
+  """One row per trial, best first by `sort_by` (in its declared direction, metrics.direction;
+  trials without it last). results: {trial name: {"status": str, "curves": {...}}}."""
   keys = differing_keys(trials)
   metrics = sorted({m for r in results.values() for m in r["curves"]})
   table = []
@@ -73,19 +74,22 @@ def rows(trials, results, sort_by):
     row["step"] = final_step(curves)
     row.update({m: final.get(m, "") for m in metrics})
     table.append((t.index, row))
+  sign = -1.0 if metrics_lib.higher_is_better(sort_by) else 1.0
+
   def order(item):
     index, row = item
     value = row.get(sort_by, "")
-    return (value == "", -(value if value != "" else 0.0), index)
+    return (value == "", sign * (value if value != "" else 0.0), index)
   return [row for _, row in sorted(table, key=order)], keys, metrics
 
 
-def _cell(v):
+def cell(v):
   return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def write_summary(sweep_dir, table):
-  """summary.csv and summary.md in sweep_dir; returns their paths."""
+def write_summary(sweep_dir, table, preamble=(), sections=()):
+  """summary.csv and summary.md in sweep_dir (the markdown: `preamble` lines, the table,
+  then `sections` lines); returns their paths."""
   columns = list(table[0]) if table else ["trial", "status"]
   buf = io.StringIO()
   writer = csv.DictWriter(buf, columns, lineterminator="\n")
@@ -93,10 +97,11 @@ def write_summary(sweep_dir, table):
   writer.writerows(table)
   csv_path = os.path.join(sweep_dir, SUMMARY_CSV)
   run_dir.write_atomic(csv_path, buf.getvalue())
-  lines = ["| rank | " + " | ".join(columns) + " |",
-           "|---|" + "---|" * len(columns)]
-  lines += [f"| {i + 1} | " + " | ".join(_cell(r[c]) for c in columns) + " |"
+  lines = list(preamble) + ["| rank | " + " | ".join(columns) + " |",
+                            "|---|" + "---|" * len(columns)]
+  lines += [f"| {i + 1} | " + " | ".join(cell(r[c]) for c in columns) + " |"
             for i, r in enumerate(table)]
+  lines += list(sections)
   md_path = os.path.join(sweep_dir, SUMMARY_MD)
   run_dir.write_atomic(md_path, "\n".join(lines) + "\n")
   return csv_path, md_path

@@ -5,9 +5,12 @@ starts the others, which resume from their own checkpoints (the trainer's resume
 trial's output goes to TRIAL_DIR/train.log. SIGTERM or Ctrl-C passes one SIGTERM to every
 running trial (each saves a checkpoint and exits), so rerunning the sweep continues.
 """
+import ctypes
+import ctypes.util
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +20,7 @@ from t2t_lite.training import preemption
 
 LOG_FILE = "train.log"
 LOCAL_TRAINER = (sys.executable, "-m", "t2t_lite.bin.t2t_trainer")
-_STEP_LINE = re.compile(r"^step (\d+)/(\d+)")
+STEP_LINE = re.compile(r"^step (\d+)/(\d+)")
 
 
 def command(sweep, trial, sweep_dir, extra_files=(), extra_params=(),
@@ -36,11 +39,48 @@ def shell_command(args):
   return shlex.join(args)
 
 
+def _parent_death_signal():
+  """A preexec_fn that makes the child die with the process that started it (Linux's
+  PR_SET_PDEATHSIG), or None elsewhere. Resolved here, in the parent: after fork the child
+  only makes the call."""
+  libc_name = ctypes.util.find_library("c")
+  if not sys.platform.startswith("linux") or not libc_name:
+    return None
+  prctl = ctypes.CDLL(libc_name, use_errno=True).prctl
+  parent = os.getpid()
+
+  def die_with_parent():
+    prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the call
+      os._exit(1)
+  return die_with_parent
+
+
+def start_trainer(args, trial_dir, headers=(), shown_args=None):
+  """Starts a trial's trainer with its output appended to TRIAL_DIR/train.log, after a
+  `$ command` line (shown_args: the command as logged, e.g. without a password) and
+  `headers`. Returns (process, log file).
+
+  The trainer gets a session of its own, so the sweep alone decides which signal it gets,
+  and dies with the sweep (Linux): a trainer never outlives the worker that started it,
+  so a trial taken over by another worker never has two trainers."""
+  os.makedirs(trial_dir, exist_ok=True)
+  log_file = open(os.path.join(trial_dir, LOG_FILE), "a")  # pylint: disable=consider-using-with
+  log_file.write(f"$ {shell_command(shown_args or args)}\n")
+  for line in headers:
+    log_file.write(f"# {line}\n")
+  log_file.flush()
+  proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT,
+                          env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                          start_new_session=True, preexec_fn=_parent_death_signal())
+  return proc, log_file
+
+
 def is_finished(trial_dir, train_steps):
   return report.final_step(report.eval_curves(trial_dir)) >= train_steps
 
 
-def _last_line(path, pattern=None):
+def last_line(path, pattern=None):
   try:
     with open(path, errors="replace") as f:
       lines = f.read()[-20000:].splitlines()
@@ -52,8 +92,14 @@ def _last_line(path, pattern=None):
   return ""
 
 
-def _error_line(path):
-  return _last_line(path, re.compile(r"error|Error|Traceback")) or _last_line(path)
+def error_line(path):
+  return last_line(path, re.compile(r"error|Error|Traceback")) or last_line(path)
+
+
+def progress(trial_dir):
+  """'step N/M' of a running trainer, from its log."""
+  line = last_line(os.path.join(trial_dir, LOG_FILE), STEP_LINE)
+  return line.split("  ")[0] if line else "starting"
 
 
 class Runner:
@@ -113,21 +159,12 @@ class Runner:
     return self.status
 
   def _progress(self, trial):
-    line = _last_line(os.path.join(self.trial_dir(trial), LOG_FILE), _STEP_LINE)
-    return f"{trial.name} {line.split('  ')[0] if line else 'starting'}"
+    return f"{trial.name} {progress(self.trial_dir(trial))}"
 
   def _start(self, trial):
-    trial_dir = self.trial_dir(trial)
-    os.makedirs(trial_dir, exist_ok=True)
-    log_file = open(os.path.join(trial_dir, LOG_FILE), "a")  # pylint: disable=consider-using-with
     args = command(self.sweep, trial, self.sweep_dir, self.extra_files, self.extra_params,
                    self.program)
-    log_file.write(f"$ {shell_command(args)}\n")
-    log_file.flush()
-    # A session of its own: the sweep alone decides which signal a trial gets.
-    proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                            start_new_session=True)
+    proc, log_file = start_trainer(args, self.trial_dir(trial))
     return trial, proc, time.time(), log_file
 
   def _finish(self, trial, returncode, seconds, done, total):
@@ -140,11 +177,11 @@ class Runner:
     elif returncode == 0:
       self.status[trial.name] = "stopped early"
       self.log(f"[{done}/{total}] {trial.name} stopped before train_steps "
-               f"({_last_line(log_path)}); rerun the sweep to resume it")
+               f"({last_line(log_path)}); rerun the sweep to resume it")
     else:
       self.status[trial.name] = "failed"
       self.log(f"[{done}/{total}] FAILED {trial.name} (exit {returncode}): "
-               f"{_error_line(log_path)} [see {log_path}]")
+               f"{error_line(log_path)} [see {log_path}]")
 
   def _stop(self, running):
     self.log(f"stopping: asking {len(running)} running trial(s) to save and exit")

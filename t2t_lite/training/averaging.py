@@ -56,9 +56,16 @@ def average(paths, out_prefix):
   readers = [tf.train.load_checkpoint(p) for p in paths]
   newest = readers[-1]
   dtypes = newest.get_variable_to_dtype_map()
-  shapes = newest.get_variable_to_shape_map()
+
+  def weight_shapes(reader):
+    # Only the weights must match: the input position's serialized state changes size
+    # from save to save (it holds whatever the input buffers held then).
+    kinds = reader.get_variable_to_dtype_map()
+    return {k: v for k, v in reader.get_variable_to_shape_map().items()
+            if _is_averaged(k, kinds[k])}
+  shapes = weight_shapes(newest)
   for path, reader in zip(paths, readers):
-    if reader.get_variable_to_shape_map() != shapes:
+    if weight_shapes(reader) != shapes:
       raise UserError(f"checkpoint {path} holds other variables than {paths[-1]}; average "
                       "checkpoints of one run")
   names, tensors, averaged = [], [], []

@@ -50,19 +50,8 @@ class CheckpointKeeper:
     """Restores `path`, or the newest readable checkpoint. Returns the path or None."""
     for candidate in ([path] if path else self.candidates()):
       try:
-        status = (self._strict or self.checkpoint).restore(candidate)
-        if partial:
-          status.expect_partial()
-        else:
-          status.assert_existing_objects_matched()
-        if self._optional is not None:
-          status.expect_partial()  # the optional values are restored next
-          self._optional.restore(candidate).expect_partial()
+        self._restore(candidate, partial)
         return candidate
-      except AssertionError as e:
-        raise UserError(f"checkpoint {candidate} does not match this model ({_first_line(e)});"
-                        " it was written by another model, other hparams or an older "
-                        "t2t_lite: use another --output_dir") from None
       except _RESTORE_ERRORS as e:
         if path:
           raise UserError(f"checkpoint {path} cannot be restored: {_first_line(e)}") from None
@@ -72,6 +61,31 @@ class CheckpointKeeper:
       raise UserError(f"no readable checkpoint in {self.directory}; move the damaged "
                       "model.ckpt-* files away to start over")
     return None
+
+  def try_restore(self, path, partial=False):
+    """Restores `path`; False (with a warning) when it is unreadable. A checkpoint of
+    another model is still an error."""
+    try:
+      self._restore(path, partial)
+      return True
+    except _RESTORE_ERRORS as e:
+      self.log(f"WARNING: checkpoint {path} is unreadable ({_first_line(e)})")
+      return False
+
+  def _restore(self, path, partial):
+    try:
+      status = (self._strict or self.checkpoint).restore(path)
+      if partial:
+        status.expect_partial()
+      else:
+        status.assert_existing_objects_matched()
+      if self._optional is not None:
+        status.expect_partial()  # the optional values are restored next
+        self._optional.restore(path).expect_partial()
+    except AssertionError as e:
+      raise UserError(f"checkpoint {path} does not match this model ({_first_line(e)}); it "
+                      "was written by another model, other hparams or an older t2t_lite: "
+                      "use another --output_dir") from None
 
   def save(self, step):
     try:

@@ -7,16 +7,21 @@ TF_CONFIG is TensorFlow's own cluster description, one JSON object per process:
 
 multi_worker_mirrored needs a "worker" job (worker 0, or a "chief" task, is the chief);
 parameter_server needs "chief", "worker" and "ps" jobs: the chief runs the training loop,
-worker and ps tasks only serve (run_server).
+worker and ps tasks only serve (run_server). An "evaluator" task (Kubeflow's TFJob lists it
+in every task's cluster) is no part of training: it evaluates each new checkpoint.
+Kubeflow's operator also adds "environment": "cloud", which TensorFlow 2 ignores.
 """
+import functools
+import hashlib
 import json
 import os
 import time
 
 import tensorflow as tf
 
-from t2t_lite.data import generator_utils
+from t2t_lite.data import manifest
 from t2t_lite.errors import UserError
+from t2t_lite.training import preemption
 
 MULTI_WORKER = "multi_worker_mirrored"
 PARAMETER_SERVER = "parameter_server"
@@ -74,6 +79,25 @@ def is_chief():
       "chief" not in config["cluster"]
 
 
+def is_evaluator():
+  """True for TF_CONFIG's "evaluator" task: it runs continuous_eval beside the training."""
+  config = tf_config()
+  return config is not None and config["task"].get("type") == "evaluator"
+
+
+def worker_rank():
+  """(this task's rank, number of training tasks) among the chief and workers of a
+  multi_worker_mirrored cluster (TensorFlow's order: the chief, then worker 0, 1, ...);
+  (0, 1) without a cluster. The rank is the task's input pipeline."""
+  config = tf_config()
+  if config is None:
+    return 0, 1
+  jobs, task = config["cluster"], config["task"]
+  chiefs = len(jobs.get("chief", []))
+  rank = 0 if task.get("type") == "chief" else chiefs + task.get("index", 0)
+  return rank, chiefs + len(jobs.get("worker", []))
+
+
 def is_server_task(strategy):
   """Under parameter_server, worker and ps tasks serve instead of training."""
   return strategy == PARAMETER_SERVER and check_cluster(strategy)[0] in ("worker", "ps")
@@ -81,15 +105,36 @@ def is_server_task(strategy):
 
 def wait_for_data(problem, data_dir, timeout_secs=3600, poll_secs=5):
   """For a worker of a multi-worker run given --generate_data: waits until the chief has
-  written every split (each shard appears only when complete)."""
+  written every split (a split is complete once its manifest, written last, matches)."""
   deadline = time.time() + timeout_secs
-  paths = [p for split, _ in problem.dataset_splits
-           for p in problem.split_filenames(data_dir, split)]
-  while not generator_utils.shards_exist(paths):
+  while not all(manifest.is_complete(data_dir, problem.name, split)
+                for split, _ in problem.dataset_splits):
     if time.time() > deadline:
       raise UserError(f"the chief did not generate {problem.name}'s data in {data_dir} "
                       f"within {timeout_secs}s; run t2t-datagen first")
     time.sleep(poll_secs)
+
+
+def fingerprint():
+  """The same for every task of one cluster and different for any other (TF_CONFIG's
+  cluster, hashed); None outside a cluster. The chief records it in its output_dir lock."""
+  config = tf_config()
+  if config is None:
+    return None
+  text = json.dumps(config["cluster"], sort_keys=True)
+  return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def training_cluster_resolver():
+  """TF_CONFIG's cluster without its evaluator, for parameter_server: the coordinator
+  connects to every task of its cluster at start, and an evaluator serves nothing (it
+  would wait for it forever)."""
+  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  jobs = {job: tasks for job, tasks in resolver.cluster_spec().as_dict().items()
+          if job != "evaluator"}
+  return tf.distribute.cluster_resolver.SimpleClusterResolver(
+      tf.train.ClusterSpec(jobs), task_type=resolver.task_type, task_id=resolver.task_id,
+      rpc_layer=resolver.rpc_layer or "grpc")
 
 
 def run_server():
@@ -97,9 +142,23 @@ def run_server():
   task_type, index = check_cluster(PARAMETER_SERVER)
   # Lets the coordinator see a failed worker's RPCs fail at once, and reschedule.
   os.environ["GRPC_FAIL_FAST"] = "use_caller"
-  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  resolver = training_cluster_resolver()
   server = tf.distribute.Server(resolver.cluster_spec(), job_name=task_type,
                                 task_index=index, protocol=resolver.rpc_layer or "grpc",
                                 start=True)
   print(f"{task_type}:{index} serving at {server.target}", flush=True)
   server.join()
+
+
+def restart_when_a_peer_fails(main):
+  """main, with a peer's failure (preemption.PEER_ERRORS) raised anywhere in a task of a
+  cluster (TF_CONFIG set) turned into preemption.TaskLost: the binary exits for its
+  cluster to restart it, rather than with a traceback that a restart policy reads as a
+  bug. Outside a cluster such errors keep their traceback."""
+  @functools.wraps(main)
+  def wrapped(*args, **kwargs):
+    if tf_config() is None:
+      return main(*args, **kwargs)
+    with preemption.peer_failures_lose_the_task("a task of the cluster failed or restarted"):
+      return main(*args, **kwargs)
+  return wrapped

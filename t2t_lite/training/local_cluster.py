@@ -4,9 +4,16 @@ the launcher ends (normally, on an error, on Ctrl-C/SIGTERM, or killed itself).
 
 parameter_server: ps and worker tasks serve; the chief trains. A worker that dies is
 reported and training goes on (the coordinator reschedules its steps); the cluster's exit
-status is the chief's. multi_worker_mirrored: worker 0 is the chief; if any worker fails
-the others are stopped (they could only wait for it), and rerunning the same command
-resumes from the last checkpoint.
+status is the chief's. multi_worker_mirrored: worker 0 (or --chief's task) is the chief;
+without a restart policy, if any worker fails the others are stopped (they could only wait
+for it), and rerunning the same command resumes from the last checkpoint.
+
+A restart policy restarts a task that exits before its work is done, as Kubeflow's TFJob
+does (--restart_policy: on_failure restarts on any non-zero status, exit_code on the
+retryable ones, 128-255: killed by a signal, or a trainer that stopped for a restart). A
+multi-worker task whose peer failed exits for a restart itself, so the whole cluster comes
+back and resumes from the last checkpoint; a ps task that failed takes the chief with it
+(the variables it held are gone) and both come back. At most --backoff_limit restarts.
 """
 import ctypes
 import json
@@ -19,9 +26,11 @@ import time
 
 from t2t_lite import options
 from t2t_lite.options import setting
-from t2t_lite.training import cluster
+from t2t_lite.training import cluster, preemption
 
 GRACE_SECS = 30  # how long trainers get to save after SIGTERM before they are killed
+RESTART_POLICIES = ("never", "on_failure", "exit_code")
+RESTART_DELAY_SECS = 1.0  # a failed task comes back after this long (the operator's pace)
 
 
 @options.group()
@@ -30,9 +39,34 @@ class LocalClusterOptions(options.Options):
   strategy: str = setting(
       cluster.PARAMETER_SERVER, "parameter_server: a chief, --num_workers workers and "
       "--num_ps ps tasks; multi_worker_mirrored: --num_workers workers (worker 0 is the "
-      "chief).", choices=(cluster.PARAMETER_SERVER, cluster.MULTI_WORKER))
+      "chief, unless --chief adds one).", choices=(cluster.PARAMETER_SERVER,
+                                                    cluster.MULTI_WORKER))
   num_workers: int = setting(2, "Worker tasks.", minimum=1)
   num_ps: int = setting(1, "Parameter-server tasks (parameter_server only).", minimum=1)
+  chief: bool = setting(False, "multi_worker_mirrored: a chief task besides the workers (a "
+                        "TFJob's Chief replica; it trains too). parameter_server always "
+                        "has one.")
+  restart_policy: str = setting(
+      "never", "never: a failed trainer stops the cluster; on_failure: restart a task that "
+      "exits with any non-zero status; exit_code: only with a retryable one (128-255: "
+      "killed by a signal, or stopped for a restart), as Kubeflow's TFJob policies.",
+      choices=RESTART_POLICIES)
+  backoff_limit: int = setting(10, "With a restart policy: how many restarts in all before "
+                               "the cluster gives up (a TFJob's runPolicy.backoffLimit).",
+                               minimum=0)
+
+
+def exit_status(code):
+  """A Popen return code as a shell reports it (killed by signal N: 128 + N)."""
+  return 128 - code if code < 0 else code
+
+
+def restartable(policy, code):
+  if policy == "on_failure":
+    return code != 0
+  if policy == "exit_code":
+    return exit_status(code) >= 128
+  return False
 
 
 def free_ports(n):
@@ -49,9 +83,9 @@ def free_ports(n):
       s.close()
 
 
-def cluster_spec(strategy, num_workers, num_ps):
+def cluster_spec(strategy, num_workers, num_ps, chief=False):
   """{job: ["localhost:port", ...]} for the strategy's jobs."""
-  jobs = {"worker": num_workers}
+  jobs = {"chief": 1, "worker": num_workers} if chief else {"worker": num_workers}
   if strategy == cluster.PARAMETER_SERVER:
     jobs = {"chief": 1, "worker": num_workers, "ps": num_ps}
   ports = iter(free_ports(sum(jobs.values())))
@@ -68,10 +102,13 @@ def _die_with_parent():
 
 class LocalCluster:
 
-  def __init__(self, strategy, num_workers, num_ps, command, env, out=sys.stdout):
+  def __init__(self, strategy, num_workers, num_ps, command, env, out=sys.stdout,
+               chief=False, restart_policy="never", backoff_limit=0):
     self.strategy, self.command, self.env, self.out = strategy, command, env, out
-    self.spec = cluster_spec(strategy, num_workers, num_ps)
-    self.procs = {}  # "job:index" -> Popen, in start order
+    self.restart_policy, self.backoff_limit = restart_policy, backoff_limit
+    self.spec = cluster_spec(strategy, num_workers, num_ps, chief)
+    self.procs = {}  # "job:index" -> its current Popen, in start order
+    self.restarts = 0
     self._lock = threading.Lock()
     self._threads = []
     self._stopping = False
@@ -82,8 +119,8 @@ class LocalCluster:
 
   def trainers(self):
     """The tasks that run the training loop (and save on SIGTERM)."""
-    job = "chief" if self.strategy == cluster.PARAMETER_SERVER else "worker"
-    return [name for name in self.procs if name.startswith(job + ":")]
+    jobs = ("chief",) if self.strategy == cluster.PARAMETER_SERVER else ("chief", "worker")
+    return [name for name in self.procs if name.split(":")[0] in jobs]
 
   def _relay(self, name, proc):
     for line in proc.stdout:
@@ -93,42 +130,74 @@ class LocalCluster:
     # Servers first, so the chief finds them; the trainers last.
     order = [j for j in ("ps", "worker", "chief") if j in self.spec]
     for job in order:
-      for index, address in enumerate(self.spec[job]):
-        name = f"{job}:{index}"
-        tf_config = {"cluster": self.spec, "task": {"type": job, "index": index}}
-        proc = subprocess.Popen(
-            self.command, env=dict(self.env, TF_CONFIG=json.dumps(tf_config)),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-            start_new_session=True,  # Ctrl-C reaches the launcher, which stops them in order
-            preexec_fn=_die_with_parent)
-        self.procs[name] = proc
-        self.say(f"t2t-local-cluster: started {name} (pid {proc.pid}) at {address}")
-        thread = threading.Thread(target=self._relay, args=(name, proc), daemon=True)
-        thread.start()
-        self._threads.append(thread)
+      for index in range(len(self.spec[job])):
+        self._start_task(job, index)
+
+  def _start_task(self, job, index):
+    name = f"{job}:{index}"
+    tf_config = {"cluster": self.spec, "task": {"type": job, "index": index}}
+    proc = subprocess.Popen(
+        self.command, env=dict(self.env, TF_CONFIG=json.dumps(tf_config)),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        start_new_session=True,  # Ctrl-C reaches the launcher, which stops them in order
+        preexec_fn=_die_with_parent)
+    self.procs[name] = proc
+    self.say(f"t2t-local-cluster: started {name} (pid {proc.pid}) at "
+             f"{self.spec[job][index]}")
+    thread = threading.Thread(target=self._relay, args=(name, proc), daemon=True)
+    thread.start()
+    self._threads.append(thread)
+
+  def _restart(self, name, code, done):
+    """Restarts a task that exited with `code`, if the policy and the limit allow and
+    its work is not done; returns whether it did."""
+    if self._stopping or not restartable(self.restart_policy, code):
+      return False
+    if self.strategy == cluster.MULTI_WORKER and done:
+      return False  # a finished peer will not come back to meet it
+    if self.restarts >= self.backoff_limit:
+      self.say(f"t2t-local-cluster: {name} exited ({_status(code)}) after "
+               f"{self.restarts} restarts: --backoff_limit={self.backoff_limit} reached")
+      return False
+    self.restarts += 1
+    self.say(f"t2t-local-cluster: {name} exited ({_status(code)}); restarting it (restart "
+             f"{self.restarts} of at most {self.backoff_limit})")
+    time.sleep(RESTART_DELAY_SECS)
+    job, index = name.split(":")
+    self._start_task(job, int(index))
+    return True
 
   def wait(self):
-    """Waits for the trainers; returns the cluster's exit status."""
-    reported = set()
+    """Waits for the trainers (restarting tasks as the policy says); returns the
+    cluster's exit status."""
+    reported = set()  # the processes already dealt with
+    done = set()  # trainers that finished their work (status 0)
     while True:
-      for name, proc in self.procs.items():
+      for name, proc in list(self.procs.items()):
         code = proc.poll()
-        if code is None or name in reported:
+        if code is None or proc in reported:
           continue
-        reported.add(name)
+        reported.add(proc)
         trainer = name in self.trainers()
+        if code == 0 and trainer:
+          done.add(name)
+          continue
+        if self._restart(name, code, done):
+          continue
         if self.strategy == cluster.PARAMETER_SERVER and not trainer:
           self.say(f"t2t-local-cluster: {name} exited ({_status(code)})" +
                    ("; training goes on, its steps are rescheduled on the other workers"
                     if name.startswith("worker") else ""))
         elif self.strategy == cluster.MULTI_WORKER and code != 0 and not self._stopping:
-          self.say(f"t2t-local-cluster: {name} failed ({_status(code)}); stopping the "
+          what = "stopped" if code == preemption.RESTART_EXIT_STATUS else "failed"
+          self.say(f"t2t-local-cluster: {name} {what} ({_status(code)}); stopping the "
                    "others. Rerun the same command to resume from the last checkpoint.")
           self.stop()
-          return code
-      codes = [self.procs[n].poll() for n in self.trainers()]
-      if all(c is not None for c in codes):
-        return next((c for c in codes if c != 0), 0)
+          return exit_status(code)
+        elif trainer and self.strategy == cluster.PARAMETER_SERVER:  # the chief failed
+          return exit_status(code)
+      if set(self.trainers()) <= done:
+        return 0
       time.sleep(0.2)
 
   def stop(self):

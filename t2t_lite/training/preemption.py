@@ -4,12 +4,55 @@ Cluster schedulers preempt with SIGTERM and a grace period; the trainer saves a 
 at the next step boundary and exits 0, and rerunning the same command resumes. A second
 signal exits at once, even while a compiled step blocks the main thread: a watcher thread
 learns of signals through the interpreter's wakeup file descriptor.
+
+In a multi-process cluster a task also stops when another task fails or restarts (its
+collectives or RPCs fail): it raises TaskLost, and the binary exits with
+RESTART_EXIT_STATUS so that the cluster's restart policy starts it again; every task then
+resumes from the last checkpoint.
 """
+import contextlib
 import os
 import signal
 import socket
 import sys
 import threading
+
+import tensorflow as tf
+
+# The exit status of a task that stopped before train_steps and must be started again
+# (after a cluster-wide save, or a lost peer). Kubeflow's ExitCode restart policy retries
+# statuses 128-255 and fails the job on 1-127 (a UserError's 2 is a mistake, not worth a
+# retry); t2t-local-cluster's policies do the same. 143 is 128 + SIGTERM.
+RESTART_EXIT_STATUS = 143
+
+# What TensorFlow raises in a task whose peer died or restarted: collectives aborted by
+# the coordination service (a peer stopped its heartbeats, or came back with a new
+# incarnation), failed or cancelled RPCs.
+PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError,
+               tf.errors.CancelledError, tf.errors.DeadlineExceededError)
+
+
+class TaskLost(Exception):
+  """Another task of the cluster failed or restarted; this one cannot go on and exits
+  with RESTART_EXIT_STATUS (its message is one line)."""
+
+
+@contextlib.contextmanager
+def peer_failures_lose_the_task(what):
+  """Turns PEER_ERRORS raised inside into TaskLost('what: the error's first line')."""
+  try:
+    yield
+  except PEER_ERRORS as e:
+    raise TaskLost(f"{what}: {_cause(e)}") from None
+
+
+def _cause(error):
+  """The line of a TensorFlow error that says what happened (its message starts with
+  'Graph execution error:' and the op's Python traceback)."""
+  noise = ("Graph execution error", "Detected at node", "File ", "[[", "defined at")
+  lines = [line.strip() for line in (error.message or "").splitlines() if line.strip()]
+  lines = [line for line in lines if not line.startswith(noise)]
+  return lines[0][:200] if lines else type(error).__name__
 
 
 class StopRequest:

@@ -1,23 +1,29 @@
-"""What an output_dir holds besides checkpoints: the run's identity and its final hparams.
+"""What an output_dir holds besides checkpoints: the run's identity and its final hparams,
+and who may write it.
 
-run.json names the problem, model and hparams set; hparams.json holds every hparam value.
-A rerun of the same command finds them equal and resumes; a run of another problem or
-model, or with other hparams, is refused instead of silently mixing two experiments.
+run.json names the problem, model and hparams set, and records each start's provenance
+(provenance.py); hparams.json holds every hparam value. A rerun of the same command finds
+them equal and resumes; a run of another problem or model, or with other hparams, is
+refused instead of silently mixing two experiments. A training run holds the output_dir's
+writer lock (writer_lock.py) while it lives: one writer per output_dir.
 
 hparams.json files written before an hparam existed are migrated in one place
 (`registered_defaults`): the run used the behaviour that the hparam's value in the run's
 registered hparams set keeps.
 """
+import atexit
 import json
 import os
 import socket
+import sys
 import time
 
 import tensorflow as tf
 
-from t2t_lite import registry
+from t2t_lite import registry, writer_lock
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
+from t2t_lite.training import cluster
 
 RUN_FILE = "run.json"
 HPARAMS_FILE = "hparams.json"
@@ -113,3 +119,32 @@ def prepare(output_dir, run, hparams):
   tf.io.gfile.makedirs(output_dir)
   write_atomic(os.path.join(output_dir, HPARAMS_FILE), hparams.to_json())
   write_atomic(os.path.join(output_dir, RUN_FILE), json.dumps(run, indent=2, sort_keys=True))
+
+
+def record_start(output_dir, entry):
+  """Appends one start's provenance (provenance.collect) to run.json's "starts"."""
+  run = read_run(output_dir) or {}
+  run.setdefault("starts", []).append(entry)
+  write_atomic(os.path.join(output_dir, RUN_FILE), json.dumps(run, indent=2, sort_keys=True))
+
+
+def lock_for_training(output_dir, prog="t2t-trainer"):
+  """One writer per output_dir, until this process ends. The chief (or the only process)
+  takes OUTPUT_DIR/writer.lock, or fails in one line naming the run that holds it; the
+  other workers of a multi-worker run write nothing there and only wait until their own
+  chief holds it. Evaluators and decoders read without locking."""
+  key = cluster.fingerprint()
+  if not cluster.is_chief():
+    writer_lock.wait_for_holder(output_dir, key)
+    return None
+
+  def lost(holder):
+    # Another process took the lock over (this one looked dead to it: e.g. frozen for
+    # longer than writer_lock.STALE_SECS on another host). Only one may write.
+    print(f"{prog}: error: the lock of {output_dir} was taken over by {holder}; stopping "
+          "at once so that only one process writes there", file=sys.stderr, flush=True)
+    os._exit(2)
+  lock = writer_lock.WriterLock(output_dir, prog, cluster=key, on_lost=lost)
+  lock.acquire()
+  atexit.register(lock.release)
+  return lock

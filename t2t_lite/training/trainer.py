@@ -8,8 +8,9 @@ TrainStep's (train_step.py).
 
 Checkpoints hold the model, the optimizer, the global step and the position of the
 training input, so a resumed run reads the batches an uninterrupted run would have read.
-Runs stop cleanly on SIGTERM/SIGINT, skip updates whose loss is not finite, and roll back
-to the last checkpoint when that keeps happening.
+Runs stop cleanly on SIGTERM/SIGINT (in a synchronous cluster, a signal to any task stops
+every task after the same step), skip updates whose loss is not finite, and roll back to the
+last checkpoint when that keeps happening.
 """
 import contextlib
 import os
@@ -22,13 +23,22 @@ from t2t_lite.data import input_pipeline
 from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
-from t2t_lite.training import effective_batch, ema, learning_rate, optimizers, preemption, runners
+from t2t_lite.training import (
+  effective_batch,
+  ema,
+  learning_rate,
+  optimizers,
+  preemption,
+  runners,
+  step_profiler,
+)
 from t2t_lite.training.checkpoints import WRITE_ERRORS, CheckpointKeeper
 from t2t_lite.training.train_step import TrainStep
 
 # A tf.function call runs this long at most, so a stop request waits about this long.
 SECONDS_PER_CALL = 2.0
 MAX_ROLLBACKS = 3
+PEER_STOP = "a stop request from another task"
 _DATA_ERRORS = (tf.errors.DataLossError, tf.errors.InvalidArgumentError)
 
 
@@ -44,7 +54,7 @@ class TrainerOptions(options.Options):
                                      minimum=0)
   log_step_count_steps: int = setting(100, "Log loss and speed every N steps.", minimum=1)
   seed: int = setting(1234, "Seed for initialization and input shuffling.",
-                      flag="random_seed")
+                      flag="random_seed", minimum=0, maximum=2 ** 31 - 1)
   eval_split: str = setting("dev", "Which split to evaluate on (e.g. dev, dev_long).")
   max_nonfinite_steps: int = setting(
       10, "Updates with a NaN/Inf loss are skipped; after this many in a row the run rolls "
@@ -57,6 +67,9 @@ class TrainerOptions(options.Options):
   jit_compile: bool = setting(False, "Compile the training step with XLA (jit_compile). "
                               "Each new batch shape compiles anew: use fixed shapes (e.g. "
                               "packed inputs) to compile once.", flag="xla")
+  profile_steps: str = setting(
+      "", "START:END: write a TensorBoard profiler trace of training steps START through "
+      "END (e.g. 101:110) into output_dir (plugins/profile; TensorBoard's Profile tab).")
   # The research workflow: best checkpoints, early stopping, EMA, effective batch size.
   best_metric: str = setting(
       "", "Keep the checkpoints that score best on this eval metric (e.g. bleu, wer, "
@@ -83,6 +96,7 @@ class TrainerOptions(options.Options):
     if self.early_stopping_patience and not self.best_metric:
       raise UserError("--early_stopping_patience watches --best_metric: name the metric "
                       "(e.g. --best_metric=bleu)")
+    step_profiler.parse_steps(self.profile_steps)
 
 
 class EvaluationListener:
@@ -191,15 +205,11 @@ class Trainer:
       input_pipeline.check_some_examples_fit(
           self.problem, self.hparams, self.problem.data_files(self.data_dir, "train"))
       self._iterator = self.runner.train_iterator(self._dataset_fn("train", training=True))
-      state = self._checkpointed()
-      if isinstance(self._iterator, tf.__internal__.tracking.Trackable):
-        state["train_input"] = self._iterator
-      else:  # e.g. a multi-replica DistributedIterator
-        self.log("WARNING: this strategy's input iterator cannot be checkpointed; a resumed "
-                 "run starts the training input afresh")
-      self.keeper = CheckpointKeeper(tf.train.Checkpoint(**state), self.output_dir,
-                                     self.options.keep_checkpoint_max, self.log,
-                                     optional=self._listener_state())
+      # The runner knows where each replica's input position is kept.
+      self.keeper = self.runner.train_keeper(self._checkpointed(), self._iterator,
+                                             self.output_dir,
+                                             self.options.keep_checkpoint_max, self.log,
+                                             optional=self._listener_state())
     return self._iterator
 
   def restore(self, checkpoint_path=None, with_input=True):
@@ -263,17 +273,24 @@ class Trainer:
     steps_per_call, rollbacks, skipped = 10, 0, int(self.step_fn.nonfinite_total.numpy())
     updates_at_rollback = None  # optimizer.iterations right after the last rollback
     self.stop_signal = None
-    with preemption.StopRequest() as stop:
+    # Only the chief traces: it is the process that writes to output_dir.
+    profiler = step_profiler.StepProfiler(
+        step_profiler.parse_steps(self.options.profile_steps) if self.runner.is_chief
+        else None, self.output_dir, self.log)
+    with preemption.StopRequest() as stop, contextlib.closing(profiler):
       while step < target:
         next_log = (step // log_every + 1) * log_every
         next_save = (step // save_every + 1) * save_every
-        chunk = min(next_log, next_save, target, step + steps_per_call) - step
+        chunk = profiler.limit(step, min(next_log, next_save, target, step + steps_per_call)
+                               - step)
+        profiler.before_call(step)
         call_start = time.time()
         try:
           loss = self.runner.run_steps(self.step_fn, iterator, chunk)
         except _DATA_ERRORS as e:
           raise (self._data_error("train", e) or e) from None
         new_step = int(self.global_step.numpy())
+        profiler.after_call(new_step)
         # Size the next call to take about SECONDS_PER_CALL (prompt stop requests).
         per_step = (time.time() - call_start) / max(new_step - step, 1)
         steps_per_call = max(1, min(1000, int(SECONDS_PER_CALL / max(per_step, 1e-6))))
@@ -301,10 +318,11 @@ class Trainer:
             scalars["loss_scale"] = float(self.step_fn.loss_scale.scale.numpy())
           self._summaries(writer, step, scalars)
           last_time, last_step = now, step
-        if stop:
+        # In a synchronous cluster a signal to any task stops every task after this step.
+        if self.runner.agreed_stop(bool(stop)):
           path = self.save()
-          self.stop_signal = stop.signal_name
-          self.log(f"received {stop.signal_name} at step {step}: saved {path}; rerun the "
+          self.stop_signal = stop.signal_name or PEER_STOP
+          self.log(f"received {self.stop_signal} at step {step}: saved {path}; rerun the "
                    "same command to resume")
           break
         if step % save_every == 0 or step == target:

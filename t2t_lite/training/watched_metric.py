@@ -1,15 +1,13 @@
 """The eval metric that best-checkpoint keeping and early stopping watch (--best_metric).
 
-Its direction comes from where the metric is declared (metrics.METRICS for teacher-forced
-metrics, decoder.DECODED_METRICS for metrics of decoded text, either extended by a user's
-register_metric / register_decoded_metric). A mixture's per-member metrics are named
-`member/metric` and take the direction of `metric`.
+Its direction comes from where the metric is declared, read through metrics.direction (the
+same lookup t2t-sweep ranks trials and steers searches by). A mixture's per-member metrics
+are named `member/metric` and take the direction of `metric`.
 """
 import dataclasses
 import math
 
 from t2t_lite import metrics
-from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError, suggestion
 
 
@@ -46,12 +44,7 @@ class WatchedMetric:
 
 def direction(name: str) -> bool | None:
   """higher_is_better of a metric name (`member/metric` too); None when unknown."""
-  base = name.rsplit("/", 1)[-1]
-  if base in metrics.METRICS:
-    return metrics.METRICS[base].higher_is_better
-  if base in decoder.DECODED_METRICS:
-    return decoder.DECODED_METRICS[base].higher_is_better
-  return None
+  return metrics.direction(name)
 
 
 def reported_metrics(problem, decodes: bool) -> list[str]:

@@ -17,7 +17,8 @@ from t2t_lite.options import setting
 
 README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
 BINARIES = ["t2t_datagen", "t2t_trainer", "t2t_decoder", "t2t_bleu", "t2t_exporter",
-            "t2t_avg_checkpoints", "t2t_benchmark", "t2t_sweep", "t2t_local_cluster"]
+            "t2t_avg_checkpoints", "t2t_benchmark", "t2t_sweep", "t2t_local_cluster",
+            "t2t_launch"]
 # Documented once for every binary, in the README's "Binaries" introduction.
 SHARED = {"t2t_usr_dir", "registry_help", "gin_file", "gin_param"}
 
@@ -97,6 +98,7 @@ def _declared_groups():
   import t2t_lite.bin.t2t_bleu  # noqa: F401
   import t2t_lite.bin.t2t_decoder  # noqa: F401
   import t2t_lite.bin.t2t_exporter  # noqa: F401
+  import t2t_lite.bin.t2t_launch  # noqa: F401
   import t2t_lite.bin.t2t_local_cluster  # noqa: F401
   import t2t_lite.bin.t2t_sweep  # noqa: F401
   import t2t_lite.bin.t2t_trainer  # noqa: F401

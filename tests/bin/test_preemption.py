@@ -79,3 +79,27 @@ def test_killed_deterministic_run_ends_bit_identical(data_dir, tmp_path):
   assert a.keys() == b.keys() and len(a) > 50
   for name in a:
     np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_killed_mirrored_run_ends_bit_identical(data_dir, tmp_path):
+  """2 logical-CPU replicas: each replica's input position is in the checkpoint."""
+  steps = 20
+  common = ("--deterministic", "--strategy=mirrored", "--worker_gpu=2",
+            "--local_eval_frequency=4", "--log_step_count_steps=4")
+  straight = str(tmp_path / "straight")
+  run("t2t-trainer", *_args(data_dir, straight, steps, *common))
+
+  killed = str(tmp_path / "killed")
+  proc = start("t2t-trainer", *_args(data_dir, killed, steps, *common))
+  # Killed once a checkpoint is complete (TensorFlow lists it in `checkpoint` last).
+  _wait_for(lambda: os.path.isdir(killed) and tf.train.latest_checkpoint(killed))
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert max(_checkpoint_steps(killed)) < steps
+  resumed = run("t2t-trainer", *_args(data_dir, killed, steps, *common))
+  assert "restored" in resumed.stdout and "cannot be checkpointed" not in resumed.stdout
+
+  a, b = _final_variables(straight), _final_variables(killed)
+  assert a.keys() == b.keys() and len(a) > 50
+  for name in a:
+    np.testing.assert_array_equal(a[name], b[name], err_msg=name)

@@ -60,3 +60,13 @@ def test_missing_data_is_a_clear_error(tmp_path):
   hp = registry.hparams("transformer_tiny")
   with pytest.raises(UserError, match="t2t-datagen --problem=algorithmic_reverse_decimal40"):
     input_pipeline.make_dataset(problem, hp, str(tmp_path), "train", training=True)
+
+
+def test_the_pipeline_runs_in_its_own_pool_sized_from_the_cores(data_dir):
+  from t2t_lite import machine
+  problem = registry.problem("algorithmic_reverse_decimal40")
+  hp = registry.hparams("transformer_tiny")
+  ds = input_pipeline.make_dataset(problem, hp, data_dir, "train", training=True, seed=1)
+  threading = ds.options().threading
+  assert threading.private_threadpool_size == machine.input_threads() >= 1
+  assert threading.max_intra_op_parallelism == 1

@@ -1,8 +1,13 @@
 """A table split into symbol_modality_num_shards variables trains exactly like one table,
 and a lookup reads only the rows it needs (a gather on each shard variable, which runs
 where the variable lives: on its parameter server under parameter_server)."""
+import subprocess
+import sys
+import textwrap
+
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from t2t_lite import registry
@@ -70,3 +75,92 @@ def test_a_lookup_gathers_rows_on_each_shard_without_reading_the_table():
   ops = [op.type for op in embed.graph.get_operations()]
   assert ops.count("ResourceGather") == 3, ops
   assert "ReadVariableOp" not in ops  # no shard is read whole
+
+
+def test_which_strategies_keep_the_table_in_host_memory():
+  from t2t_lite.errors import UserError
+  from t2t_lite.layers.modality import host_device
+  assert host_device("", []) == "/cpu:0"  # no strategy: pinned to the host CPU
+  assert host_device("ParameterServerStrategyV2", []) is None  # the ps tasks' memory
+  assert host_device("MirroredStrategy", ["/job:localhost/replica:0/task:0/device:CPU:0",
+                                          "/job:localhost/replica:0/task:0/device:CPU:1"]) \
+      is None  # CPU replicas: host memory already
+  for strategy, flag in (("MirroredStrategy", "mirrored"), ("OneDeviceStrategy", "one_device"),
+                         ("CollectiveAllReduceStrategy", "multi_worker_mirrored"),
+                         ("TPUStrategy", "tpu")):
+    with pytest.raises(UserError, match=f"--strategy={flag} keeps every variable"):
+      host_device(strategy, ["/job:worker/replica:0/task:0/device:GPU:0"])
+
+
+# The model computes on a second logical CPU, as it would on a GPU: placement=host must pin
+# the shards (and the optimizer's slots for them) and their lookups to the host, CPU:0.
+HOST_PLACEMENT = textwrap.dedent('''
+    import os
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras, numpy as np
+    from t2t_lite import experiment, registry
+    from t2t_lite.training import learning_rate, optimizers
+    experiment.load_registrations()
+
+    def run(num_shards, placement):
+      keras.utils.set_random_seed(3)
+      hp = registry.hparams("transformer_tiny").parse(
+          "hidden_size=16,filter_size=32,num_heads=2,num_hidden_layers=1,"
+          "layer_prepostprocess_dropout=0.0,attention_dropout=0.0,relu_dropout=0.0,"
+          f"symbol_modality_num_shards={num_shards},embedding_placement={placement}")
+      hp.input_vocab_size = hp.target_vocab_size = 13
+      with tf.device("/cpu:1"):
+        model = registry.model("transformer")(hp)
+        model.build_from_features({"inputs": tf.ones([1, 1], tf.int32),
+                                   "targets": tf.ones([1, 1], tf.int32)})
+        opt = optimizers.make_optimizer(hp, learning_rate.FactorSchedule(hp, 100))
+        opt.build(model.trainable_variables)
+      return model, opt
+
+    single, _ = run(1, "device")
+    model, opt = run(4, "host")
+    shards = model.embedding.shards
+    assert all(s.value.device.endswith("CPU:0") for s in shards), [s.value.device for s in shards]
+    others = [v for v in model.trainable_variables if all(v is not s for s in shards)]
+    assert all(v.value.device.endswith("CPU:1") for v in others)
+    slots = [v for v in opt.variables if "symbol_modality" in v.path]
+    assert len(slots) >= 8 and all(v.value.device.endswith("CPU:0") for v in slots), \\
+        [(v.path, v.value.device) for v in slots]
+    # Lookups are colocated with their shard; the whole table (decoding's) is joined there.
+    table = tf.function(model.embedding.table).get_concrete_function()
+    (concat,) = [op for op in table.graph.get_operations() if op.type == "ConcatV2"]
+    assert concat.device.endswith("CPU:0"), concat.device
+
+    # The same table split over host shards trains like one table on the device.
+    for a, b in zip([v for v in single.trainable_variables if v is not single.embedding.shards[0]],
+                    others):
+      b.assign(a)
+    table = single.embedding.shards[0].numpy()
+    start = 0
+    for shard in shards:
+      shard.assign(table[start:start + shard.shape[0]])
+      start += shard.shape[0]
+    rng = np.random.default_rng(0)
+    features = {"inputs": tf.constant(rng.integers(1, 13, (3, 6)), tf.int32),
+                "targets": tf.constant(rng.integers(1, 13, (3, 5)), tf.int32)}
+    def loss_and_table_grad(m):
+      with tf.device("/cpu:1"), tf.GradientTape() as tape:
+        loss_sum, weight = m.loss_sums(m(features, training=True), features)
+        loss = loss_sum / weight
+      grads = tape.gradient(loss, list(m.embedding.shards))
+      return float(loss), tf.concat([tf.convert_to_tensor(g) for g in grads], 0).numpy()
+    (la, ga), (lb, gb) = loss_and_table_grad(single), loss_and_table_grad(model)
+    np.testing.assert_allclose(la, lb, rtol=1e-6)
+    np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-7)
+    print("OK")
+''')
+
+
+def test_host_placement_pins_the_shards_and_their_slots_to_the_host():
+  proc = subprocess.run([sys.executable, "-c", HOST_PLACEMENT], capture_output=True, text=True,
+                        timeout=300)
+  assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+  assert proc.stdout.strip().endswith("OK")

@@ -102,3 +102,80 @@ def test_bad_hparams_are_user_errors():
     registry.model("deep_speech2").validate_hparams(hp)
   with pytest.raises(UserError, match="needs the audio hparams"):
     registry.problem("speech_manifest").check_hparams(registry.hparams("transformer_tiny"))
+
+
+def _streaming_model(**overrides):
+  """A small streaming model with two of everything, its batch-norm statistics and
+  lookahead weights randomized (so no layer is an identity)."""
+  settings = dict(num_rnn_layers=2, conv_filters=[4, 4], conv_time_kernels=[5, 3],
+                  conv_freq_kernels=[9, 5], conv_time_strides=[2, 2], conv_freq_strides=[2, 1])
+  settings.update(overrides)
+  model = _model("deep_speech2_streaming_tiny", **settings)
+  for v in model.variables:
+    if "moving_mean" in v.path:
+      v.assign(tf.random.normal(v.shape, stddev=0.1, seed=2))
+    if "moving_variance" in v.path:
+      v.assign(tf.random.uniform(v.shape, 0.5, 1.5, seed=3))
+    if "lookahead" in v.path:
+      v.assign(tf.random.normal(v.shape, seed=4))
+  return model
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 17, 57])
+def test_streaming_in_any_chunking_equals_the_whole_utterance(chunk):
+  model = _streaming_model()
+  x = tf.random.normal([1, 57, 40], seed=5)
+  whole = model({"inputs": x, "inputs_length": tf.constant([57])}).numpy()[0]
+  state, pieces = model.initial_stream_state(), []
+  for start in range(0, 57, chunk):
+    logits, state = model.stream(x[:, start:start + chunk], state,
+                                 tf.constant(start + chunk >= 57))
+    pieces.append(logits.numpy()[0])
+  np.testing.assert_allclose(np.concatenate(pieces), whole, atol=1e-5)
+
+
+def test_streaming_model_sees_only_lookahead_frames_of_the_future():
+  # Output frame t (20 ms: stride 2 x 2 here gives 40 ms) depends on no input frame past
+  # its causal convolutions' reach plus the lookahead's 4 output frames.
+  model = _streaming_model(lookahead_frames=4)
+  x = tf.random.normal([1, 80, 40], seed=6)
+  lengths = tf.constant([80])
+  base = model({"inputs": x, "inputs_length": lengths}).numpy()[0]
+  changed = tf.concat([x[:, :60], tf.random.normal([1, 20, 40], seed=7)], axis=1)
+  other = model({"inputs": changed, "inputs_length": lengths}).numpy()[0]
+  # Input frame 60 first reaches output frame 60 // 4 = 15, and through the lookahead
+  # frames 11..15: frames 0..10 are unchanged, 11 on differ.
+  np.testing.assert_array_equal(other[:11], base[:11])
+  assert not np.allclose(other[11], base[11])
+
+
+def test_bidirectional_models_do_not_stream():
+  with pytest.raises(UserError, match="streaming needs a causal, left-to-right model"):
+    _model().initial_stream_state()
+
+
+@pytest.mark.parametrize("hparams_set", ["deep_speech2_tiny", "deep_speech2_streaming_tiny"])
+def test_cudnn_and_hoisted_kernels_give_equal_outputs_and_gradients(hparams_set):
+  """One checkpoint, two implementations: Keras' GRU and conv2d's own gradient (what runs
+  cuDNN on a GPU; Keras' generic GRU loop here) against the CPU kernels."""
+  hoisted = _model(hparams_set, kernels="hoisted", num_rnn_layers=2)
+  cudnn = _model(hparams_set, kernels="cudnn", num_rnn_layers=2)
+  for a, b in zip(cudnn.variables, hoisted.variables):
+    a.assign(b)
+  feats = {"inputs": tf.random.normal([3, 30, 40], seed=8),
+           "inputs_length": tf.constant([30, 21, 9]),
+           "targets": tf.constant([[3, 4, 5], [6, 7, 0], [8, 0, 0]])}
+
+  def outputs_and_gradients(model):
+    with tf.GradientTape() as tape:
+      logits = model(feats, training=True)
+      loss, _ = model.loss_sums(logits, feats)
+    return logits, tape.gradient(loss, model.trainable_variables)
+  logits_c, grads_c = outputs_and_gradients(cudnn)
+  logits_h, grads_h = outputs_and_gradients(hoisted)
+  mask = tf.sequence_mask(hoisted.output_lengths(feats["inputs_length"]), 15)[..., None]
+  np.testing.assert_allclose(tf.where(mask, logits_c, 0), tf.where(mask, logits_h, 0),
+                             atol=1e-5)
+  assert len(grads_c) == len(grads_h) == len(hoisted.trainable_variables)
+  for v, a, b in zip(hoisted.trainable_variables, grads_c, grads_h):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4, err_msg=v.path)

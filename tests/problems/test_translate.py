@@ -37,7 +37,8 @@ def _decoded(problem, data_dir, split):
 @pytest.mark.parametrize("vocab", ["vocab_type=sentencepiece,approx_vocab_size=100",
                                    "vocab_type=sentencepiece,sentencepiece_model_type=bpe,"
                                    "approx_vocab_size=120,shared_vocab=False",
-                                   "vocab_type=byte", "vocab_type=character"])
+                                   "vocab_type=byte", "vocab_type=character",
+                                   "vocab_type=word,approx_vocab_size=100000"])
 def test_tsv_round_trips_through_every_vocabulary(tmp_path, vocab):
   tsv = _write(tmp_path / "train.tsv", [f"{s}\t{t}" for s, t in PAIRS])
   problem = _problem(f"train_tsv={tsv},dev_fraction=0.1,{vocab}", tmp_path / "data")
@@ -112,3 +113,22 @@ def test_settings_errors(tmp_path):
   with pytest.raises(UserError, match="does not exist"):
     _problem(f"train_tsv={tmp_path}/missing.tsv", tmp_path / "d").generate_data(
         str(tmp_path / "d"), log=lambda *_: None)
+
+
+def test_a_word_vocabulary_hashes_its_rare_words_into_buckets(tmp_path):
+  tsv = _write(tmp_path / "train.tsv", [f"{s}\t{t}" for s, t in PAIRS])
+  data = tmp_path / "data"
+  problem = _problem(f"train_tsv={tsv},vocab_type=word,approx_vocab_size=20,"
+                     "num_oov_buckets=16", data)
+  problem.generate_data(str(data), log=lambda *_: None)
+  encoder = problem.feature_encoders(str(data))["targets"]
+  assert encoder.vocab_size == 2 + 20 + 16
+  words = {w for pair in PAIRS for s in pair for w in s.split()}
+  rare = sorted(w for w in words if w not in encoder.words)
+  assert len(rare) > 16 and {i for w in rare for i in encoder.encode(w)} <= set(range(22, 38))
+  assert all("<UNK>" in t or set(t.split()) <= set(encoder.words)
+             for _, t in _decoded(problem, data, "train"))
+  with pytest.raises(UserError, match=r"num_oov_buckets=16 \(now 8\)"):
+    _problem("num_oov_buckets=8", data)
+  with pytest.raises(UserError, match="num_oov_buckets=4 applies to vocab_type=word"):
+    _problem(f"train_tsv={tsv},num_oov_buckets=4", tmp_path / "other")

@@ -19,10 +19,12 @@ def _encoders(tmp_path):
       "tokens": text_encoder.TokenTextEncoder(tokens=text_encoder.RESERVED_TOKENS +
                                               sorted(set(" ".join(TEXTS[:2]).split()))),
       "sentencepiece": sentencepiece_encoder.SentencePieceEncoder(model),
+      # A small top-K: most words of TEXTS fall into the hashed buckets.
+      "words": text_encoder.WordTextEncoder.build(TEXTS[:1], 3, num_oov_buckets=7),
   }
 
 
-@pytest.mark.parametrize("kind", ["bytes", "characters", "tokens", "sentencepiece"])
+@pytest.mark.parametrize("kind", ["bytes", "characters", "tokens", "sentencepiece", "words"])
 def test_encode_and_decode_match_the_python_encoder(tmp_path, kind):
   encoder = _encoders(tmp_path)[kind]
   graph = graph_text.graph_tokenizer(encoder)

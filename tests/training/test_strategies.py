@@ -6,6 +6,9 @@ import textwrap
 
 import pytest
 
+from t2t_lite.errors import UserError
+from t2t_lite.training import strategies
+
 SCRIPT = textwrap.dedent('''
     import os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -59,3 +62,47 @@ def test_mirrored_matches_single_device_for_the_same_global_batch(replicas):
                         text=True, timeout=300)
   assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
   assert proc.stdout.startswith("OK")
+
+
+ALL_REDUCE = textwrap.dedent('''
+    import json, os, socket, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    s = socket.socket(); s.bind(("localhost", 0)); port = s.getsockname()[1]; s.close()
+    os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"localhost:{port}"]},
+                                          "task": {"type": "worker", "index": 0}})
+    import tensorflow as tf
+    from t2t_lite.training import strategies
+    strategy = strategies.make_strategy(
+        "multi_worker_mirrored", all_reduce=strategies.AllReduce(sys.argv[1], 64))
+    options = strategy.extended._communication_options
+    print(options.implementation.name, options.bytes_per_pack)
+    def replica_fn():
+      ctx = tf.distribute.get_replica_context()
+      return ctx.all_reduce("sum", [tf.ones([40]), tf.ones([3, 5])])
+    out = strategy.experimental_local_results(tf.function(lambda: strategy.run(replica_fn))())
+    print("SUM", float(tf.reduce_sum(out[0][0])), float(tf.reduce_sum(out[0][1])))
+''')
+
+
+@pytest.mark.parametrize("implementation", ["ring", "nccl"])
+def test_all_reduce_sets_multi_worker_communication_options(implementation):
+  proc = subprocess.run([sys.executable, "-c", ALL_REDUCE, implementation],
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+  lines = proc.stdout.strip().splitlines()
+  assert f"{implementation.upper()} 64" in lines
+  assert lines[-1] == "SUM 40.0 15.0"  # packed in 64-byte packs, summed over one worker
+  if implementation == "nccl":  # no GPU here: said, and the ring runs instead
+    assert any("without GPUs" in line for line in lines)
+
+
+@pytest.mark.parametrize("strategy,all_reduce,message", [
+    ("mirrored", strategies.AllReduce("ring"), "--all_reduce=ring is multi_worker_mirrored's"),
+    ("mirrored", strategies.AllReduce("nccl"), "--all_reduce=nccl needs GPUs"),
+    ("mirrored", strategies.AllReduce("auto", 1024), "--all_reduce_pack_bytes applies to"),
+    ("default", strategies.AllReduce("ring"), "--strategy=default does not all-reduce"),
+    ("parameter_server", strategies.AllReduce("auto", 8), "--strategy=parameter_server does"),
+])
+def test_all_reduce_settings_a_strategy_cannot_use_are_refused(strategy, all_reduce, message):
+  with pytest.raises(UserError, match=message):
+    strategies.make_strategy(strategy, all_reduce=all_reduce)

@@ -1,0 +1,131 @@
+"""Serving exports of a trained translation model, through the binaries: CTranslate2 exports
+translate raw text like t2t-decoder, with no t2t_lite installed (greedy token for token,
+beam search on at least 98% of sentences, int8 within 1 BLEU of float32), and 16-bit
+SavedModels within 0.5 BLEU of float32."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sacrebleu
+import tensorflow as tf
+
+from tests.bin.helpers import ENV, load_export, run
+from tests.problems.synthetic_language import corpus
+
+pytest.importorskip("ctranslate2")
+
+# As tests/bin/test_text_binaries.py trains transformer_tiny on the synthetic language,
+# with fewer steps: the sentences are learned well before 400.
+FAST = ("batch_size=1024,learning_rate_warmup_steps=200,learning_rate_constant=1.0,"
+        "layer_prepostprocess_dropout=0,attention_dropout=0,relu_dropout=0")
+SENTENCES = 100
+
+# Translates raw text with a CTranslate2 export and its sentencepiece model, in a Python
+# that cannot import t2t_lite: argv = export dirs; prints {dir: {"greedy": [...],
+# "beam": [...]}} for beam 1 and beam 4 (length_penalty 0.6), sources on stdin.
+_CT2_TRANSLATE = """
+import json, sys
+class NoT2tLite:
+  def find_spec(self, name, path=None, target=None):
+    if name.split(".")[0] == "t2t_lite":
+      raise ImportError("a CTranslate2 export must not need t2t_lite")
+sys.meta_path.insert(0, NoT2tLite())
+import ctranslate2, sentencepiece
+lines = sys.stdin.read().splitlines()
+out = {}
+for path in sys.argv[1:]:
+  sp = sentencepiece.SentencePieceProcessor(model_file=path + "/sentencepiece.model")
+  translator = ctranslate2.Translator(path, device="cpu", intra_threads=2)
+  tokens = [sp.encode(line, out_type=str) for line in lines]
+  out[path] = {name: [sp.decode(r.hypotheses[0]) for r in translator.translate_batch(
+                   tokens, beam_size=beam, length_penalty=0.6)]
+               for name, beam in (("greedy", 1), ("beam", 4))}
+print(json.dumps(out))
+"""
+
+
+def _lines(path, lines):
+  path.write_text("".join(line + "\n" for line in lines))
+  return str(path)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """transformer_tiny trained for 400 steps on 3000 synthetic pairs; 100 held out, and
+  t2t-decoder's greedy and beam-4 translations of them."""
+  tmp = tmp_path_factory.mktemp("serving")
+  pairs = corpus(3000 + SENTENCES, seed=0)
+  train, test = pairs[:3000], pairs[3000:]
+  src = _lines(tmp / "train.src", [s for s, _ in train])
+  tgt = _lines(tmp / "train.tgt", [t for _, t in train])
+  data, out = str(tmp / "data"), str(tmp / "run")
+  run("t2t-datagen", "--problem=translate_from_files", f"--data_dir={data}",
+      f"--problem_settings=train_source={src},train_target={tgt},approx_vocab_size=200")
+  run("t2t-trainer", "--problem=translate_from_files", f"--data_dir={data}",
+      "--model=transformer", "--hparams_set=transformer_tiny", f"--output_dir={out}",
+      "--train_steps=400", "--local_eval_frequency=400", "--eval_decode_samples=0",
+      f"--hparams={FAST}", timeout=900)
+  test_src = _lines(tmp / "test.src", [s for s, _ in test])
+  decoded = {}
+  for name, dhp in (("greedy", "beam_size=1"), ("beam", "beam_size=4,alpha=0.6")):
+    path = str(tmp / f"{name}.hyp")
+    run("t2t-decoder", f"--output_dir={out}", f"--decode_from_file={test_src}",
+        f"--decode_to_file={path}", f"--decode_hparams={dhp}")
+    decoded[name] = open(path).read().splitlines()
+  return {"tmp": tmp, "out": out, "sources": [s for s, _ in test],
+          "references": [t for _, t in test], "decoded": decoded}
+
+
+def _bleu(hypotheses, references):
+  return sacrebleu.corpus_bleu(hypotheses, [references]).score
+
+
+@pytest.mark.slow
+def test_ctranslate2_exports_translate_like_the_decoder_without_t2t_lite(trained):
+  exports = {}
+  for quantization in ("none", "int8"):
+    exports[quantization] = str(trained["tmp"] / f"ct2-{quantization}")
+    proc = run("t2t-exporter", f"--output_dir={trained['out']}",
+               "--export_format=ctranslate2", f"--quantization={quantization}",
+               f"--export_dir={exports[quantization]}")
+    assert "wrote a CTranslate2 Translator" in proc.stdout
+  assert {"model.bin", "config.json", "shared_vocabulary.json", "sentencepiece.model",
+          "t2t_lite.json"} <= set(os.listdir(exports["none"]))
+  proc = subprocess.run([sys.executable, "-c", _CT2_TRANSLATE, *exports.values()],
+                        input="\n".join(trained["sources"]), capture_output=True, text=True,
+                        env=ENV, timeout=300, check=True)
+  ct2 = json.loads(proc.stdout.strip().splitlines()[-1])
+  f32, int8 = ct2[exports["none"]], ct2[exports["int8"]]
+  assert f32["greedy"] == trained["decoded"]["greedy"]  # token for token, all 100
+  # Beam search: CTranslate2 divides by length ** 0.6 (EOS not counted) and stops after 4
+  # finished hypotheses; Tensor2Tensor by ((5 + length) / 6) ** 0.6 (EOS counted), and
+  # stops once no alive beam can beat the worst finished one.
+  agree = sum(a == b for a, b in zip(f32["beam"], trained["decoded"]["beam"]))
+  assert agree >= 0.98 * SENTENCES, agree
+  references = trained["references"]
+  assert _bleu(f32["beam"], references) > 80
+  assert abs(_bleu(int8["beam"], references) - _bleu(f32["beam"], references)) <= 1.0
+
+
+@pytest.mark.slow
+def test_16_bit_savedmodels_are_smaller_and_within_half_a_bleu_of_float32(trained):
+  float32_bleu = _bleu(trained["decoded"]["beam"], trained["references"])
+  # The model's float32 weights in the checkpoint: each is listed once, under model/ or in
+  # the optimizer's list of trainable variables (its Adam moments are optimizer/_variables).
+  reader = tf.train.load_checkpoint(trained["out"])
+  float32_bytes = sum(4 * int(np.prod(shape)) for name, shape in
+                      reader.get_variable_to_shape_map().items()
+                      if name.startswith(("model/", "optimizer/_trainable_variables/")))
+  for dtype in ("bfloat16", "float16"):
+    export_dir = str(trained["tmp"] / f"savedmodel-{dtype}")
+    run("t2t-exporter", f"--output_dir={trained['out']}", f"--export_dir={export_dir}",
+        f"--export_dtype={dtype}", "--decode_hparams=beam_size=4,alpha=0.6")
+    served = load_export(export_dir, "serving_default", {"inputs": trained["sources"]},
+                         "tensorflow_text")
+    assert abs(_bleu(served["outputs"], trained["references"]) - float32_bleu) <= 0.5
+    size = os.path.getsize(os.path.join(export_dir, "variables",
+                                        "variables.data-00000-of-00001"))
+    assert size < 0.55 * float32_bytes, (dtype, size, float32_bytes)
