@@ -6,10 +6,11 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 
 import pytest
 
-from tests.bin.helpers import run, start
+from tests.bin.helpers import ENV, binary, run, start
 from tests.problems.synthetic_language import corpus
 
 pytestmark = pytest.mark.slow
@@ -23,6 +24,26 @@ CURVE = ("batch_size=512,hidden_size=64,filter_size=128,num_heads=2,num_hidden_l
          "learning_rate_schedule=constant*linear_warmup*linear_warmup,"
          "learning_rate_warmup_steps=400,learning_rate_constant=0.2,ema_decay=0.9")
 EVERY, PATIENCE, MAX_STEPS = 50, 2, 800
+
+
+def _spawn(name, *args):
+  """A binary started as run() would run it; _finish collects it. The tests start the
+  processes that do not depend on each other at once: on 2 cores, one's single-threaded
+  start (imports, tracing) overlaps the other's work."""
+  return subprocess.Popen(binary(name) + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+def _finish(proc, check=True, timeout=900):
+  """run()'s result of a _spawn()ed process."""
+  try:
+    stdout, stderr = proc.communicate(timeout=timeout)
+  except subprocess.TimeoutExpired:
+    proc.kill()
+    raise
+  if check and proc.returncode != 0:
+    raise AssertionError(f"{proc.args} failed ({proc.returncode}):\n{stdout}\n{stderr}")
+  return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def _lines(path, lines):
@@ -47,17 +68,31 @@ def _bleu_by_step(log):
 
 @pytest.fixture(scope="module")
 def curve(tmp_path_factory):
-  """The synthetic language's data, and the run that trains until early stopping."""
+  """The synthetic language's data, the run that trains until early stopping, and the same
+  run killed between the save of step 2 * EVERY and its evaluation, then resumed (the two
+  train at once)."""
   tmp = tmp_path_factory.mktemp("workflow")
   pairs = corpus(2050, seed=0)
   src = _lines(tmp / "train.src", [s for s, _ in pairs[:2000]])
   tgt = _lines(tmp / "train.tgt", [t for _, t in pairs[:2000]])
-  data, out = str(tmp / "data"), str(tmp / "run")
+  data, out, killed = str(tmp / "data"), str(tmp / "run"), str(tmp / "killed")
   run("t2t-datagen", "--problem=translate_from_files", f"--data_dir={data}",
       f"--problem_settings=train_source={src},train_target={tgt},approx_vocab_size=200,"
       "dev_fraction=0.05")
-  proc = run("t2t-trainer", *_trainer_args(data, out), timeout=900)
-  return {"tmp": tmp, "data": data, "out": out, "log": proc.stdout,
+  reference = _spawn("t2t-trainer", *_trainer_args(data, out))
+  proc = start("t2t-trainer", *_trainer_args(data, killed))
+  lines = []
+  for line in proc.stdout:  # killed between the save of step 2 * EVERY and its evaluation
+    lines.append(line)
+    if line.startswith("saved checkpoint") and line.rstrip().endswith(f"-{2 * EVERY}"):
+      proc.send_signal(signal.SIGKILL)
+      break
+  proc.wait(timeout=60)
+  proc.stdout.close()
+  resumed = _spawn("t2t-trainer", *_trainer_args(data, killed))
+  return {"tmp": tmp, "data": data, "out": out, "log": _finish(reference).stdout,
+          "killed": killed, "killed_status": proc.returncode, "killed_lines": lines,
+          "resumed_log": _finish(resumed).stdout,
           "test_src": _lines(tmp / "test.src", [s for s, _ in pairs[2000:2010]])}
 
 
@@ -88,19 +123,10 @@ def test_keeps_the_peak_checkpoint_in_best_and_stops_when_patience_runs_out(curv
 
 
 def test_a_killed_and_resumed_run_stops_at_the_same_step_with_the_same_best(curve):
-  out = str(curve["tmp"] / "killed")
-  args = _trainer_args(curve["data"], out)
-  proc = start("t2t-trainer", *args)
-  lines = []
-  for line in proc.stdout:  # killed between the save of step 2 * EVERY and its evaluation
-    lines.append(line)
-    if line.startswith("saved checkpoint") and line.rstrip().endswith(f"-{2 * EVERY}"):
-      proc.send_signal(signal.SIGKILL)
-      break
-  proc.wait(timeout=60)
-  assert proc.returncode == -signal.SIGKILL, "".join(lines)
+  out, lines = curve["killed"], curve["killed_lines"]
+  assert curve["killed_status"] == -signal.SIGKILL, "".join(lines)
   assert not any(f"eval at step {2 * EVERY} " in line for line in lines)
-  resumed = run("t2t-trainer", *args, timeout=900).stdout
+  resumed = curve["resumed_log"]
   assert f"restored {out}/model.ckpt-{2 * EVERY}" in resumed
   # The evaluation the kill interrupted is done again, before training goes on.
   assert resumed.index(f"eval at step {2 * EVERY} ") < resumed.index("training from step")
@@ -131,25 +157,29 @@ def test_best_checkpoint_decodes_with_tuned_settings_saved_in_the_run(curve):
   assert (saved["length_penalty"], saved["beam_size"], saved["alpha"]) == (
       best.group(1), int(best.group(2)), float(best.group(3)))
   hyp = str(curve["tmp"] / "tuned.hyp")
-  decoded = run("t2t-decoder", f"--output_dir={out}", "--checkpoint=best",
-                f"--decode_from_file={curve['test_src']}", f"--decode_to_file={hyp}")
+  decoding = _spawn("t2t-decoder", f"--output_dir={out}", "--checkpoint=best",
+                    f"--decode_from_file={curve['test_src']}", f"--decode_to_file={hyp}")
+  averaging = _spawn("t2t-avg-checkpoints", f"--output_dir={out}", "--checkpoint=best",
+                     "--n=2")
+  refused = _spawn("t2t-decoder", f"--output_dir={out}", "--checkpoint_path=nonsense",
+                   "--checkpoint=best")
+  decoded, averaged, raw = _finish(decoding), _finish(averaging), _finish(refused, check=False)
   assert f"decode settings saved with the run ({out}/decode.json)" in decoded.stderr
   assert len(open(hyp).read().splitlines()) == 10
-  averaged = run("t2t-avg-checkpoints", f"--output_dir={out}", "--checkpoint=best", "--n=2")
   assert f"averaged the best 2 checkpoints of {out}" in averaged.stdout
   assert os.path.exists(os.path.join(out, "averaged_best", f"model.ckpt-{peak}.index"))
-  raw = run("t2t-decoder", f"--output_dir={out}", "--checkpoint_path=nonsense",
-            "--checkpoint=best", check=False)
   assert raw.returncode == 2 and "name two checkpoints" in raw.stderr
 
 
 PROBLEM = "algorithmic_reverse_decimal40"
 
 
-# Enough to end outputs with EOS after 200 steps (TINY's learning rate is too high to).
+# Enough to end outputs with EOS after ONE_STEPS steps (TINY's learning rate is too high
+# to).
 REVERSE = ("batch_size=512,hidden_size=32,filter_size=64,num_heads=2,"
            "learning_rate_warmup_steps=50,learning_rate_constant=0.4,"
            "layer_prepostprocess_dropout=0,attention_dropout=0,relu_dropout=0")
+ONE_STEPS = 120
 
 
 @pytest.fixture(scope="module")
@@ -158,13 +188,19 @@ def reverse_runs(data_dir, tmp_path_factory):
   architectures: one layer, and two."""
   tmp = tmp_path_factory.mktemp("reverse")
   runs = []
-  for name, layers in (("one", 1), ("two", 2)):
+  # "one" learns to end its outputs (the n-best lists need EOS); "two" only joins the
+  # ensemble of different architectures, which any trained weights decode.
+  trainers = []
+  for name, layers, steps in (("one", 1, ONE_STEPS), ("two", 2, 10)):
     out = str(tmp / name)
-    run("t2t-trainer", f"--problem={PROBLEM}", "--model=transformer",
+    trainers.append(_spawn(
+        "t2t-trainer", f"--problem={PROBLEM}", "--model=transformer",
         "--hparams_set=transformer_tiny", f"--hparams={REVERSE},num_hidden_layers={layers}",
-        f"--data_dir={data_dir}", f"--output_dir={out}", "--train_steps=200",
-        "--schedule=train", timeout=600)
+        f"--data_dir={data_dir}", f"--output_dir={out}", f"--train_steps={steps}",
+        "--schedule=train"))
     runs.append(out)
+  for trainer in trainers:
+    _finish(trainer, timeout=600)
   return {"tmp": tmp, "runs": runs,
           "src": _lines(tmp / "in.txt", ["1 2 3 4", "5 6 7", "8 9 0 1 2 3", "4"])}
 
@@ -203,12 +239,14 @@ def test_nbest_scores_are_sorted_and_equal_score_file(reverse_runs):
 def test_ensembles_decode_through_the_search_with_every_members_cache(reverse_runs):
   one, two = reverse_runs["runs"]
   src = reverse_runs["src"]
-  alone = run("t2t-decoder", f"--output_dir={one}", f"--decode_from_file={src}",
-              "--decode_hparams=beam_size=1").stdout
-  twins = run("t2t-decoder", f"--ensemble={one},{one}", f"--decode_from_file={src}",
-              "--decode_hparams=beam_size=1")
+  decodes = [_spawn("t2t-decoder", f"--output_dir={one}", f"--decode_from_file={src}",
+                    "--decode_hparams=beam_size=1"),
+             _spawn("t2t-decoder", f"--ensemble={one},{one}", f"--decode_from_file={src}",
+                    "--decode_hparams=beam_size=1"),
+             _spawn("t2t-decoder", f"--ensemble={one},{two}", f"--decode_from_file={src}",
+                    "--decode_hparams=beam_size=3")]
+  alone, twins, mixed = (_finish(d) for d in decodes)
+  alone, mixed = alone.stdout, mixed.stdout.splitlines()
   assert "decoding with an ensemble of 2 runs" in twins.stderr
   assert twins.stdout == alone
-  mixed = run("t2t-decoder", f"--ensemble={one},{two}", f"--decode_from_file={src}",
-              "--decode_hparams=beam_size=3").stdout.splitlines()
   assert len(mixed) == 4 and all(set(line.split()) <= set("0123456789") for line in mixed)
