@@ -2,17 +2,18 @@
 tokens, per-member evaluation."""
 import collections
 import os
+import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from t2t_lite import experiment, registry
-from t2t_lite.data import input_pipeline, mixture, text_problems
+from t2t_lite.data import input_pipeline, manifest, mixture, text_problems
 from t2t_lite.data.text_encoder import EOS_ID, TaskTokenEncoder, TokenTextEncoder
 from t2t_lite.errors import UserError
 from t2t_lite.serving import graph_text
-from t2t_lite.training import run_dir
+from t2t_lite.training import provenance, run_dir
 from t2t_lite.training.trainer import Trainer, TrainerOptions
 from tests.problems.synthetic_language import corpus
 
@@ -192,3 +193,28 @@ def test_mixture_mistakes_are_one_line():
     registry.problem(f"{REVERSE}+languagemodel_from_files")
   with pytest.raises(UserError, match="expected comma-separated numbers"):
     mixture.parse_rates("0.7;0.3")
+
+
+def test_each_member_has_its_manifest_checked_verified_and_fingerprinted(algorithmic_mixture):
+  data = algorithmic_mixture
+  problem = registry.problem(MIX)
+  problem.configure("", data)
+  sets = problem.shard_sets()
+  assert sets == [f"{MIX}.{REVERSE}", f"{MIX}.{IDENTITY}"]
+  for name in sets:
+    assert manifest.is_complete(data, name, "train")
+  verified = []
+  problem.check_data(data, ["train", "dev"], verify=True, log=verified.append)
+  assert len(verified) == 4 and all("SHA-256 as written" in line for line in verified)
+  prints = provenance.data_fingerprints(problem, data, ["dev"])["dev"]
+  assert set(prints) == set(sets) and all(p["records"] == 60 for p in prints.values())
+  # A damaged member's shard is named before any data is read.
+  shard = problem.data_files(data, "dev")[-1]
+  with open(shard, "ab") as f:
+    f.write(b"x")
+  try:
+    with pytest.raises(UserError, match=re.escape(f"problem '{MIX}.{IDENTITY}'")):
+      problem.data_files(data, "dev")
+  finally:
+    with open(shard, "rb+") as f:
+      f.truncate(os.path.getsize(shard) - 1)
