@@ -151,6 +151,9 @@ class BenchmarkOptions(options.Options):
                       "does not decode tokens; CTranslate2 runs token models")
     if self.quantization != "none" and self.decode_engine != "ctranslate2":
       raise UserError("--quantization is for --decode_engine=ctranslate2")
+    if self.ensemble > 1 and self.decode_engine == "ctranslate2":
+      raise UserError("--ensemble times t2t_lite's ensemble search; CTranslate2 decodes one "
+                      "model: use --decode_engine=tf")
     if self.decode_only and not self.decode_batch:
       raise UserError("--decode_only with --decode_batch=0 measures nothing")
     if self.batch % replicas:

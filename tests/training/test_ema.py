@@ -70,9 +70,16 @@ def test_a_skipped_step_leaves_the_average():
   assert int(averages.state.updates.numpy()) == 1
 
 
-def test_swapped_in_holds_the_averages_and_then_the_weights_again():
+@pytest.fixture(scope="module")
+def one_step():
+  """(model, step, EMA) after one update; the tests that only read them share it."""
   model, step, averages = _step_with_ema()
-  step.run(iterator([random_batch(np.random.default_rng(2), 4, 6, 5)]), tf.constant(1))
+  step.run(iterator([random_batch(np.random.default_rng(3), 4, 6, 5)]), tf.constant(1))
+  return model, step, averages
+
+
+def test_swapped_in_holds_the_averages_and_then_the_weights_again(one_step):
+  model, step, averages = one_step
   raw = _weights(model)
   with averages.swapped_in():
     for v, a in zip(model.trainable_variables, averages.averages):
@@ -81,9 +88,8 @@ def test_swapped_in_holds_the_averages_and_then_the_weights_again():
     np.testing.assert_array_equal(v.numpy(), w)
 
 
-def test_decoding_restores_the_averages_unless_raw_weights(tmp_path):
-  model, step, averages = _step_with_ema()
-  step.run(iterator([random_batch(np.random.default_rng(3), 4, 6, 5)]), tf.constant(1))
+def test_decoding_restores_the_averages_unless_raw_weights(one_step, tmp_path):
+  model, step, averages = one_step
   # (save, not write: as the trainer's checkpoints, it holds the save counter too)
   path = tf.train.Checkpoint(model=model, **step.checkpoint_state()).save(
       str(tmp_path / "model.ckpt"))
