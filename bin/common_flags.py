@@ -12,11 +12,12 @@ import sys
 from absl import app, flags, logging
 
 from t2t_lite import experiment, gin_config, machine, mixed_precision, options, registry
-from t2t_lite.decoding import decoder
+from t2t_lite.data import mixture
+from t2t_lite.decoding import decoder, run_settings
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import ExperimentOptions
 from t2t_lite.options import setting
-from t2t_lite.training import preemption, run_dir
+from t2t_lite.training import best_checkpoints, ema, preemption, run_dir
 
 FLAGS = flags.FLAGS
 
@@ -43,10 +44,17 @@ class DirOptions(options.Options):
 class TrainedRunOptions(options.Options):
   """Which checkpoint of a trained run, and how to search with it."""
   checkpoint_path: str | None = setting(None, "A checkpoint to use (default: the latest).")
+  checkpoint: str = setting("latest", "Which checkpoint: the latest, or the best by the "
+                            "run's --best_metric (OUTPUT_DIR/best/).",
+                            choices=("latest", "best"))
+  raw_weights: bool = setting(False, "Use the raw weights even when the checkpoint keeps "
+                              "their exponential moving average (hparam ema_decay).")
   decode_hparams: str = setting(
-      "", "Search settings: beam_size, alpha, extra_length, batch_size, num_samples, "
-      "use_cache, sampling_method, sampling_temp, sampling_keep_top_k, sampling_seed (speech: "
-      "also lm_path, lm_weight, word_bonus), e.g. 'beam_size=4,alpha=0.6'.")
+      "", "Search settings: beam_size, alpha, length_penalty, extra_length, batch_size, "
+      "num_samples, use_cache, sampling_method, sampling_temp, sampling_keep_top_k, "
+      "sampling_seed, return_beams, nbest_format (speech: also lm_path, lm_weight, "
+      "word_bonus), e.g. 'beam_size=4,alpha=0.6'. Over the run's saved "
+      "OUTPUT_DIR/decode.json, if any.")
 
 
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFINE_bool,
@@ -187,6 +195,11 @@ def configure_problem(problem, data_dir, names):
   """Applies --problem_settings and --tfds_data_dir (or their gin bindings) to `problem`,
   over the settings saved in data_dir."""
   overrides = names.problem_settings or ""
+  if names.mixture_rates:
+    if not isinstance(problem, mixture.MixtureProblem):
+      raise UserError(f"--mixture_rates: problem {problem.name} is not a mixture (name one "
+                      "as a+b, or register a MixtureProblem)")
+    problem.set_rates(mixture.parse_rates(names.mixture_rates))
   if names.tfds_data_dir:
     if "tfds_data_dir" not in problem.default_settings():
       raise UserError(f"--tfds_data_dir: problem {problem.name} does not read TFDS data")
@@ -199,32 +212,67 @@ def trained_run():
   """(problem, model class, hparams, data_dir, checkpoint, decode hparams) of the run in
   --output_dir, for the binaries that use a trained run (decoder, exporter): names and
   hparams from its run.json and hparams.json (--hparams may change the eval-time ones),
-  the latest checkpoint or --checkpoint_path, the data_dir it was trained from, and the
-  parsed --decode_hparams. Everything is validated before it returns."""
+  the checkpoint --checkpoint or --checkpoint_path name, the data_dir it was trained from,
+  and --decode_hparams over the run's decode.json. Everything is validated before it
+  returns."""
   names = load_registrations_and_gin()
   require(names, "output_dir")
-  output_dir = os.path.expanduser(FLAGS.output_dir)
+  return run_at(os.path.expanduser(FLAGS.output_dir), names)
+
+
+def run_at(output_dir, names, own_names=False):
+  """trained_run() of the run in output_dir; own_names: its own problem and model even
+  when --problem/--model are given (each member of an ensemble)."""
   run = run_dir.read_run(output_dir) or {}
-  problem_name = names.problem or run.get("problem")
-  model_name = names.model or run.get("model")
+  problem_name = (None if own_names else names.problem) or run.get("problem")
+  model_name = (None if own_names else names.model) or run.get("model")
   if not problem_name or not model_name:
     raise UserError(f"{output_dir} holds no run.json; pass --problem and --model")
   problem = registry.problem(problem_name)
   model_cls = registry.model(model_name)
-  dhp = problem.decoder_class.DECODE_HPARAMS.from_string(FLAGS.decode_hparams,
-                                                         "--decode_hparams")
+  dhp = decode_hparams_of(output_dir, problem)
   if names.hparams_set:
     registry.hparams(names.hparams_set)  # a mistyped name is still an error
   hparams = experiment.apply_eval_time_overrides(run_dir.read_hparams(output_dir),
                                                 FLAGS.hparams, model_cls)
   mixed_precision.resolve_auto(hparams, log_to_stderr)
   experiment.validate(problem, model_cls, hparams)
-  checkpoint = decoder.find_checkpoint(output_dir, FLAGS.checkpoint_path)
+  checkpoint = checkpoint_of(output_dir)
   # The vocabulary lives where the run was trained from, unless --data_dir says otherwise.
   data = (os.path.expanduser(names.data_dir) if names.data_dir
           else run.get("data_dir") or data_dir(names))
   configure_problem(problem, data, names)
   return problem, model_cls, hparams, data, checkpoint, dhp
+
+
+def checkpoint_of(output_dir):
+  """The checkpoint --checkpoint_path or --checkpoint names in a run."""
+  if FLAGS.checkpoint == "best":
+    if FLAGS.checkpoint_path:
+      raise UserError("--checkpoint=best and --checkpoint_path name two checkpoints; give "
+                      "one of them")
+    return best_checkpoints.best_checkpoints(output_dir)[0]
+  return decoder.find_checkpoint(output_dir, FLAGS.checkpoint_path)
+
+
+def decode_hparams_of(output_dir, problem):
+  """--decode_hparams over the search settings saved with the run (decode.json), as the
+  problem's decoder declares them (speech adds its language model's)."""
+  saved = run_settings.read(output_dir)
+  if saved:
+    given = ", ".join(f"{k}={v}" for k, v in sorted(saved.items()))
+    print(f"decode settings saved with the run ({run_settings.path(output_dir)}): {given}"
+          "; --decode_hparams overrides them", file=sys.stderr)
+  return problem.decoder_class.DECODE_HPARAMS.from_string(
+      FLAGS.decode_hparams, "--decode_hparams", base=saved)
+
+
+def note_weights(checkpoint):
+  """Says on stderr which weights of the checkpoint a binary uses."""
+  if ema.has_averages(checkpoint):
+    which = ("raw weights (--raw_weights)" if FLAGS.raw_weights else
+             "exponential moving average of the weights (--raw_weights for the raw ones)")
+    print(f"using the {which} of {checkpoint}", file=sys.stderr)
 
 
 def binary_command(name):

@@ -4,7 +4,9 @@
   t2t-decoder --output_dir=runs/enxx/averaged --decode_from_file=test.en
 
 The average goes to OUTPUT_DIR/averaged (or --averaged_dir) with the run's run.json and
-hparams.json, so the decoder and exporter read it as a run of its own.
+hparams.json, so the decoder and exporter read it as a run of its own. --checkpoint=best
+averages the n best checkpoints by the run's --best_metric instead (OUTPUT_DIR/best/,
+into OUTPUT_DIR/averaged_best).
 """
 import os
 
@@ -23,8 +25,9 @@ def main(argv):
     raise UserError("missing --output_dir")
   output_dir = os.path.expanduser(settings.output_dir)
   averaged_dir = os.path.expanduser(settings.averaged_dir) if settings.averaged_dir else None
-  path = averaging.average_run(output_dir, settings.n, averaged_dir)
-  print(f"averaged the last {settings.n} checkpoints of {output_dir} into {path}")
+  path = averaging.average_run(output_dir, settings.n, averaged_dir, settings.checkpoint)
+  which = "best" if settings.checkpoint == "best" else "last"
+  print(f"averaged the {which} {settings.n} checkpoints of {output_dir} into {path}")
 
 
 def run():

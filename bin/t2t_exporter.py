@@ -9,8 +9,11 @@ as a CTranslate2 model (CPU inference with int8 weights, no TensorFlow).
 
 Text models take strings and return strings (tokenization inside the graph); speech models
 take WAV bytes (or float waveforms) and return transcripts. The search settings are fixed
-at export time. See t2t_lite/serving/export.py for the signatures and
-t2t_lite/serving/ctranslate2_export.py for the CTranslate2 folder.
+at export time (--decode_hparams over the run's saved decode.json). The weights are their
+moving average when the run keeps one (--raw_weights: the raw ones), in every format;
+--checkpoint=best exports the best checkpoint by the run's --best_metric. See
+t2t_lite/serving/export.py for the signatures and t2t_lite/serving/ctranslate2_export.py
+for the CTranslate2 folder.
 """
 import os
 
@@ -70,6 +73,10 @@ def main(argv):
   settings = ExporterOptions.from_flags(FLAGS)
   settings.check()
   problem, model_cls, hparams, data_dir, checkpoint, dhp = common_flags.trained_run()
+  if dhp.return_beams:
+    raise UserError("--decode_hparams=return_beams=true is for t2t-decoder's n-best lists; "
+                    "an export returns the best output")
+  common_flags.note_weights(checkpoint)
   step = checkpoint.rsplit("-", 1)[-1]
   step = step if step.isdigit() else "0"
   default_name = step if settings.export_format == "savedmodel" else f"ctranslate2-{step}"
@@ -78,7 +85,7 @@ def main(argv):
   if os.path.exists(export_dir):
     raise UserError(f"{export_dir} already exists; pass another --export_dir or delete it")
   dec = problem.decoder_class.from_checkpoint(problem, model_cls, hparams, data_dir,
-                                              checkpoint, dhp)
+                                              checkpoint, dhp, FLAGS.raw_weights)
   if settings.export_format == "ctranslate2":
     dec.export_ctranslate2(export_dir, settings.quantization, settings.max_positions)
     return

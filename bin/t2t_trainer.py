@@ -23,7 +23,9 @@ from t2t_lite.data.manifest import DataCheckOptions
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import RunOptions
 from t2t_lite.sweep import pruning
-from t2t_lite.training import cluster, provenance, run_dir, strategies
+from t2t_lite.training import cluster, provenance, run_dir, strategies, watched_metric
+from t2t_lite.training.best_checkpoints import BestCheckpoints
+from t2t_lite.training.early_stopping import EarlyStopping
 from t2t_lite.training.trainer import Trainer, TrainerOptions, log_line
 
 trainer_flags.define()  # every flag of t2t-trainer (t2t-launch parses them too)
@@ -87,7 +89,8 @@ def main(argv):
     tf.config.experimental.enable_op_determinism()
   # Everything that can still fail on a user's input (model construction, the eval split,
   # the data files) fails here, before anything is written to output_dir.
-  listeners = []
+  # Every task has the same checkpointed listeners (best checkpoints, early stopping).
+  listeners = workflow_listeners(problem, options, output_dir, schedule)
   if schedule == "train_and_evaluate" and cluster.is_chief():  # the chief evaluates
     # A trial of a t2t-sweep search reports its evaluations to the study (study_trial.*).
     listeners += pruning.listeners(pruning.configured(), log_line)
@@ -130,6 +133,21 @@ def _trained_dtype(output_dir):
     return run_dir.read_hparams(output_dir).get("activation_dtype")
   except UserError:  # no hparams.json yet: a run that never got going
     return None
+
+
+def workflow_listeners(problem, options, output_dir, schedule):
+  """The evaluation listeners --best_metric and --early_stopping_patience ask for."""
+  if not options.best_metric:
+    return []
+  if schedule != "train_and_evaluate":
+    raise UserError(f"--best_metric watches the evaluations of --schedule=train_and_evaluate"
+                    f", not --schedule={schedule}")
+  metric = watched_metric.resolve(options.best_metric, problem, options.eval_decode_samples,
+                                  options.early_stopping_min_delta)
+  listeners = [BestCheckpoints(metric, options.keep_best_checkpoints, output_dir, log_line)]
+  if options.early_stopping_patience:
+    listeners.append(EarlyStopping(metric, options.early_stopping_patience, log_line))
+  return listeners
 
 
 def run():

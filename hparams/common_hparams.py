@@ -51,6 +51,9 @@ def basic_params1():
       learning_rate_constant=1.0,
       learning_rate_warmup_steps=100,
       learning_rate_decay_steps=5000,
+      # An exponential moving average of the weights (evaluated, decoded and exported in
+      # their place) with this decay; 0: none.
+      ema_decay=0.0,
       # Embeddings and softmax.
       shared_embedding_and_softmax_weights=False,
       symbol_modality_num_shards=1,

@@ -24,6 +24,7 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2
 from t2t_lite import memory, options
 from t2t_lite.data import input_pipeline, text_encoder
 from t2t_lite.data.text_encoder import EOS_ID
+from t2t_lite.decoding import ensemble
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 from t2t_lite.serving import ctranslate2_export, export
@@ -68,6 +69,9 @@ class BenchmarkOptions(options.Options):
   alpha: float = setting(0.6, "Length penalty for the decoding measurement.", minimum=0)
   decode_repeats: int = setting(3, "Timed decoding batches (the median is reported).",
                                 minimum=1)
+  ensemble: int = setting(1, "Decode with an ensemble of this many models of these hparams "
+                          "(each with its own random weights), as t2t-decoder --ensemble "
+                          "does.", minimum=1)
   input_batches: int = setting(50, "Batches read to time the input pipeline.", minimum=1)
   stream_chunk_frames: int = setting(17, "Streaming models: time the streaming step on "
                                      "chunks of this many input frames (17: 170 ms of "
@@ -147,6 +151,9 @@ class BenchmarkOptions(options.Options):
                       "does not decode tokens; CTranslate2 runs token models")
     if self.quantization != "none" and self.decode_engine != "ctranslate2":
       raise UserError("--quantization is for --decode_engine=ctranslate2")
+    if self.ensemble > 1 and self.decode_engine == "ctranslate2":
+      raise UserError("--ensemble times t2t_lite's ensemble search; CTranslate2 decodes one "
+                      "model: use --decode_engine=tf")
     if self.decode_only and not self.decode_batch:
       raise UserError("--decode_only with --decode_batch=0 measures nothing")
     if self.batch % replicas:
@@ -325,15 +332,17 @@ def decode_speed(model, hp, settings, profile=False):
                                                  settings.decode_src_len)
   search = Search(beam_size=settings.beam_size, alpha=settings.alpha,
                   extra_length=settings.decode_length - settings.decode_src_len)
+  decoding = model if settings.ensemble == 1 else _ensemble(model, hp, settings.ensemble)
 
   @tf.function
   def decode(features):
-    return model.predict(features, search)[0]
+    return decoding.predict(features, search)[0]
   call = lambda: decode(features).numpy()  # noqa: E731
   times, out = _timed(call, settings.decode_repeats)
   seconds = statistics.median(times)
   tokens = _output_tokens(out, stops_at_eos=model_cls.DECODES_TO_LENGTH)
-  result = {"decode": model_cls.describe_search(search),
+  result = {"decode": model_cls.describe_search(search) + (
+      f", ensemble of {settings.ensemble}" if settings.ensemble > 1 else ""),
             "decode_ms_per_batch": _median_ms(times), "decode_output_tokens": tokens,
             "decode_output_tokens_per_s": round(tokens / seconds, 1)}
   if model_cls.DECODE_THROUGHPUT_KEY:
@@ -342,6 +351,19 @@ def decode_speed(model, hp, settings, profile=False):
   if profile:
     result["decode_profile"] = profile_ops(call, calls=2)
   return result
+
+
+def _ensemble(model, hp, size):
+  """`model` and size - 1 more of its class and hparams, decoding as one."""
+  if not type(model).DECODES_TO_LENGTH:
+    raise UserError(f"--ensemble: model {type(model).registry_name()} does not decode "
+                    "tokens step by step; ensembles combine token models")
+  models = [model]
+  for _ in range(size - 1):
+    member = build_model(type(model), hp)
+    member.build_from_features(member.dummy_features(hp.get("has_inputs", True)))
+    models.append(member)
+  return ensemble.Ensemble(models)
 
 
 def stream_latency(model, hp, chunk_frames, repeats=20):

@@ -54,6 +54,12 @@ OPTIMIZATION = (
          minimum=0),
 )
 
+AVERAGING = (
+    spec("ema_decay", float, "keep an exponential moving average of the weights with this "
+         "decay, evaluated, decoded and exported in their place (0: off)", minimum=0,
+         below=1),
+)
+
 PRECISION = (
     spec("activation_dtype", str, "the compute dtype; variables stay float32 (auto: "
          "bfloat16 where this machine runs it faster, else float32; measured once per "
@@ -65,4 +71,4 @@ PRECISION = (
          "float16: the scale doubles after this many finite steps in a row", minimum=1),
 )
 
-SPECS = BATCHING + OPTIMIZATION + PRECISION
+SPECS = BATCHING + OPTIMIZATION + AVERAGING + PRECISION

@@ -33,7 +33,8 @@ def load_registrations(t2t_usr_dir=None):
 class ExperimentOptions(options.Options):
   """What a run combines."""
   problem: str | None = setting(None, "Registered problem name, e.g. "
-                                "algorithmic_reverse_decimal40.")
+                                "algorithmic_reverse_decimal40, or a mixture of registered "
+                                "problems, a+b.")
   model: str | None = setting(None, "Registered model name, e.g. transformer.")
   hparams_set: str | None = setting(None, "Registered hparams set, e.g. transformer_tiny.")
   data_dir: str | None = setting(None, "Where the problem's TFRecords and vocabulary live "
@@ -45,6 +46,10 @@ class ExperimentOptions(options.Options):
   tfds_data_dir: str | None = setting(
       None, "Where TFDS-backed problems keep their tensorflow_datasets data (default: "
       "TFDS's own, ~/tensorflow_datasets).")
+  mixture_rates: str = setting(
+      "", "For a mixture (--problem=a+b or a registered one): the rate of each member in "
+      "training, comma-separated and relative, e.g. 0.7,0.3 (default: the mixture's own, "
+      "else equal).")
 
 
 @options.group("run")

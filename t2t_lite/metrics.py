@@ -4,8 +4,14 @@ Metrics are computed as sums per batch (so replicas and batches add up exactly) 
 into means at the end: accuracy (per token), accuracy_per_sequence (every token of the
 sequence right) and neg_log_perplexity (mean log-probability of the target tokens),
 Tensor2Tensor's teacher-forced eval metrics.
+
+Each metric declares its direction (higher_is_better), which best-checkpoint keeping and
+early stopping read. A user's own metric is registered with `register_metric`, direction
+included, and then named in a problem's eval_metrics.
 """
+import dataclasses
 import math
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -77,28 +83,67 @@ def _per_token(key):
   return lambda s: float(s[key]) / max(float(s["tokens"]), 1.0)
 
 
-# Metric name -> mean computed from the sums; a problem lists the ones it reports.
+@dataclasses.dataclass(frozen=True)
+class Metric:
+  """A metric's value from the summed batch statistics, and which way is better."""
+  compute: Callable[[dict], float]
+  higher_is_better: bool
+
+  def __call__(self, sums):
+    return self.compute(sums)
+
+
+# Metric name -> its Metric; a problem lists the ones it reports.
 METRICS = {
-    "accuracy": _per_token("correct_tokens"),
-    "accuracy_per_sequence":
+    "accuracy": Metric(_per_token("correct_tokens"), higher_is_better=True),
+    "accuracy_per_sequence": Metric(
         lambda s: float(s["correct_sequences"]) / max(float(s["sequences"]), 1.0),
-    "neg_log_perplexity": _per_token("log_prob"),
+        higher_is_better=True),
+    "neg_log_perplexity": Metric(_per_token("log_prob"), higher_is_better=True),
     # Speech (CTC) models: the sums come from speech_metrics.text_error_sums.
-    "wer": lambda s: float(s["word_errors"]) / max(float(s["words"]), 1.0),
-    "cer": lambda s: float(s["char_errors"]) / max(float(s["chars"]), 1.0),
-    "ctc_loss": _per_token("ctc_loss"),
+    "wer": Metric(lambda s: float(s["word_errors"]) / max(float(s["words"]), 1.0),
+                  higher_is_better=False),
+    "cer": Metric(lambda s: float(s["char_errors"]) / max(float(s["chars"]), 1.0),
+                  higher_is_better=False),
+    "ctc_loss": Metric(_per_token("ctc_loss"), higher_is_better=False),
 }
 
 
-# Every metric is higher-is-better except these (decoded ones included: decoder.py's
-# DECODED_METRICS, e.g. bleu, are higher-is-better). What ranks trials, keeps the best
-# checkpoint or steers a search reads the direction here.
-LOWER_IS_BETTER = frozenset({"wer", "cer", "ctc_loss"})
+def register_metric(name: str, compute: Callable[[dict], float], *,
+                    higher_is_better: bool) -> Metric:
+  """Adds a metric a problem may list in eval_metrics: compute(sums) -> value, where sums
+  are the batch sums of the model's eval_metric_sums added over the eval split."""
+  old = METRICS.get(name)
+  if old is not None and old.higher_is_better != higher_is_better:
+    # (A module imported twice registers again: that is harmless, a flipped direction not.)
+    raise UserError(f"eval metric '{name}' is registered twice, with opposite directions")
+  METRICS[name] = Metric(compute, higher_is_better)
+  return METRICS[name]
+
+
+def direction(name: str) -> bool | None:
+  """Whether a larger value of metric `name` is a better model, as declared with the
+  metric (METRICS here, decoder.DECODED_METRICS for metrics of decoded text, either
+  extended by register_metric / register_decoded_metric); a mixture member's `member/metric`
+  takes the direction of `metric`. None for a name nobody declared.
+
+  The one place that ranks trials (t2t-sweep), keeps the best checkpoint (--best_metric)
+  and steers a search reads directions from."""
+  # decoder imports this module (through t2t_model): imported here, not at the top.
+  from t2t_lite.decoding import decoder
+  base = name.rsplit("/", 1)[-1]
+  if base in METRICS:
+    return METRICS[base].higher_is_better
+  if base in decoder.DECODED_METRICS:
+    return decoder.DECODED_METRICS[base].higher_is_better
+  return None
 
 
 def higher_is_better(name: str) -> bool:
-  """Whether a larger value of eval metric `name` is a better model."""
-  return name not in LOWER_IS_BETTER
+  """direction(name), where a name nobody declared (a training curve such as `loss` has
+  no declared direction) counts as higher-is-better."""
+  declared = direction(name)
+  return True if declared is None else declared
 
 
 def check_names(names, problem_name):

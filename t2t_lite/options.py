@@ -127,9 +127,10 @@ class Options:
                   if cls.flag_name(n) and cls.flag_name(n) in flag_values})
 
   @classmethod
-  def from_string(cls, text, where):
-    """Parses 'name=value,name=value' (the --hparams syntax) over the defaults."""
-    values = {}
+  def from_string(cls, text, where, base=None):
+    """Parses 'name=value,name=value' (the --hparams syntax) over `base` ({name: value},
+    e.g. settings saved with a run) over the defaults."""
+    values = dict(base or {})
     types_ = {n: t for n, t, _, _ in cls.declarations()}
     for item in split_top_level(text or ""):
       if "=" not in item:

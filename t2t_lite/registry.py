@@ -111,8 +111,16 @@ register_learning_rate_schedule = learning_rate_schedules.register
 
 
 def problem(name: str):
-  """An instance of the registered problem `name`."""
+  """An instance of the registered problem `name`, or of the mixture `a+b` of registered
+  problems."""
+  if MIXTURE_SEPARATOR in name:
+    # Imported here: data.mixture imports this module (at the top it would be circular).
+    from t2t_lite.data import mixture
+    return mixture.named_mixture(name)
   return problems.get(name)()
+
+
+MIXTURE_SEPARATOR = "+"
 
 
 def model(name: str) -> type:

@@ -37,8 +37,9 @@ Features = dict[str, tf.Tensor]
 @dataclasses.dataclass(frozen=True)
 class Search:
   """How to decode: greedy (beam_size 1, or sampling with temperature > 0) or beam search
-  with length penalty ((5 + length) / 6) ** alpha; outputs at most extra_length longer
-  than their inputs."""
+  with a length penalty (search.LENGTH_PENALTIES; by default ((5 + length) / 6) ** alpha);
+  outputs at most extra_length longer than their inputs. return_beams: predict returns
+  every beam ([b, beam, length] ids, [b, beam] scores), best first."""
   beam_size: int = 1
   alpha: float = 0.6
   extra_length: int = 50
@@ -46,6 +47,8 @@ class Search:
   temperature: float = 0.0
   top_k: int = 0
   seed: int = 0
+  length_penalty: str = "gnmt"
+  return_beams: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,7 +191,8 @@ class T2TModel(keras.Model):
     s = search_settings
     return self.infer(features["inputs"], beam_size=s.beam_size, alpha=s.alpha,
                       extra_length=s.extra_length, use_cache=s.use_cache,
-                      temperature=s.temperature, top_k=s.top_k, seed=s.seed)
+                      temperature=s.temperature, top_k=s.top_k, seed=s.seed,
+                      length_penalty=s.length_penalty, return_beams=s.return_beams)
 
   @classmethod
   def streams(cls, hp: HParams) -> bool:
@@ -231,26 +235,19 @@ class T2TModel(keras.Model):
     return symbols_to_logits_fn, {}
 
   def infer(self, inputs, beam_size=1, alpha=0.6, extra_length=50, use_cache=True,
-            temperature=0.0, top_k=0, seed=0):
+            temperature=0.0, top_k=0, seed=0, length_penalty="gnmt", return_beams=False):
     """Decodes a batch of token ids. With inputs (translation), `inputs` [b, s] are the
     sources; for a model without inputs (a language model) they are prompts [b, p]
     (0-padded, possibly of width 0) that every output starts with. Returns (ids
     [b, length], scores [b]) of the best hypothesis (or a sample, with temperature > 0
-    and beam_size 1)."""
-    batch_size = tf.shape(inputs)[0]
-    max_length = tf.shape(inputs)[1] + extra_length
-    if self.hparams.has_inputs:
-      fn, state = self.decoding_fn(inputs, beam_size, max_length, use_cache)
-    else:
-      fn, state = self.decoding_fn(None, beam_size, max_length, use_cache,
-                                   batch_size=batch_size)
-      fn = search.force_prefix(fn, inputs, beam_size)
-    if beam_size <= 1:
-      return search.greedy_search(fn, batch_size, max_length, state,
-                                  temperature=temperature, top_k=top_k, seed=seed)
-    ids, scores = search.beam_search(fn, batch_size, beam_size, max_length,
-                                     self.hparams.target_vocab_size, alpha, state)
-    return ids[:, 0], scores[:, 0]
+    and beam_size 1); with return_beams, every beam (search.decode)."""
+    def make_decoding_fn(inputs, rows_per_example, max_length, batch_size):
+      return self.decoding_fn(inputs, rows_per_example, max_length, use_cache,
+                              batch_size=None if inputs is not None else batch_size)
+    return search.decode(make_decoding_fn, inputs, self.hparams.has_inputs,
+                         self.hparams.target_vocab_size, beam_size=beam_size, alpha=alpha,
+                         extra_length=extra_length, temperature=temperature, top_k=top_k,
+                         seed=seed, length_penalty=length_penalty, return_beams=return_beams)
 
   def ctranslate2_spec(self, num_positions: int):
     """This model as a CTranslate2 model specification (a `ctranslate2.specs` model spec

@@ -5,6 +5,7 @@ formula gets no MFU rather than a wrong one."""
 import pytest
 
 from t2t_lite import benchmark, registry
+from t2t_lite.errors import UserError
 from t2t_lite.t2t_model import BenchmarkShape, T2TModel
 
 
@@ -105,3 +106,10 @@ def test_training_memory_is_reported_per_parameter():
   assert m["optimizer_state_mib"] == pytest.approx(2 * m["weights_mib"], abs=0.1)  # Adam
   assert m["needed_bytes_per_param"] >= 16  # weights, gradients, two moments, activations
   assert m["peak_rss_mib"] > 0 and m["rss_bytes_per_param"] is not None
+
+
+def test_an_ensemble_is_timed_with_the_tf_engine_only():
+  settings = benchmark.BenchmarkOptions(ensemble=2, decode_engine="ctranslate2",
+                                        decode_batch=0)
+  with pytest.raises(UserError, match="--ensemble times t2t_lite's ensemble search"):
+    settings.check(registry.model("transformer"), 1)

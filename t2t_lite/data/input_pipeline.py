@@ -49,22 +49,20 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
 
   Training data is shuffled (seeded when `seed` is given) and repeats forever; eval data
   is read once, in order. Under a distribution strategy, `input_context` shards the files
-  across input pipelines."""
-  files = problem.data_files(data_dir, split)
+  across input pipelines. A problem whose files come in groups with rates (a mixture's
+  members: Problem.weighted_data_files) is sampled by rate in training."""
   batch_size = batch_size or hparams.batch_size
-  ds = tf.data.Dataset.from_tensor_slices(files)
-  if input_context and input_context.num_input_pipelines > 1:
-    if len(files) >= input_context.num_input_pipelines:
-      ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-  if training:
-    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
-  ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
-                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  if input_context and input_context.num_input_pipelines > 1 and \
-      len(files) < input_context.num_input_pipelines:
-    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-  if training:
-    ds = ds.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+  groups = problem.weighted_data_files(data_dir, split)
+  parts = [_records(files, training, seed, input_context, shuffle_buffer_size)
+           for _, files in groups]
+  if len(parts) == 1:
+    ds = parts[0]
+  elif training:
+    ds = sample_by_rate(parts, [rate for rate, _ in groups], seed)
+  else:
+    ds = parts[0]
+    for part in parts[1:]:
+      ds = ds.concatenate(part)
   sorted_epochs = hparams.sortagrad_epochs if training and split == "train" else 0
   if sorted_epochs and hparams.packed_length:
     raise UserError("hparam sortagrad_epochs needs unpacked batches (packed_length=0)")
@@ -101,6 +99,43 @@ def _with_threads(ds):
   opts.threading.private_threadpool_size = machine.input_threads()
   opts.threading.max_intra_op_parallelism = 1
   return ds.with_options(opts)
+
+
+def _records(files, training, seed, input_context, shuffle_buffer_size):
+  """The serialized examples of `files`: sharded over input pipelines, shuffled and
+  repeated (training)."""
+  ds = tf.data.Dataset.from_tensor_slices(files)
+  if input_context and input_context.num_input_pipelines > 1:
+    if len(files) >= input_context.num_input_pipelines:
+      ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+  if training:
+    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
+  ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
+                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  if input_context and input_context.num_input_pipelines > 1 and \
+      len(files) < input_context.num_input_pipelines:
+    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+  if training:
+    ds = ds.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+  return ds
+
+
+def sample_by_rate(datasets, rates, seed=None):
+  """Examples drawn from `datasets` (each repeating), each next one from dataset i with
+  probability rates[i] / sum(rates). The choices come from a seeded random stream inside
+  the pipeline, so they are the same for the same seed and the training input's
+  checkpoint carries their position (a resumed run continues the same sequence)."""
+  total = float(sum(rates))
+  bounds = tf.constant([sum(rates[:i + 1]) / total for i in range(len(rates) - 1)],
+                       tf.float64)
+
+  def choose(random):
+    # Dataset.random yields uniform 32-bit values (as int64).
+    uniform = tf.cast(random % (1 << 32), tf.float64) / float(1 << 32)
+    return tf.cast(tf.searchsorted(bounds, uniform[None], side="right")[0], tf.int64)
+
+  choices = tf.data.Dataset.random(seed=seed).map(choose)
+  return tf.data.Dataset.choose_from_datasets(datasets, choices)
 
 
 def _packed_batches(ds, length, batch_size):

@@ -9,6 +9,7 @@ metrics its evaluation reports. Everything the engine calls is declared here:
   generate_encoded_samples            the examples (or override generate_data)
   data_files, check_data              a split's shards, checked against the manifest datagen
                                       wrote (manifest.py) before any data is read
+  shard_sets                          the names its shards and manifests are written under
   decode_example, preprocess_example  TFRecord -> model features, inside tf.data
   sort_length                         a decoded example's length (SortaGrad's order)
   feature_spec                        what preprocess_example yields (checked at start
@@ -18,6 +19,9 @@ metrics its evaluation reports. Everything the engine calls is declared here:
   decode_metrics                      metrics of decoded text (names in DECODED_METRICS)
   decoder_class                       the Decoder that t2t-decoder and t2t-exporter use
   detokenizer                         in-graph ids -> text, for text metrics (WER/CER)
+  weighted_data_files                 the training files and the rates to sample them by
+  evaluation_parts                    parts evaluated (and reported) on their own
+                                      (a mixture's members)
 """
 import abc
 import json
@@ -188,34 +192,8 @@ class Problem(abc.ABC):
       self.save_settings(data_dir)
 
   def _generate_split(self, data_dir, tmp_dir, split, log):
-    if manifest.is_complete(data_dir, self.name, split):
-      log(f"{self.name}: {split} data already in {data_dir}, keeping it")
-      return
-    legacy = manifest.legacy_shards(data_dir, self.name, split)
-    if legacy:  # written before manifests: kept if every record reads
-      try:
-        shards = [manifest.describe(f, manifest.count_records(f)) for f in legacy]
-      except tf.errors.DataLossError:
-        log(f"{self.name}: a {split} shard in {data_dir} is damaged; rewriting the split")
-      else:
-        with generator_utils.explained_write_errors(
-            manifest.manifest_path(data_dir, self.name, split)):
-          manifest.write(data_dir, self.name, split, shards)
-        log(f"{self.name}: {split} data already in {data_dir} (read whole: "
-            f"{sum(s.records for s in shards)} records), recorded its manifest")
-        return
-    elif manifest.has_files(data_dir, self.name, split):
-      log(f"{self.name}: the {split} data in {data_dir} is incomplete (an interrupted or "
-          "failed datagen); rewriting the split")
-    manifest.remove_split(data_dir, self.name, split)
-    paths = self.split_filenames(data_dir, split)
-    shards = generator_utils.write_shards(
-        self.generate_encoded_samples(data_dir, tmp_dir, split), paths)
-    with generator_utils.explained_write_errors(
-        manifest.manifest_path(data_dir, self.name, split)):
-      manifest.write(data_dir, self.name, split, shards)
-    log(f"{self.name}: wrote {sum(s.records for s in shards)} {split} examples to "
-        f"{len(paths)} shard(s) in {data_dir}")
+    write_split(data_dir, self.name, split, self.split_filenames(data_dir, split),
+                lambda: self.generate_encoded_samples(data_dir, tmp_dir, split), log)
 
   # -- reading ----------------------------------------------------------------------------
   def data_files(self, data_dir, split):
@@ -228,6 +206,16 @@ class Problem(abc.ABC):
                       "(or pass --generate_data to t2t-trainer)")
     return files
 
+  def weighted_data_files(self, data_dir, split) -> list[tuple[float, list[str]]]:
+    """[(rate, files)]: groups of a split's files; training samples examples from the
+    groups by rate (a mixture's members), evaluation reads them one after another."""
+    return [(1.0, self.data_files(data_dir, split))]
+
+  def evaluation_parts(self) -> list[tuple[str, "Problem"]]:
+    """[(label, problem)]: parts of this problem evaluated on their own, their metrics
+    reported as label/metric beside the pooled ones ([]: none; a mixture's members)."""
+    return []
+
   def check_data(self, data_dir, splits, verify=False, log=print):
     """Before a binary reads any data: each split's cheap check (data_files) and, with
     verify (--verify_data), every shard's SHA-256 against the manifest."""
@@ -235,7 +223,13 @@ class Problem(abc.ABC):
       self.data_files(data_dir, split)
     if verify:
       for split in splits:
-        manifest.verify(data_dir, self.name, split, log)
+        for name in self.shard_sets():
+          manifest.verify(data_dir, name, split, log)
+
+  def shard_sets(self) -> list[str]:
+    """The names this problem's shards and manifests are written under (<name>-<split>-*):
+    its own name (a mixture: one per member)."""
+    return [self.name]
 
   def example_spec(self):
     spec = {"targets": tf.io.VarLenFeature(tf.int64)}
@@ -267,3 +261,36 @@ class Problem(abc.ABC):
     """An in-graph ids [b, t] -> strings [b] function for text metrics (WER/CER), or
     None when the problem reports none."""
     return None
+
+
+def write_split(data_dir, name, split, paths, samples, log=print):
+  """Writes the shards `paths` of one split from samples() and then the manifest of `name`
+  (the prefix of the shards' names). A complete split (its manifest matches its files) is
+  kept; any other is rewritten whole, so a rerun repairs exactly what an interrupted or
+  failed run left incomplete. Shared by Problem and mixtures (one shard set per member)."""
+  if manifest.is_complete(data_dir, name, split):
+    log(f"{name}: {split} data already in {data_dir}, keeping it")
+    return
+  legacy = manifest.legacy_shards(data_dir, name, split)
+  if legacy:  # written before manifests: kept if every record reads
+    try:
+      shards = [manifest.describe(f, manifest.count_records(f)) for f in legacy]
+    except tf.errors.DataLossError:
+      log(f"{name}: a {split} shard in {data_dir} is damaged; rewriting the split")
+    else:
+      with generator_utils.explained_write_errors(
+          manifest.manifest_path(data_dir, name, split)):
+        manifest.write(data_dir, name, split, shards)
+      log(f"{name}: {split} data already in {data_dir} (read whole: "
+          f"{sum(s.records for s in shards)} records), recorded its manifest")
+      return
+  elif manifest.has_files(data_dir, name, split):
+    log(f"{name}: the {split} data in {data_dir} is incomplete (an interrupted or "
+        "failed datagen); rewriting the split")
+  manifest.remove_split(data_dir, name, split)
+  shards = generator_utils.write_shards(samples(), paths)
+  with generator_utils.explained_write_errors(
+      manifest.manifest_path(data_dir, name, split)):
+    manifest.write(data_dir, name, split, shards)
+  log(f"{name}: wrote {sum(s.records for s in shards)} {split} examples to "
+      f"{len(paths)} shard(s) in {data_dir}")

@@ -206,6 +206,39 @@ class CharacterTextEncoder(TextEncoder):
     write_text_atomically(path, "".join(json.dumps(c) + "\n" for c in self._chars))
 
 
+class TaskTokenEncoder(TextEncoder):
+  """A vocabulary plus one token per task (a mixture's members), with ids after the
+  vocabulary's. A text that starts with a task token ("<2de> a green garden") encodes to
+  the token's id, then the rest; decoding shows task tokens as themselves."""
+
+  def __init__(self, base: TextEncoder, tokens: tuple[str, ...]):
+    self.base, self.tokens = base, tuple(tokens)
+    self.first_id = base.vocab_size
+    self._ids = {t: self.first_id + i for i, t in enumerate(self.tokens)}
+    self._tokens_by_id = {i: t for t, i in self._ids.items()}
+
+  @property
+  def vocab_size(self):
+    return self.base.vocab_size + len(self.tokens)
+
+  def encode(self, text):
+    head, _, rest = text.lstrip().partition(" ")
+    if head in self._ids:
+      return [self._ids[head]] + self.base.encode(rest)
+    return self.base.encode(text)
+
+  def decode(self, ids):
+    words, run = [], []
+    for i in strip_ids(ids):
+      if i in self._tokens_by_id:
+        words += [self.base.decode(run), self._tokens_by_id[i]]
+        run = []
+      else:
+        run.append(i)
+    words.append(self.base.decode(run))
+    return " ".join(w for w in words if w)
+
+
 def write_text_atomically(path, text):
   """Writes `text` to a temp file, then renames it over `path`."""
   tmp = path + ".tmp"

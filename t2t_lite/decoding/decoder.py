@@ -11,17 +11,20 @@ AudioDecoder (audio_decoder.py) implement it.
 """
 import abc
 import sys
+import typing
+from collections.abc import Callable
 
 import tensorflow as tf
 
 from t2t_lite import mixed_precision, options
 from t2t_lite.data.text_encoder import EOS_ID, strip_ids, write_text_atomically
-from t2t_lite.decoding import bleu
+from t2t_lite.decoding import bleu, nbest, scoring, search
 from t2t_lite.decoding.batching import map_length_sorted
 from t2t_lite.errors import UserError, suggestion
 from t2t_lite.options import setting
 from t2t_lite.serving import ctranslate2_export, export
 from t2t_lite.t2t_model import Search
+from t2t_lite.training import ema
 
 
 @options.group()
@@ -29,8 +32,7 @@ class DecodeHParams(options.Options):
   """Tensor2Tensor's --decode_hparams: search settings, not model settings."""
   field_flags = False  # named inside --decode_hparams, not as flags
   beam_size: int = setting(4, "1 means greedy search (or sampling)", minimum=1)
-  alpha: float = setting(0.6, "length penalty exponent: ((5 + length) / 6) ** alpha",
-                         minimum=0)
+  alpha: float = setting(0.6, "length penalty exponent (see length_penalty)", minimum=0)
   extra_length: int = setting(50, "outputs may be this much longer than their input (or "
                               "prompt)", minimum=0)
   batch_size: int = setting(32, "sentences per decoding batch", minimum=1)
@@ -46,6 +48,15 @@ class DecodeHParams(options.Options):
   # The search stacks it with the step into an int32 stateless seed.
   sampling_seed: int = setting(0, "the same seed gives the same samples", minimum=0,
                                maximum=2 ** 31 - 1)
+  length_penalty: str = setting(
+      "gnmt", "how beam search normalizes scores by length: gnmt (((5 + length) / 6) ** "
+      "alpha, Tensor2Tensor's), length (length ** alpha), none (log-probability alone)",
+      choices=tuple(search.LENGTH_PENALTIES))
+  return_beams: bool = setting(False, "write the beam_size best hypotheses of each input "
+                               "with their scores (n-best lists), best first")
+  nbest_format: str = setting("fairseq", "n-best lists as fairseq-generate's S-/H- lines "
+                              "or OpenNMT-tf's 'score ||| hypothesis' lines",
+                              choices=("fairseq", "opennmt"))
 
   def __post_init__(self):
     super().__post_init__()
@@ -58,7 +69,8 @@ class DecodeHParams(options.Options):
     return Search(beam_size=self.beam_size, alpha=self.alpha,
                   extra_length=self.extra_length, use_cache=self.use_cache,
                   temperature=self.sampling_temp if random else 0.0,
-                  top_k=max(self.sampling_keep_top_k, 0), seed=self.sampling_seed)
+                  top_k=max(self.sampling_keep_top_k, 0), seed=self.sampling_seed,
+                  length_penalty=self.length_penalty, return_beams=self.return_beams)
 
 
 def _bleu(hypotheses, references):
@@ -66,9 +78,28 @@ def _bleu(hypotheses, references):
   return result.score, signature
 
 
-# Metrics of decoded text that a problem may list in decode_metrics: name -> (what computes
-# it, (hypotheses, references) -> (score, signature of how it was computed)).
-DECODED_METRICS = {"bleu": ("sacrebleu", _bleu)}
+class DecodedMetric(typing.NamedTuple):
+  """A metric of decoded text: what computes it, (hypotheses, references) -> (score,
+  signature of how it was computed), and which way is better."""
+  implementation: str
+  compute: Callable[[list, list], tuple[float, str]]
+  higher_is_better: bool
+
+
+# Metrics of decoded text that a problem may list in decode_metrics, by name.
+DECODED_METRICS = {"bleu": DecodedMetric("sacrebleu", _bleu, higher_is_better=True)}
+
+
+def register_decoded_metric(name: str, implementation: str,
+                            compute: Callable[[list, list], tuple[float, str]], *,
+                            higher_is_better: bool) -> DecodedMetric:
+  """Adds a metric of decoded text (e.g. chrF, TER) that problems may list in
+  decode_metrics."""
+  old = DECODED_METRICS.get(name)
+  if old is not None and old.higher_is_better != higher_is_better:
+    raise UserError(f"decode metric '{name}' is registered twice, with opposite directions")
+  DECODED_METRICS[name] = DecodedMetric(implementation, compute, higher_is_better)
+  return DECODED_METRICS[name]
 
 
 def check_decoded_metric_names(names, problem_name):
@@ -78,9 +109,10 @@ def check_decoded_metric_names(names, problem_name):
                       f"{suggestion(name, DECODED_METRICS)}")
 
 
-def restored_model(model_cls, hparams, checkpoint_path, has_inputs=True):
+def restored_model(model_cls, hparams, checkpoint_path, has_inputs=True, raw_weights=False):
   """A model built from hparams with the weights of checkpoint_path (which must hold
-  them all)."""
+  them all): their exponential moving average when the checkpoint keeps one (ema.py),
+  unless raw_weights."""
   with mixed_precision.policy_scope(hparams):  # in the dtypes it was trained in
     model = model_cls(hparams)
   model.build_from_features(model.dummy_features(has_inputs))
@@ -91,6 +123,8 @@ def restored_model(model_cls, hparams, checkpoint_path, has_inputs=True):
     raise UserError(f"checkpoint {checkpoint_path} does not hold this model's weights "
                     "(different hparams or model?); decode with the run's own "
                     "hparams.json") from None
+  if not raw_weights:
+    ema.load_averages(model, checkpoint_path)
   return model
 
 
@@ -105,11 +139,13 @@ class Decoder(abc.ABC):
     self.data_dir, self.dhp = data_dir, dhp
 
   @classmethod
-  def from_checkpoint(cls, problem, model_cls, hparams, data_dir, checkpoint_path, dhp):
+  def from_checkpoint(cls, problem, model_cls, hparams, data_dir, checkpoint_path, dhp,
+                      raw_weights=False):
     """The decoder of a trained run (hparams validated): its model restored from
-    checkpoint_path."""
+    checkpoint_path (the weights' moving average when it has one, unless raw_weights)."""
     cls.check_vocabulary(problem, hparams, data_dir)
-    model = restored_model(model_cls, hparams, checkpoint_path, problem.has_inputs)
+    model = restored_model(model_cls, hparams, checkpoint_path, problem.has_inputs,
+                           raw_weights)
     return cls(problem, model, hparams, data_dir, dhp)
 
   @classmethod
@@ -148,6 +184,12 @@ class Decoder(abc.ABC):
     line saying how they were computed)."""
     raise UserError(f"problem '{self.problem.name}' has no decode metrics with "
                     f"{type(self).__name__}")
+
+  def score_file(self, path, out_path=None):
+    """Writes the model's log-probability of each given output (scoring.py), without
+    searching."""
+    raise UserError(f"--score_file: problem '{self.problem.name}' decodes with "
+                    f"{type(self).__name__}, which does not score given outputs")
 
   def tflite_model(self, dtype="float32"):
     """t2t-exporter --tflite: (the TFLite model's bytes, the text of each output id)."""
@@ -202,9 +244,9 @@ class TextDecoder(Decoder):
     hypotheses, references = [text(o) for o in outputs], [text(t) for t in targets]
     scores, notes = {}, []
     for name in names:
-      implementation, fn = DECODED_METRICS[name]
-      scores[name], signature = fn(hypotheses, references)
-      notes.append(f"{name}: {implementation} on the first {len(targets)} {split} examples, "
+      metric = DECODED_METRICS[name]
+      scores[name], signature = metric.compute(hypotheses, references)
+      notes.append(f"{name}: {metric.implementation} on the first {len(targets)} {split} examples, "
                    f"decoded with {self.dhp.beam_size} beam(s); {signature}")
     return scores, "\n".join(notes)
 
@@ -215,38 +257,85 @@ class TextDecoder(Decoder):
     except ValueError as e:
       raise UserError(f"{where}: {e} of problem '{self.problem.name}'") from None
 
-  def decode_ids(self, id_lists):
-    """Decodes encoded inputs (sources ending with EOS, or prompts); returns output id
-    lists in input order."""
+  def decode_ids_nbest(self, id_lists):
+    """Decodes encoded inputs (sources ending with EOS, or prompts); returns, in input
+    order, each input's hypotheses [(output ids, score)], best first: one, or beam_size
+    with return_beams."""
     def decode(batch):
       width = max(len(x) for x in batch)
-      ids, _ = self._decode_batch(
+      ids, scores = self._decode_batch(
           tf.constant([x + [0] * (width - len(x)) for x in batch], tf.int32))
-      return [strip_ids(row) for row in ids.numpy().tolist()]
+      ids, scores = ids.numpy(), scores.numpy()
+      if ids.ndim == 2:  # the best hypothesis only
+        ids, scores = ids[:, None], scores[:, None]
+      return [[(strip_ids(beam), float(score)) for beam, score in zip(row, row_scores)]
+              for row, row_scores in zip(ids.tolist(), scores.tolist())]
     return map_length_sorted(id_lists, self.dhp.batch_size, decode)
 
+  def decode_ids(self, id_lists):
+    """Decodes encoded inputs (sources ending with EOS, or prompts); returns the best
+    output's id list of each, in input order."""
+    return [hypotheses[0][0] for hypotheses in self.decode_ids_nbest(id_lists)]
+
+  def _encode_lines(self, lines, source):
+    return [self.encode_line(line.strip(), f"{source} line {n + 1}")
+            for n, line in enumerate(lines)]
+
   def decode_lines(self, lines, source="input"):
-    encoded = [self.encode_line(line.strip(), f"{source} line {n + 1}")
-               for n, line in enumerate(lines)]
-    return [self.encoders["targets"].decode(ids) for ids in self.decode_ids(encoded)]
+    return [self.encoders["targets"].decode(ids)
+            for ids in self.decode_ids(self._encode_lines(lines, source))]
+
+  def decode_lines_nbest(self, lines, source="input"):
+    """Each line's hypotheses [(text, score)], best first."""
+    text = self.encoders["targets"].decode
+    return [[(text(ids), score) for ids, score in hypotheses]
+            for hypotheses in self.decode_ids_nbest(self._encode_lines(lines, source))]
 
   def decode_from_file(self, path, out_path=None):
-    if not tf.io.gfile.exists(path):
-      raise UserError(f"--decode_from_file={path} does not exist")
-    with tf.io.gfile.GFile(path, "rb") as f:
-      raw = f.read()
-    try:
-      lines = raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError as e:
-      line = raw[:e.start].count(b"\n") + 1
-      raise UserError(f"{path} line {line} is not UTF-8 text") from None
-    outputs = self.decode_lines(lines, source=path)
-    text = "".join(o + "\n" for o in outputs)
+    """One output per input line; with return_beams, an n-best list (nbest.py)."""
+    lines = read_lines(path, "--decode_from_file")
+    if self.dhp.return_beams:
+      outputs = self.decode_lines_nbest(lines, source=path)
+      text = nbest.format_nbest(lines, outputs, self.dhp.nbest_format)
+    else:
+      outputs = self.decode_lines(lines, source=path)
+      text = "".join(o + "\n" for o in outputs)
     if out_path:
       write_text_atomically(out_path, text)
     else:
       sys.stdout.write(text)
     return outputs
+
+  def score_file(self, path, out_path=None):
+    """Scores `source<TAB>target` lines (a language model: one text per line) with the
+    model, teacher-forced: writes `total<TAB>mean<TAB>per-token log-probabilities` per
+    line (scoring.py). Returns [(total, per-token list)]."""
+    lines = read_lines(path, "--score_file")
+    pairs = []
+    for n, line in enumerate(lines):
+      where = f"{path} line {n + 1}"
+      if self.prompts:
+        source, target = "", line
+      elif "\t" not in line:
+        raise UserError(f"{where} has no TAB between source and target")
+      else:
+        source, target = line.split("\t", 1)
+      pairs.append(([] if self.prompts else self.encode_line(source.strip(), where),
+                    self._encode_target(target.strip(), where)))
+    scores = scoring.score_pairs(self.model, pairs, self.dhp.batch_size,
+                                 has_inputs=not self.prompts)
+    text = "".join(scoring.format_line(total, per_token) for total, per_token in scores)
+    if out_path:
+      write_text_atomically(out_path, text)
+    else:
+      sys.stdout.write(text)
+    return scores
+
+  def _encode_target(self, text, where):
+    try:
+      return self.encoders["targets"].encode(text) + [EOS_ID]
+    except ValueError as e:
+      raise UserError(f"{where}: {e} of problem '{self.problem.name}'") from None
 
   def interactive(self, stdin=sys.stdin, stdout=sys.stdout):
     """Reads one input per line until EOF and answers each at once."""
@@ -259,7 +348,12 @@ class TextDecoder(Decoder):
       if not line:
         return
       try:
-        stdout.write(self.decode_lines([line], source="stdin")[0] + "\n")
+        if self.dhp.return_beams:
+          stdout.write(nbest.format_nbest([line.rstrip("\n")],
+                                          self.decode_lines_nbest([line], source="stdin"),
+                                          self.dhp.nbest_format))
+        else:
+          stdout.write(self.decode_lines([line], source="stdin")[0] + "\n")
       except UserError as e:
         stdout.write(f"error: {e}\n")
       stdout.flush()
@@ -293,11 +387,24 @@ class TextDecoder(Decoder):
     accuracy = sum(o == t for o, t in zip(outputs, targets)) / max(len(targets), 1)
     line = f"decoded {len(targets)} {split} examples: exact match {accuracy:.4f}"
     for name in self.problem.decode_metrics if targets else ():
-      score, signature = DECODED_METRICS[name][1]([text(o) for o in outputs],
-                                                  [text(t) for t in targets])
+      score, signature = DECODED_METRICS[name].compute([text(o) for o in outputs],
+                                                       [text(t) for t in targets])
       line += f"  {name.upper()} {score:.2f} ({signature})"
     log(line)
     return accuracy
+
+
+def read_lines(path, flag):
+  """The UTF-8 lines of a file a user names with `flag`."""
+  if not tf.io.gfile.exists(path):
+    raise UserError(f"{flag}={path} does not exist")
+  with tf.io.gfile.GFile(path, "rb") as f:
+    raw = f.read()
+  try:
+    return raw.decode("utf-8").splitlines()
+  except UnicodeDecodeError as e:
+    line = raw[:e.start].count(b"\n") + 1
+    raise UserError(f"{path} line {line} is not UTF-8 text") from None
 
 
 def find_checkpoint(output_dir, checkpoint_path=None):

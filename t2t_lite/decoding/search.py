@@ -7,8 +7,10 @@ the symbol at column step + 1. The search's own buffers keep fixed shapes; the m
 `state` tensors may change every dimension but the last from step to step (a cache that
 grows by one position a step), so the loop is traced once either way.
 
-Beam search uses Tensor2Tensor's length penalty ((5 + length) / 6) ** alpha and its stop
-rule (stop once no alive hypothesis can beat the worst hypothesis finished so far). A hypothesis
+Beam search ranks hypotheses by log-probability / length_penalty(length, alpha): by default
+Tensor2Tensor's (and GNMT's) ((5 + length) / 6) ** alpha, or length ** alpha, or none
+(LENGTH_PENALTIES); it stops as Tensor2Tensor's does (once no alive hypothesis can beat the
+worst hypothesis finished so far). A hypothesis
 that
 ends in EOS joins the finished set only if it ranks within the top beam_size of the
 2 * beam_size candidates of its step (as Hugging Face's beam search does); with one beam
@@ -132,8 +134,24 @@ def force_prefix(symbols_to_logits_fn, prefix, rows_per_example):
   return fn
 
 
-def _length_penalty(length, alpha):
+def gnmt_length_penalty(length, alpha):
+  """Tensor2Tensor's and GNMT's (Wu et al., 2016): ((5 + length) / 6) ** alpha."""
   return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, alpha)
+
+
+def power_length_penalty(length, alpha):
+  """length ** alpha (alpha = 1: the mean log-probability per token, fairseq's lenpen)."""
+  return tf.pow(tf.cast(length, tf.float32), alpha)
+
+
+def no_length_penalty(length, alpha):
+  """Ranks by log-probability alone (alpha is ignored)."""
+  return tf.ones_like(tf.cast(length, tf.float32))
+
+
+# The length normalizations researchers compare: --decode_hparams=length_penalty=NAME.
+LENGTH_PENALTIES = {"gnmt": gnmt_length_penalty, "length": power_length_penalty,
+                    "none": no_length_penalty}
 
 
 def _gather_beams(nested, beam_indices, batch_size, beam_size):
@@ -143,8 +161,9 @@ def _gather_beams(nested, beam_indices, batch_size, beam_size):
 
 
 def beam_search(symbols_to_logits_fn, batch_size, beam_size, max_length, vocab_size, alpha,
-                state, eos_id=EOS_ID):
+                state, eos_id=EOS_ID, length_penalty=gnmt_length_penalty):
   """Returns (ids [batch, beam, max_length], scores [batch, beam]), best beam first.
+  A score is the hypothesis' log-probability / length_penalty(its length with EOS, alpha).
 
   `state` rows are batch-major: row b * beam_size + i belongs to beam i of example b."""
   k = beam_size
@@ -153,7 +172,7 @@ def beam_search(symbols_to_logits_fn, batch_size, beam_size, max_length, vocab_s
   finished_seq = tf.zeros_like(seq)
   finished_scores = tf.fill([batch_size, k], -INF)
   finished_flags = tf.zeros([batch_size, k], tf.bool)
-  max_penalty = _length_penalty(max_length, alpha)
+  max_penalty = length_penalty(max_length, alpha)
 
   def cond(step, seq, alive_log_probs, finished_seq, finished_scores, finished_flags, state):
     # The best any alive beam can still reach, against the worst finished hypothesis.
@@ -176,7 +195,7 @@ def beam_search(symbols_to_logits_fn, batch_size, beam_size, max_length, vocab_s
     row_log_probs, row_tokens = _best_log_probs(logits, per_row)
     row_log_probs = (tf.reshape(row_log_probs, [batch_size, k, per_row]) +
                      alive_log_probs[..., None])
-    penalty = _length_penalty(step + 1, alpha)
+    penalty = length_penalty(step + 1, alpha)
     flat_scores = tf.reshape(row_log_probs / penalty, [batch_size, k * per_row])
     top_scores, top_ids = tf.math.top_k(flat_scores, k=2 * k)
     top_log_probs = top_scores * penalty
@@ -215,9 +234,54 @@ def beam_search(symbols_to_logits_fn, batch_size, beam_size, max_length, vocab_s
                       maximum_iterations=max_length)
   # Alive beams compete with the finished ones as if they ended here (so a search that
   # reached max_length keeps a long hypothesis that beats every short finished one).
-  alive_scores = alive_log_probs / _length_penalty(max_length, alpha)
+  alive_scores = alive_log_probs / length_penalty(max_length, alpha)
   all_seq = tf.concat([finished_seq, seq], axis=1)
   all_scores = tf.concat([tf.where(finished_flags, finished_scores, -INF), alive_scores], axis=1)
   out_scores, pick = tf.math.top_k(all_scores, k=k)
   out_seq = tf.gather(all_seq, pick, batch_dims=1)
   return out_seq[:, :, 1:], out_scores
+
+
+def ensemble(symbols_to_logits_fns):
+  """One symbols_to_logits_fn for several models: the mean of their log-probabilities
+  (a search normalizes it again, so each step follows the models' renormalized geometric
+  mean). Its state is {"member_i": member i's own state (e.g. its cache)}."""
+  fns = list(symbols_to_logits_fns)
+
+  def fn(seq, step, state):
+    log_probs, new_state = [], {}
+    for i, member_fn in enumerate(fns):
+      logits, new_state[f"member_{i}"] = member_fn(seq, step, state[f"member_{i}"])
+      log_probs.append(tf.nn.log_softmax(tf.cast(logits, tf.float32)))
+    return tf.add_n(log_probs) / float(len(fns)), new_state
+  return fn
+
+
+def ensemble_state(states):
+  return {f"member_{i}": state for i, state in enumerate(states)}
+
+
+def decode(make_decoding_fn, inputs, has_inputs, vocab_size, beam_size=1, alpha=0.6,
+           extra_length=50, temperature=0.0, top_k=0, seed=0, length_penalty="gnmt",
+           return_beams=False):
+  """Greedy search, sampling or beam search over inputs [b, s]: sources, or for a model
+  without inputs, prompts [b, p] (0-padded, possibly of width 0) that every output starts
+  with. make_decoding_fn(inputs or None, rows_per_example, max_length, batch_size) ->
+  (symbols_to_logits_fn, initial state): a model's decoding_fn, or an ensemble's.
+
+  Returns (ids [b, length], scores [b]) of the best hypothesis, or with return_beams
+  (ids [b, beam, length], scores [b, beam]) of every beam, best first."""
+  batch_size = tf.shape(inputs)[0]
+  max_length = tf.shape(inputs)[1] + extra_length
+  if has_inputs:
+    fn, state = make_decoding_fn(inputs, beam_size, max_length, batch_size)
+  else:
+    fn, state = make_decoding_fn(None, beam_size, max_length, batch_size)
+    fn = force_prefix(fn, inputs, beam_size)
+  if beam_size <= 1:
+    ids, scores = greedy_search(fn, batch_size, max_length, state, temperature=temperature,
+                                top_k=top_k, seed=seed)
+    return (ids[:, None], scores[:, None]) if return_beams else (ids, scores)
+  ids, scores = beam_search(fn, batch_size, beam_size, max_length, vocab_size, alpha, state,
+                            length_penalty=LENGTH_PENALTIES[length_penalty])
+  return (ids, scores) if return_beams else (ids[:, 0], scores[:, 0])

@@ -97,9 +97,40 @@ class SentencePieceTokenizer(tf.Module):
     return self.tokenizer.detokenize(strip(ids))
 
 
+class TaskTokenTokenizer(tf.Module):
+  """A tokenizer plus a mixture's task tokens (text_encoder.TaskTokenEncoder): a text
+  that starts with a task token encodes to its id, then the rest; outputs drop them."""
+
+  def __init__(self, base, tokens, first_id):
+    super().__init__()
+    self.base, self.first_id = base, first_id
+    self.table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(list(tokens), tf.string),
+            tf.constant(list(range(first_id, first_id + len(tokens))), tf.int32)),
+        default_value=-1)
+
+  def encode(self, strings):
+    text = tf.strings.regex_replace(strings, r"^\s+", "")
+    head = tf.strings.regex_replace(text, " .*", "")
+    token = self.table.lookup(head)
+    is_token = token >= 0
+    rest = tf.strings.regex_replace(text, "^[^ ]*( |$)", "", replace_global=False)
+    ids = self.base.encode(tf.where(is_token, rest, strings))
+    prefix = tf.ragged.boolean_mask(token[:, None], is_token[:, None])
+    return tf.concat([prefix, tf.cast(ids, tf.int32)], axis=1)
+
+  def decode(self, ids):
+    ids = tf.cast(ids, tf.int32)
+    return self.base.decode(tf.where(ids >= self.first_id, text_encoder.PAD_ID, ids))
+
+
 def graph_tokenizer(encoder):
   """The in-graph twin of a t2t_lite text encoder."""
   reserved = text_encoder.RESERVED_TOKENS
+  if isinstance(encoder, text_encoder.TaskTokenEncoder):
+    return TaskTokenTokenizer(graph_tokenizer(encoder.base), encoder.tokens,
+                              encoder.first_id)
   if isinstance(encoder, sentencepiece_encoder.SentencePieceEncoder):
     return SentencePieceTokenizer(encoder.model_proto)
   if isinstance(encoder, text_encoder.ByteTextEncoder):

@@ -61,7 +61,7 @@ def differing_keys(trials):
 
 
 def rows(trials, results, sort_by):
-  """One row per trial, best first by `sort_by` (in its direction, metrics.LOWER_IS_BETTER;
+  """One row per trial, best first by `sort_by` (in its declared direction, metrics.direction;
   trials without it last). results: {trial name: {"status": str, "curves": {...}}}."""
   keys = differing_keys(trials)
   metrics = sorted({m for r in results.values() for m in r["curves"]})

@@ -30,7 +30,7 @@
   trials = 16
   seed = 1
   metric = "neg_log_perplexity"  # any eval metric of the trials
-  direction = "maximize"         # optional: the metric's own (metrics.LOWER_IS_BETTER)
+  direction = "maximize"         # optional: the metric's own (metrics.direction)
   ranged_hparams = "transformer_base_range"
   learning_rate_constant = {min = 0.001, max = 100.0, scale = "log"}
 

@@ -2,7 +2,8 @@
 of several checkpoints, which usually decodes better than any one of them.
 
 Works on the checkpoint files, whatever the model: every floating-point tensor under
-`model/` is averaged; everything else (the step, the optimizer, the object graph) is
+`model/` (and the weights' moving averages under `ema/`, when the run keeps them) is
+averaged; everything else (the step, the optimizer, the object graph) is
 copied from the newest checkpoint, so the result restores like any other checkpoint.
 """
 import os
@@ -14,6 +15,7 @@ import tensorflow as tf
 from t2t_lite import options
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
+from t2t_lite.training import best_checkpoints as best
 
 _OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -23,8 +25,11 @@ class AveragingOptions(options.Options):
   """t2t-avg-checkpoints' settings."""
   output_dir: str | None = setting(None, "The run whose checkpoints to average.")
   n: int = setting(8, "How many of the newest checkpoints to average.", minimum=1)
-  averaged_dir: str | None = setting(None, "Where to write the average "
-                                     "(default: OUTPUT_DIR/averaged).")
+  checkpoint: str = setting("latest", "Which checkpoints: the n latest, or the n best by "
+                            "the run's --best_metric (OUTPUT_DIR/best/).",
+                            choices=("latest", "best"))
+  averaged_dir: str | None = setting(None, "Where to write the average (default: "
+                                     "OUTPUT_DIR/averaged, or OUTPUT_DIR/averaged_best).")
 
 
 def last_checkpoints(output_dir, n):
@@ -42,7 +47,7 @@ def last_checkpoints(output_dir, n):
 
 
 def _is_averaged(name, dtype):
-  return name.startswith("model/") and dtype.is_floating
+  return name.startswith(("model/", "ema/averages/")) and dtype.is_floating
 
 
 def average(paths, out_prefix):
@@ -83,12 +88,23 @@ def average(paths, out_prefix):
   return averaged
 
 
-def average_run(output_dir, n, averaged_dir=None):
-  """Averages the last n checkpoints of a run into averaged_dir (default
-  OUTPUT_DIR/averaged), which then reads as a run of its own: the decoder and exporter
-  take --output_dir=OUTPUT_DIR/averaged. Returns the new checkpoint's path."""
-  paths = last_checkpoints(output_dir, n)
-  averaged_dir = averaged_dir or os.path.join(output_dir, "averaged")
+def best_checkpoints(output_dir, n):
+  """The n best checkpoints of a run (best_checkpoints.py), the best last."""
+  paths = best.best_checkpoints(output_dir)
+  if len(paths) < n:
+    raise UserError(f"--n={n} but {best.best_dir(output_dir)} holds {len(paths)} "
+                    "checkpoint(s); lower --n or keep more (--keep_best_checkpoints)")
+  return list(reversed(paths[:n]))
+
+
+def average_run(output_dir, n, averaged_dir=None, which="latest"):
+  """Averages the last n checkpoints of a run (or, which="best", its n best) into
+  averaged_dir (default OUTPUT_DIR/averaged, or averaged_best), which then reads as a run
+  of its own: the decoder and exporter take --output_dir=OUTPUT_DIR/averaged. Returns the
+  new checkpoint's path."""
+  paths = best_checkpoints(output_dir, n) if which == "best" else last_checkpoints(output_dir, n)
+  averaged_dir = averaged_dir or os.path.join(
+      output_dir, "averaged_best" if which == "best" else "averaged")
   name = os.path.basename(paths[-1])
   prefix = os.path.join(averaged_dir, name)
   average(paths, prefix)

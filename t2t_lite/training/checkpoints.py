@@ -19,7 +19,17 @@ WRITE_ERRORS = (tf.errors.ResourceExhaustedError, tf.errors.UnknownError,
 
 class CheckpointKeeper:
 
-  def __init__(self, checkpoint, directory, max_to_keep, log=print):
+  def __init__(self, checkpoint, directory, max_to_keep, log=print, optional=None):
+    """Saves `checkpoint`; a restore must find every object of it. `optional`
+    ({name: trackable}) is saved with it too but restored only when a checkpoint holds it:
+    state a resumed run may add, e.g. an evaluation listener's (early stopping turned on
+    for a run that trained without it)."""
+    self._strict = None
+    self._optional = None
+    if optional:
+      self._strict = checkpoint
+      self._optional = tf.train.Checkpoint(**optional)
+      checkpoint = tf.train.Checkpoint(**_children(checkpoint), **optional)
     self.checkpoint = checkpoint
     self.directory = directory
     self.log = log
@@ -64,11 +74,14 @@ class CheckpointKeeper:
 
   def _restore(self, path, partial):
     try:
-      status = self.checkpoint.restore(path)
+      status = (self._strict or self.checkpoint).restore(path)
       if partial:
         status.expect_partial()
       else:
         status.assert_existing_objects_matched()
+      if self._optional is not None:
+        status.expect_partial()  # the optional values are restored next
+        self._optional.restore(path).expect_partial()
     except AssertionError as e:
       raise UserError(f"checkpoint {path} does not match this model ({_first_line(e)}); it "
                       "was written by another model, other hparams or an older t2t_lite: "
@@ -94,6 +107,12 @@ class CheckpointKeeper:
           tf.io.gfile.remove(path)
       except tf.errors.OpError:
         pass
+
+
+def _children(checkpoint):
+  """The named objects of a tf.train.Checkpoint (its constructor's keyword arguments)."""
+  return {name: ref for name, ref in checkpoint._trackable_children().items()
+          if name != "save_counter"}
 
 
 def _first_line(error):

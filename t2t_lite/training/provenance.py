@@ -46,7 +46,13 @@ def code_version() -> dict:
 
 
 def data_fingerprints(problem, data_dir, splits) -> dict:
-  return {split: manifest.fingerprint(data_dir, problem.name, split) for split in splits}
+  """{split: fingerprint}; a problem with several shard sets (a mixture's members):
+  {split: {set name: fingerprint}}."""
+  names = problem.shard_sets()
+  if len(names) == 1:
+    return {split: manifest.fingerprint(data_dir, names[0], split) for split in splits}
+  return {split: {name: manifest.fingerprint(data_dir, name, split) for name in names}
+          for split in splits}
 
 
 def collect(problem, data_dir, splits, **extra) -> dict:

@@ -14,6 +14,7 @@ registered hparams set keeps.
 import atexit
 import json
 import os
+import socket
 import sys
 import time
 
@@ -29,8 +30,10 @@ HPARAMS_FILE = "hparams.json"
 
 
 def write_atomic(path, text):
-  # A temp file of this process's own: the tasks of a cluster write the same files at once.
-  tmp = f"{path}.tmp{os.getpid()}"
+  # A temporary name of this process's own: every worker of a multi-worker run writes
+  # run.json and hparams.json (the same text), and a shared name made one worker's rename
+  # fail when another had just renamed it.
+  tmp = f"{path}.tmp-{socket.gethostname()}-{os.getpid()}"
   with tf.io.gfile.GFile(tmp, "w") as f:
     f.write(text)
   tf.io.gfile.rename(tmp, path, overwrite=True)

@@ -65,15 +65,17 @@ class Runner:
     return replica_input.ReplicaBatches(self.strategy, dataset,
                                         self.strategy.num_replicas_in_sync)
 
-  def train_keeper(self, state, iterator, output_dir, max_to_keep, log):
-    """The CheckpointKeeper of training: `state` and the position of `iterator`."""
+  def train_keeper(self, state, iterator, output_dir, max_to_keep, log, optional=None):
+    """The CheckpointKeeper of training: `state` and the position of `iterator`, and the
+    `optional` state (CheckpointKeeper's) a resumed run may add."""
     position = replica_input.position(iterator)
     if position is not None:
       state = dict(state, train_input=position)
     else:
       log("WARNING: this strategy's input iterator cannot be checkpointed; a resumed run "
           "starts the training input afresh")
-    return CheckpointKeeper(tf.train.Checkpoint(**state), output_dir, max_to_keep, log)
+    return CheckpointKeeper(tf.train.Checkpoint(**state), output_dir, max_to_keep, log,
+                            optional=optional)
 
   def eval_batches(self, dataset_fn):
     return self.strategy.distribute_datasets_from_function(dataset_fn)
@@ -102,16 +104,19 @@ class Runner:
     """The step every task restored (a single process agrees with itself)."""
     return step
 
-  def agreed_stop(self, requested: bool) -> bool:
-    """Whether to save and stop now: this process was asked to (a single process), or
-    any task was (every task of a synchronous cluster must stop after the same step)."""
-    return requested
-
   def summary_writer(self, path):
     return tf.summary.create_file_writer(path)
 
   def finish_training(self, model, log):
-    """After a run reached its last step."""
+    """After a run reached its last step (or stopped early)."""
+
+  def agreed_stop(self, reason):
+    """Whether every task stops training now (a true value: why), given this task's
+    `reason` to stop (a signal received: True; after an evaluation, the chief's listeners'
+    reason; nothing: None or False). A single process agrees with itself; every task of a
+    synchronous cluster stops after the same step when any task has a reason, since the
+    next step's all-reduces would wait forever for the ones that left."""
+    return reason or None
 
 
 class TPURunner(Runner):
@@ -141,10 +146,10 @@ class MultiWorkerRunner(Runner):
     return replica_input.ReplicaBatches(self.strategy, dataset,
                                         len(self.strategy.extended.worker_devices))
 
-  def train_keeper(self, state, iterator, output_dir, max_to_keep, log):
+  def train_keeper(self, state, iterator, output_dir, max_to_keep, log, optional=None):
     rank, num_workers = cluster.worker_rank()
     return WorkerKeeper(state, iterator.iterator, output_dir, max_to_keep, log,
-                        self._gather, self.is_chief, rank, num_workers)
+                        self._gather, self.is_chief, rank, num_workers, optional=optional)
 
   def run_steps(self, train_step, iterator, num_steps):
     # Every worker's compiled loop must run the same number of steps, or their
@@ -163,9 +168,6 @@ class MultiWorkerRunner(Runner):
     with preemption.peer_failures_lose_the_task("a task of the cluster failed while saving"):
       return keeper.save(step)
 
-  def agreed_stop(self, requested):
-    return max(self._gather(int(requested))) > 0
-
   def agreed_step(self, step, output_dir):
     steps = self._gather(step)
     if len(set(steps)) > 1:
@@ -178,6 +180,13 @@ class MultiWorkerRunner(Runner):
 
   def finish_training(self, model, log):
     self.check_replicas_agree(model, log)
+
+  def agreed_stop(self, reason):
+    # Only the chief evaluates, and a signal may reach one task only: any task's reason
+    # stops every task after this step.
+    if not any(self._gather(1 if reason else 0)):
+      return None
+    return reason or "the chief's evaluation ended training"
 
   def check_replicas_agree(self, model, log):
     """Logs whether every worker ends with bit-identical weights (they should: each
@@ -246,12 +255,13 @@ class ParameterServerRunner(Runner):
       return self.strategy.distribute_datasets_from_function(worker_dataset_fn)
     return iter(self.coordinator.create_per_worker_dataset(per_worker_dataset))
 
-  def train_keeper(self, state, iterator, output_dir, max_to_keep, log):
+  def train_keeper(self, state, iterator, output_dir, max_to_keep, log, optional=None):
     # Asynchronous steps read the workers' iterators in no fixed order: there is no
     # position a resumed run could reproduce.
     log("NOTE: parameter_server training is asynchronous; a resumed run starts the "
         "workers' training input afresh")
-    return CheckpointKeeper(tf.train.Checkpoint(**state), output_dir, max_to_keep, log)
+    return CheckpointKeeper(tf.train.Checkpoint(**state), output_dir, max_to_keep, log,
+                            optional=optional)
 
   def eval_batches(self, dataset_fn):
     return dataset_fn(None)

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from t2t_lite import mixed_precision
 from t2t_lite.errors import UserError
+from t2t_lite.training.ema import CHECKPOINT_KEY as EMA_KEY
 from t2t_lite.training.loss_scale import DynamicLossScale
 
 SUM = tf.distribute.ReduceOp.SUM
@@ -24,9 +25,10 @@ SUM = tf.distribute.ReduceOp.SUM
 class TrainStep:
 
   def __init__(self, strategy, model, optimizer, hparams, global_step, max_nonfinite_steps,
-               jit_compile=False, update_gate=None):
+               jit_compile=False, update_gate=None, ema=None):
     """update_gate: a variable the learning rate is multiplied by (FactorSchedule.gate):
-    a step skipped under several replicas sets it to 0 for its update."""
+    a step skipped under several replicas sets it to 0 for its update. ema: an
+    ema.ExponentialMovingAverage of the weights, updated after every applied update."""
     self.strategy, self.model, self.optimizer = strategy, model, optimizer
     self.hparams, self.global_step = hparams, global_step
     self.max_nonfinite_steps = max_nonfinite_steps
@@ -36,6 +38,7 @@ class TrainStep:
       raise UserError("--xla works with one replica per process (--strategy=default or "
                       "one_device); drop --xla to train with several replicas")
     self.jit_compile = jit_compile
+    self.ema = ema
     self.accumulation_steps = hparams.gradient_accumulation_steps
     with strategy.scope():
       agg = tf.VariableAggregation.ONLY_FIRST_REPLICA
@@ -62,7 +65,10 @@ class TrainStep:
 
   def checkpoint_state(self):
     """Training state beside model and optimizer that checkpoints must hold."""
-    return {"loss_scale": self.loss_scale} if self.loss_scale is not None else {}
+    state = {"loss_scale": self.loss_scale} if self.loss_scale is not None else {}
+    if self.ema is not None:
+      state[EMA_KEY] = self.ema.state
+    return state
 
   def _clip_global_norm(self, ctx, grads):
     """Clips by the norm of the gradient summed over replicas (the optimizer sums the
@@ -138,6 +144,8 @@ class TrainStep:
         self.strategy, tf.distribute.experimental.ParameterServerStrategy):
       def apply():
         optimizer.apply_gradients(zip(grads, variables))
+        if self.ema is not None:
+          self.ema.update()
         return tf.constant(True)
       tf.cond(finite, apply, lambda: tf.constant(False))
     else:
@@ -147,6 +155,8 @@ class TrainStep:
       self.update_gate.assign(tf.cast(finite, tf.float32))
       grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
       optimizer.apply_gradients(zip(grads, variables))
+      if self.ema is not None:
+        self.ema.update(applied=finite)
     self.global_step.assign_add(1)
     # A loss-scale overflow neither counts as a failure nor ends a run of failures.
     failed = tf.logical_not(tf.logical_or(finite, overflow))

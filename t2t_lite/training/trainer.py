@@ -23,7 +23,15 @@ from t2t_lite.data import input_pipeline
 from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
-from t2t_lite.training import learning_rate, optimizers, preemption, runners, step_profiler
+from t2t_lite.training import (
+  effective_batch,
+  ema,
+  learning_rate,
+  optimizers,
+  preemption,
+  runners,
+  step_profiler,
+)
 from t2t_lite.training.checkpoints import WRITE_ERRORS, CheckpointKeeper
 from t2t_lite.training.train_step import TrainStep
 
@@ -62,10 +70,32 @@ class TrainerOptions(options.Options):
   profile_steps: str = setting(
       "", "START:END: write a TensorBoard profiler trace of training steps START through "
       "END (e.g. 101:110) into output_dir (plugins/profile; TensorBoard's Profile tab).")
+  # The research workflow: best checkpoints, early stopping, EMA, effective batch size.
+  best_metric: str = setting(
+      "", "Keep the checkpoints that score best on this eval metric (e.g. bleu, wer, "
+      "accuracy_per_sequence, neg_log_perplexity, member/bleu for a mixture) in "
+      "OUTPUT_DIR/best/, never deleted by --keep_checkpoint_max; early stopping watches "
+      "it too. Needs --schedule=train_and_evaluate.")
+  keep_best_checkpoints: int = setting(1, "How many of the best checkpoints to keep in "
+                                       "OUTPUT_DIR/best/.", minimum=1)
+  early_stopping_patience: int = setting(
+      0, "Stop training after this many evaluations in a row without an improvement of "
+      "--best_metric (0: never stop early).", minimum=0)
+  early_stopping_min_delta: float = setting(
+      0.0, "An evaluation improves on the best so far only by more than this.", minimum=0)
+  raw_weights: bool = setting(False, "With hparam ema_decay > 0: evaluate the raw weights, "
+                              "not their exponential moving average.")
+  effective_batch_size: int = setting(
+      0, "Tokens per update: picks gradient_accumulation_steps from the replicas and "
+      "batch_size at start, so a recipe makes the same updates on any number of devices "
+      "(0: off).", minimum=0)
 
   def __post_init__(self):
     super().__post_init__()
     decoder.DecodeHParams.from_string(self.eval_decode_hparams, "--eval_decode_hparams")
+    if self.early_stopping_patience and not self.best_metric:
+      raise UserError("--early_stopping_patience watches --best_metric: name the metric "
+                      "(e.g. --best_metric=bleu)")
     step_profiler.parse_steps(self.profile_steps)
 
 
@@ -117,7 +147,11 @@ class Trainer:
     metrics.check_names(problem.eval_metrics, problem.name)
     decoder.check_decoded_metric_names(problem.decode_metrics, problem.name)
     problem.check_split(options.eval_split)
-    self.runner.check_hparams(hparams)
+    # The hparams of the step: gradient accumulation may follow from --effective_batch_size
+    # (a run's hparams.json keeps what was given, so it resumes on other device counts).
+    step_hparams = effective_batch.apply(hparams, options.effective_batch_size,
+                                         self.strategy.num_replicas_in_sync, log)
+    self.runner.check_hparams(step_hparams)
     with self.strategy.scope():
       self.model = build_model(model_cls, hparams)
       self.model.build_from_features(self._dummy_features())
@@ -126,9 +160,14 @@ class Trainer:
       self.optimizer.build(self.model.trainable_variables)
       self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                                      aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-    self.step_fn = TrainStep(self.strategy, self.model, self.optimizer, hparams,
+      self.ema = ema.make(self.model, hparams)
+      # The step of the last evaluation the listeners were told of (see _missed_evaluation).
+      self.evaluated_step = tf.Variable(
+          -1, dtype=tf.int64, trainable=False, name="evaluated_step",
+          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    self.step_fn = TrainStep(self.strategy, self.model, self.optimizer, step_hparams,
                              self.global_step, options.max_nonfinite_steps,
-                             options.jit_compile, update_gate=self.schedule.gate)
+                             options.jit_compile, update_gate=self.schedule.gate, ema=self.ema)
     # Weights only (no input position): evaluation, and rollbacks after non-finite losses.
     self.weights = CheckpointKeeper(tf.train.Checkpoint(**self._checkpointed()), output_dir,
                                     options.keep_checkpoint_max, log)
@@ -136,16 +175,24 @@ class Trainer:
     self._iterator = None
     self._eval_fn = None
     self._writers = {}
-    self._eval_decoder = None
+    self._eval_decoders = {}  # evaluation part's label ("": the whole problem) -> decoder
     self._logged_decode_note = False
     self._eval_decode_hparams = decoder.DecodeHParams.from_string(
         options.eval_decode_hparams, "--eval_decode_hparams")
 
   # -- setup ------------------------------------------------------------------------------
   def _checkpointed(self):
-    """What every checkpoint holds besides the training input's position."""
-    state = dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step,
-                 **self.step_fn.checkpoint_state())
+    """What every checkpoint holds besides the training input's position and the
+    listeners' state."""
+    return dict(model=self.model, optimizer=self.optimizer, global_step=self.global_step,
+                **self.step_fn.checkpoint_state())
+
+  def _listener_state(self):
+    """The listeners' state, saved in every checkpoint; a checkpoint written before they
+    were added (a run resumed with early stopping) restores without it."""
+    if not self.listeners:
+      return {}
+    state = {"evaluated_step": self.evaluated_step}
     for listener in self.listeners:
       state.update(listener.checkpoint_state())
     return state
@@ -161,7 +208,8 @@ class Trainer:
       # The runner knows where each replica's input position is kept.
       self.keeper = self.runner.train_keeper(self._checkpointed(), self._iterator,
                                              self.output_dir,
-                                             self.options.keep_checkpoint_max, self.log)
+                                             self.options.keep_checkpoint_max, self.log,
+                                             optional=self._listener_state())
     return self._iterator
 
   def restore(self, checkpoint_path=None, with_input=True):
@@ -182,12 +230,13 @@ class Trainer:
       self._writers[name] = self.runner.summary_writer(path)
     return self._writers[name]
 
-  def _dataset_fn(self, split, training):
+  def _dataset_fn(self, split, training, problem=None):
     """input_context -> the split's batched tf.data pipeline (for the runner)."""
-    self.problem.data_files(self.data_dir, split)  # a clear error before tf.data starts
+    problem = problem or self.problem
+    problem.data_files(self.data_dir, split)  # a clear error before tf.data starts
 
     def fn(input_context=None):
-      return input_pipeline.make_dataset(self.problem, self.hparams, self.data_dir, split,
+      return input_pipeline.make_dataset(problem, self.hparams, self.data_dir, split,
                                          training, seed=self.options.seed,
                                          input_context=input_context)
     return fn
@@ -288,7 +337,7 @@ class Trainer:
               break
           last_time = time.time()  # eval time is not training time
     self._summaries(writer, step, {})
-    if self.stop_signal is None and step >= self.options.train_steps:
+    if self.stop_signal is None and (step >= self.options.train_steps or self.stop_reason):
       self.runner.finish_training(self.model, self.log)
     return step
 
@@ -335,18 +384,36 @@ class Trainer:
   # -- evaluation -------------------------------------------------------------------------
   def evaluate(self):
     """Teacher-forced metrics over eval_steps batches of the eval split (all if 0), and
-    the problem's decoded metrics; {} on a task that does not evaluate."""
+    the problem's decoded metrics; {} on a task that does not evaluate. A problem with
+    evaluation parts (a mixture's members) also reports each part's as part/metric."""
     if not self.runner.is_chief:
       return {}
     if self._eval_fn is None:
       detokenize = self.problem.detokenizer(self.data_dir)
       self._eval_fn = self.runner.eval_fn(
           lambda features: self.model.eval_metric_sums(features, detokenize))
+    split = self.options.eval_split
+    parts = self.problem.evaluation_parts()
+    with self._evaluated_weights():
+      if parts:
+        results, totals = self._evaluate_parts(parts)
+      else:
+        totals = self._metric_sums(self.problem)
+        results = metrics.finalize(totals, self.problem.eval_metrics)
+        results.update(self._decoded_metrics(self.problem))
+    step = int(self.global_step.numpy())
+    self.log(f"eval at step {step} ({split}, {int(totals['sequences'])} examples): " +
+             "  ".join(f"{k} {v:.4f}" for k, v in results.items()))
+    self._summaries(self._writer("eval"), step, {f"metrics/{k}": v for k, v in results.items()})
+    return results
+
+  def _metric_sums(self, problem):
+    """The eval metrics' sums over eval_steps batches of `problem`'s eval split."""
     split, eval_steps = self.options.eval_split, self.options.eval_steps
     totals = None
     try:
       for i, features in enumerate(self.runner.eval_batches(
-          self._dataset_fn(split, training=False))):
+          self._dataset_fn(split, training=False, problem=problem))):
         if eval_steps and i >= eval_steps:
           break
         sums = self._eval_fn(features)
@@ -354,27 +421,45 @@ class Trainer:
     except _DATA_ERRORS as e:
       raise (self._data_error(split, e) or e) from None
     if totals is None:
-      raise UserError(f"the {split} split of '{self.problem.name}' in "
+      raise UserError(f"the {split} split of '{problem.name}' in "
                       f"{self.data_dir} is empty; regenerate the data")
-    results = metrics.finalize(totals, self.problem.eval_metrics)
-    results.update(self._decoded_metrics())
-    step = int(self.global_step.numpy())
-    self.log(f"eval at step {step} ({split}, {int(totals['sequences'])} examples): " +
-             "  ".join(f"{k} {v:.4f}" for k, v in results.items()))
-    self._summaries(self._writer("eval"), step, {f"metrics/{k}": v for k, v in results.items()})
-    return results
+    return totals
 
-  def _decoded_metrics(self):
+  def _evaluate_parts(self, parts):
+    """(results, pooled sums) of a problem evaluated part by part: part/metric for each,
+    and the pooled metrics (teacher-forced over every part's examples; decoded ones, such
+    as BLEU, the mean of the parts')."""
+    results, pooled, decoded = {}, None, {}
+    for label, part in parts:
+      sums = self._metric_sums(part)
+      pooled = sums if pooled is None else {k: pooled[k] + sums[k] for k in pooled}
+      part_results = metrics.finalize(sums, self.problem.eval_metrics)
+      for name, value in self._decoded_metrics(part, label).items():
+        part_results[name] = value
+        decoded.setdefault(name, []).append(value)
+      results.update({f"{label}/{name}": value for name, value in part_results.items()})
+    overall = metrics.finalize(pooled, self.problem.eval_metrics)
+    overall.update({name: sum(values) / len(values) for name, values in decoded.items()})
+    return {**overall, **results}, pooled
+
+  def _evaluated_weights(self):
+    """A context in which the model holds the weights evaluations report on: their
+    exponential moving average when the run keeps one (unless --raw_weights)."""
+    if self.ema is None or self.options.raw_weights:
+      return contextlib.nullcontext()
+    return self.ema.swapped_in()
+
+  def _decoded_metrics(self, problem, label=""):
     """The problem's decode_metrics (real BLEU, with beam search) on the first
     eval_decode_samples examples of the eval split; {} for problems without them."""
     samples = self.options.eval_decode_samples
-    if not self.problem.decode_metrics or not samples:
+    if not problem.decode_metrics or not samples:
       return {}
-    if self._eval_decoder is None:
-      self._eval_decoder = self.problem.decoder_class(
-          self.problem, self.model, self.hparams, self.data_dir, self._eval_decode_hparams)
-    scores, note = self._eval_decoder.decoded_metrics(self.options.eval_split, samples,
-                                                      self.problem.decode_metrics)
+    if label not in self._eval_decoders:
+      self._eval_decoders[label] = problem.decoder_class(
+          problem, self.model, self.hparams, self.data_dir, self._eval_decode_hparams)
+    scores, note = self._eval_decoders[label].decoded_metrics(
+        self.options.eval_split, samples, problem.decode_metrics)
     if not self._logged_decode_note:
       self.log(note)
       self._logged_decode_note = True
@@ -390,14 +475,36 @@ class Trainer:
 
     def evaluate_and_tell_listeners():
       results.update(self.evaluate())
+      if not self.listeners:
+        return None
       step = int(self.global_step.numpy())
-      for listener in self.listeners:
-        reason = listener.after_evaluation(self, step, results)
-        if reason:
-          return reason
-      return None
+      reason = None
+      if self.runner.is_chief:  # the one that evaluates
+        for listener in self.listeners:
+          reason = listener.after_evaluation(self, step, results)
+          if reason:
+            break
+      self.evaluated_step.assign(step)
+      # Every worker leaves the loop at the same step (their collectives must pair up).
+      return self.runner.agreed_stop(reason)
+
+    if self._missed_evaluation():
+      self.stop_reason = evaluate_and_tell_listeners()
+      if self.stop_reason:
+        self.log(f"stopping at step {int(self.global_step.numpy())}: {self.stop_reason}")
+        return results
     self.train(eval_fn=evaluate_and_tell_listeners)
     return results
+
+  def _missed_evaluation(self):
+    """Whether the restored checkpoint was saved for an evaluation whose result its
+    listeners' state lacks: checkpoints are written just before the evaluation, so a run
+    killed during or after it resumes without it. Evaluating it again (as deterministic
+    as the first time) makes the resumed run stop where an uninterrupted one would."""
+    step = int(self.global_step.numpy())
+    return (bool(self.listeners) and step > 0 and
+            step % self.options.local_eval_frequency == 0 and
+            int(self.evaluated_step.numpy()) < step)
 
   def continuous_eval(self, timeout_secs=3600, poll_secs=10):
     """Evaluates each new checkpoint until one reaches train_steps (or timeout)."""

@@ -42,8 +42,9 @@ class WorkerKeeper:
 
   def __init__(self, state: dict, position, output_dir: str, max_to_keep: int, log,
                gather: Callable[[int], list[int]], is_chief: bool, rank: int,
-               num_workers: int):
-    self.model = CheckpointKeeper(tf.train.Checkpoint(**state), output_dir, max_to_keep, log)
+               num_workers: int, optional: dict | None = None):
+    self.model = CheckpointKeeper(tf.train.Checkpoint(**state), output_dir, max_to_keep, log,
+                                  optional=optional)
     self.input = CheckpointKeeper(tf.train.Checkpoint(train_input=position),
                                   input_dir(output_dir, rank, num_workers), max_to_keep, log)
     self.checkpoint = self.model.checkpoint
