@@ -45,10 +45,11 @@ setup(
     # t2t-benchmark --decode_engine=ctranslate2 (a CPU wheel from PyPI); the export tests run it.
     # profile: tensorboard-plugin-profile, TensorBoard's Profile tab (t2t-trainer --profile_steps).
     # jsonschema and pyyaml: the TFJob manifests t2t-launch writes are read back and checked
-    # against the CRD's schema. pytest-xdist: the suite runs in two processes (CI's two cores;
-    # most tests are single-threaded TensorFlow start-up and tiny models).
-    extras_require={"test": ["pytest", "pytest-xdist", "jiwer", "ruff", "psycopg[binary]", "ctranslate2>=4.5",
-                             "jsonschema", "pyyaml"],
+    # against the CRD's schema. pytest-xdist: the suite runs in two processes, a test module
+    # per process (CI's two cores; most tests are single-threaded TensorFlow start-up and
+    # tiny models).
+    extras_require={"test": ["pytest", "pytest-xdist", "jiwer", "ruff", "psycopg[binary]",
+                             "ctranslate2>=4.5", "jsonschema", "pyyaml"],
                     "speech": ["kenlm"], "postgresql": ["psycopg[binary]"],
                     "serve": ["ctranslate2>=4.5"], "profile": ["tensorboard-plugin-profile"]},
     entry_points={

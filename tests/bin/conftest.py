@@ -1,3 +1,7 @@
+import fcntl
+import json
+import os
+
 import pytest
 
 from tests.bin.helpers import FAST, run, write_lines
@@ -6,13 +10,31 @@ from tests.problems.synthetic_language import corpus
 PROBLEM = "algorithmic_reverse_decimal40"
 
 
+def built_once(tmp_path_factory, name, build):
+  """build(directory) -> a JSON-able result, run once per test session: under pytest-xdist
+  the workers share one build (xdist's documented pattern for session fixtures): the first
+  builds into the session's common temp directory, the others wait for it and reuse it."""
+  root = tmp_path_factory.getbasetemp()
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    root = root.parent
+  done = root / f"{name}.json"
+  with open(root / f"{name}.lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not done.exists():
+      directory = root / name
+      directory.mkdir(exist_ok=True)
+      done.write_text(json.dumps(build(directory)))
+  return json.loads(done.read_text())
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory):
   """The reverse problem's data, generated once by t2t-datagen for all binary tests."""
-  d = str(tmp_path_factory.mktemp("reverse_data"))
-  proc = run("t2t-datagen", f"--problem={PROBLEM}", f"--data_dir={d}")
-  assert "wrote 100000 train examples" in proc.stdout
-  return d
+  def build(directory):
+    proc = run("t2t-datagen", f"--problem={PROBLEM}", f"--data_dir={directory}")
+    assert "wrote 100000 train examples" in proc.stdout
+    return str(directory)
+  return built_once(tmp_path_factory, "reverse_data", build)
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +42,10 @@ def translation(tmp_path_factory):
   """transformer_tiny trained by the binaries on 3000 pairs of the synthetic language from
   two aligned files, with 300 held-out pairs (tests that use it write only into their own
   directories, so they may share it: test_text_binaries and test_serving)."""
-  tmp_path = tmp_path_factory.mktemp("translation")
+  return built_once(tmp_path_factory, "translation", _train_translation)
+
+
+def _train_translation(tmp_path):
   pairs = corpus(3300, seed=0)
   train, test = pairs[:3000], pairs[3000:]
   src = write_lines(tmp_path / "train.src", [s for s, _ in train])
@@ -32,6 +57,6 @@ def translation(tmp_path_factory):
              "--model=transformer", "--hparams_set=transformer_tiny", f"--output_dir={out}",
              "--train_steps=1000", "--local_eval_frequency=500", "--eval_decode_samples=20",
              f"--hparams={FAST}", timeout=900)
-  return {"tmp": tmp_path, "out": out, "log": proc.stdout, "pairs": test,
+  return {"out": out, "log": proc.stdout, "pairs": test,
           "test_src": write_lines(tmp_path / "test.src", [s for s, _ in test]),
           "test_ref": write_lines(tmp_path / "test.ref", [t for _, t in test])}

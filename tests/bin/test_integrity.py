@@ -157,7 +157,8 @@ def test_datagen_killed_at_random_moments_then_rerun(data_dir, tmp_path):
   rng = random.Random(seed)
   for _ in range(2):
     proc = start("t2t-datagen", f"--problem={PROBLEM}", f"--data_dir={d}")
-    _wait_for(lambda pid=proc.pid: _lock_pid(d) == pid)  # it has started writing
+    # It has started writing (or, with everything already written, finished at once).
+    _wait_for(lambda p=proc: _lock_pid(d) == p.pid or p.poll() is not None)
     time.sleep(rng.uniform(0, 6))  # writing the train split takes a few seconds
     proc.kill()
     proc.communicate()

@@ -16,10 +16,10 @@ from tests.problems.synthetic_language import corpus
 
 
 @pytest.mark.slow
-def test_parallel_files_to_bleu_above_80_on_held_out_pairs(translation):
+def test_parallel_files_to_bleu_above_80_on_held_out_pairs(translation, tmp_path):
   assert "bleu: sacrebleu on the first 20 dev examples" in translation["log"]
   assert "  bleu " in translation["log"].splitlines()[-1]
-  hyp = str(translation["tmp"] / "test.hyp")
+  hyp = str(tmp_path / "test.hyp")
   run("t2t-decoder", f"--output_dir={translation['out']}",
       f"--decode_from_file={translation['test_src']}", f"--decode_to_file={hyp}",
       "--decode_hparams=beam_size=4")
@@ -32,8 +32,8 @@ def test_parallel_files_to_bleu_above_80_on_held_out_pairs(translation):
 
 
 @pytest.mark.slow
-def test_averaged_checkpoints_decode_and_export_like_the_decoder(translation):
-  out, tmp = translation["out"], translation["tmp"]
+def test_averaged_checkpoints_decode_and_export_like_the_decoder(translation, tmp_path):
+  out, tmp = translation["out"], tmp_path
   run("t2t-avg-checkpoints", f"--output_dir={out}", "--n=2")
   averaged = os.path.join(out, "averaged")
   names = ("model.ckpt-500", "model.ckpt-1000")
