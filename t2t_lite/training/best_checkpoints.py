@@ -43,12 +43,8 @@ def read_record(output_dir):
   path = os.path.join(best_dir(output_dir), RECORD)
   if not tf.io.gfile.exists(path):
     return {}
-  with tf.io.gfile.GFile(path) as f:
-    try:
-      return json.load(f)
-    except json.JSONDecodeError as e:
-      raise UserError(f"{path} is not valid JSON ({e}); delete {best_dir(output_dir)} to "
-                      "start the record afresh") from None
+  return run_dir.read_json(
+      path, f"delete {best_dir(output_dir)} to start the record afresh")
 
 
 def best_checkpoints(output_dir):

@@ -39,19 +39,19 @@ def write_atomic(path, text):
   tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
-def _read_json(path):
+def read_json(path, remedy="restore it or use a new --output_dir"):
+  """The JSON file at path; one error line saying what to do when it is not valid JSON."""
   with tf.io.gfile.GFile(path) as f:
     text = f.read()
   try:
     return json.loads(text)
   except json.JSONDecodeError as e:
-    raise UserError(f"{path} is not valid JSON ({e}); restore it or use a new "
-                    "--output_dir") from None
+    raise UserError(f"{path} is not valid JSON ({e}); {remedy}") from None
 
 
 def read_run(output_dir):
   path = os.path.join(output_dir, RUN_FILE)
-  return _read_json(path) if tf.io.gfile.exists(path) else None
+  return read_json(path) if tf.io.gfile.exists(path) else None
 
 
 def registered_defaults(run):
