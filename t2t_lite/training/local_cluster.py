@@ -70,6 +70,13 @@ def restartable(policy, code):
   return False
 
 
+def _cause_first(exited):
+  """Sort key of (name, process, status): failures, then stops, then finished tasks (a
+  task that finished meanwhile must not keep a stopped peer from its restart)."""
+  status = exited[2]
+  return 2 if status == 0 else 1 if status == preemption.RESTART_EXIT_STATUS else 0
+
+
 def free_ports(n):
   """n distinct ports that were free a moment ago (held open together, then released)."""
   socks = []
@@ -179,8 +186,7 @@ class LocalCluster:
         # A task that lost a peer stops moments after the peer died (sometimes before
         # the peer's exit is visible): the peer's failure is the cause to report first.
         time.sleep(STOP_CAUSE_SECS)
-        exited = sorted(self._exited(reported),
-                        key=lambda e: e[2] == preemption.RESTART_EXIT_STATUS)
+        exited = sorted(self._exited(reported), key=_cause_first)
       for name, proc, code in exited:
         reported.add(proc)
         trainer = name in self.trainers()
