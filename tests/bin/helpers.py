@@ -18,6 +18,26 @@ FAST = ("batch_size=1024,learning_rate_warmup_steps=200,learning_rate_constant=1
         "layer_prepostprocess_dropout=0,attention_dropout=0,relu_dropout=0")
 
 
+def tiny_sweep_file(path, problem, data_dir, train_steps, extra, hparams=TINY):
+  """A t2t-sweep file: a [base] section training transformer_tiny with `hparams` for
+  train_steps (evaluating every 10), then `extra` (the grid, zip or search sections)."""
+  tiny = "\n".join(f"hparams.{kv.split('=')[0]} = {kv.split('=')[1]}"
+                   for kv in hparams.split(","))
+  path.write_text(f"""
+[base]
+experiment.problem = "{problem}"
+experiment.model = "transformer"
+experiment.hparams_set = "transformer_tiny"
+experiment.data_dir = "{data_dir}"
+{tiny}
+Trainer.train_steps = {train_steps}
+Trainer.local_eval_frequency = 10
+Trainer.eval_steps = 2
+Trainer.log_step_count_steps = 10
+{extra}""")
+  return str(path)
+
+
 def write_lines(path, lines):
   path.write_text("".join(line + "\n" for line in lines))
   return str(path)

@@ -16,7 +16,7 @@ import time
 import optuna
 import pytest
 
-from tests.bin.helpers import ENV, TINY, binary, error_lines, run
+from tests.bin.helpers import ENV, binary, error_lines, run, tiny_sweep_file
 
 pytestmark = pytest.mark.slow
 PROBLEM = "algorithmic_reverse_decimal40"
@@ -38,20 +38,7 @@ learning_rate_constant = {min = 0.001, max = 100.0, scale = "log"}
 
 
 def _sweep_file(path, data_dir, search):
-  tiny = "\n".join(f"hparams.{kv.split('=')[0]} = {kv.split('=')[1]}" for kv in TINY.split(","))
-  path.write_text(f"""
-[base]
-experiment.problem = "{PROBLEM}"
-experiment.model = "transformer"
-experiment.hparams_set = "transformer_tiny"
-experiment.data_dir = "{data_dir}"
-{tiny}
-Trainer.train_steps = {TRAIN_STEPS}
-Trainer.local_eval_frequency = 10
-Trainer.eval_steps = 2
-Trainer.log_step_count_steps = 10
-{search}""")
-  return str(path)
+  return tiny_sweep_file(path, PROBLEM, data_dir, TRAIN_STEPS, search)
 
 
 def _start(log_path, *args):

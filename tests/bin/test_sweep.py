@@ -5,29 +5,16 @@ import os
 
 import pytest
 
-from tests.bin.helpers import TINY, error_lines, run
+from tests.bin.helpers import TINY, error_lines, run, tiny_sweep_file
 
 pytestmark = pytest.mark.slow
 PROBLEM = "algorithmic_reverse_decimal40"
 
 
 def _sweep_file(path, data_dir, extra):
-  tiny = "\n".join(f"hparams.{kv.split('=')[0]} = {kv.split('=')[1]}" for kv in TINY.split(",")
-                   if not kv.startswith("num_hidden_layers"))
-  path.write_text(f"""
-[base]
-experiment.problem = "{PROBLEM}"
-experiment.model = "transformer"
-experiment.hparams_set = "transformer_tiny"
-experiment.data_dir = "{data_dir}"
-{tiny}
-Trainer.train_steps = 20
-Trainer.local_eval_frequency = 10
-Trainer.eval_steps = 2
-Trainer.log_step_count_steps = 10
-{extra}
-""")
-  return str(path)
+  # num_hidden_layers is left to the grids.
+  tiny = ",".join(kv for kv in TINY.split(",") if not kv.startswith("num_hidden_layers"))
+  return tiny_sweep_file(path, PROBLEM, data_dir, 20, extra, hparams=tiny)
 
 
 def _trial_dirs(out):
