@@ -200,14 +200,15 @@ class Transformer(T2TModel):
 
   def decode(self, decoder_input_ids, memory, memory_bias, training=False, self_bias=None,
              position=None):
-    """Teacher-forced decoder: shifted targets [b, t] -> logits [b, t, vocab]."""
+    """Teacher-forced decoder: shifted targets [b, t] -> its last layer's normalized
+    output [b, t, hidden] (the softmax's input)."""
     x = self._embed_targets(decoder_input_ids)
     x = self.input_dropout(self._add_timing(x, positions=position), training=training)
     if self_bias is None:
       self_bias = common.causal_bias(tf.shape(decoder_input_ids)[1])
     for layer in self.decoder_layers:
       x = layer(x, memory, self_bias, memory_bias, training=training)
-    return self._logits(self.decoder_norm(x))
+    return self.decoder_norm(x)
 
   def _embed_inputs(self, ids):
     return (self.embedding or self.input_embedding).embed(ids)
@@ -218,7 +219,19 @@ class Transformer(T2TModel):
   def _logits(self, x, kernel=None):
     return (self.embedding or self.softmax).logits(x, kernel)
 
-  def call(self, features, training=False):
+  def call(self, features, training=False, softmax_input=False):
+    """Features -> logits; with softmax_input, the decoder output they are computed from
+    (through Keras' __call__ either way, so mixed precision casts the same)."""
+    x = self._decoder_output(features, training)
+    return x if softmax_input else self._logits(x)
+
+  def training_loss_sums(self, features):
+    # The softmax and its loss in one piece (SharedEmbedding.loss_sums): the same loss.
+    return (self.embedding or self.softmax).loss_sums(
+        self(features, training=True, softmax_input=True), features["targets"],
+        self.hparams.label_smoothing)
+
+  def _decoder_output(self, features, training):
     targets = features["targets"]
     target_segments = features.get("targets_segmentation")
     memory = memory_bias = self_bias = None

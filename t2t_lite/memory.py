@@ -69,10 +69,9 @@ def activation_bytes(model, features):
   if before is None:
     return None
   with tf.GradientTape() as tape:
-    logits = model(features, training=True)
-    loss_sum, _ = model.loss_sums(logits, features)
+    loss_sum, _ = model.training_loss_sums(features)
     held = allocated_bytes()[0] - before[0]
-  del tape, logits, loss_sum
+  del tape, loss_sum
   return max(held, 0)
 
 

@@ -43,19 +43,73 @@ def _smoothed_xent(logits, labels, confidence, low):
   return xent(logits)
 
 
+def projected_smoothed_xent(x, table, labels, confidence, low):
+  """_smoothed_xent of the logits x @ table^T ([n, hidden] against [vocab, hidden]), with
+  the projection's gradient taken through the loss in one piece: no [n, vocab] tensor but
+  the logits and their softmax is written (the logits' gradient p - q and the three
+  reductions over the logits were as many passes over the largest tensor of a step: a
+  tenth of a transformer_tiny step on a 2-core CPU).
+
+  With g = dy (p - q), q = low + (confidence - low) [v = label], S = the table's column
+  sums and u = dy x:
+    dx = dy (p @ table - low S - (confidence - low) table[label])
+    dtable = p^T u - low sum_i u_i - (confidence - low) (u summed per label)
+  The matmuls run in x's dtype (the compute dtype); the softmax and the loss in float32."""
+  compute = x.dtype
+
+  @tf.custom_gradient
+  def xent(x, table):
+    kernel = tf.cast(table, compute)
+    logits = tf.cast(tf.matmul(x, kernel, transpose_b=True), tf.float32)
+    probs = tf.nn.softmax(logits)
+    # log Z = the best logit minus the log of its probability (>= 1 / vocab: finite).
+    best = tf.argmax(logits, -1, output_type=tf.int32)
+    log_normalizer = (tf.gather(logits, best, batch_dims=1) -
+                      tf.math.log(tf.gather(probs, best, batch_dims=1)))
+    table32 = tf.cast(table, tf.float32)
+    x32 = tf.cast(x, tf.float32)
+    column_sums = tf.reduce_sum(table32, 0)
+    loss = (log_normalizer - (confidence - low) * tf.gather(logits, labels, batch_dims=1) -
+            low * tf.linalg.matvec(x32, column_sums))
+
+    def grad(dy):
+      p = tf.cast(probs, compute)
+      dx = dy[:, None] * (tf.cast(tf.matmul(p, kernel), tf.float32) - low * column_sums -
+                          (confidence - low) * tf.gather(table32, labels))
+      u = dy[:, None] * x32
+      # u^T p ([hidden, vocab]) then a transpose of that small result: faster in oneDNN
+      # than p^T u, whose transposed operand is the [n, vocab] one.
+      dtable = tf.tensor_scatter_nd_sub(  # (duplicate labels add up)
+          tf.transpose(tf.cast(tf.matmul(tf.cast(u, compute), p, transpose_a=True),
+                               tf.float32)) - low * tf.reduce_sum(u, 0),
+          labels[:, None], (confidence - low) * u)
+      return tf.cast(dx, compute), tf.cast(dtable, table.dtype)
+    return loss, grad
+  return xent(x, table)
+
+
+def label_smoothing_targets(vocab_size, label_smoothing):
+  """(confidence, low): the smoothed target puts confidence on the label, low elsewhere."""
+  return 1.0 - label_smoothing, label_smoothing / max(vocab_size - 1, 1)
+
+
 def smoothed_cross_entropy_sum(logits, targets, label_smoothing):
-  """(sum of label-smoothed cross-entropy over non-padding tokens, number of such tokens).
+  """(sum of label-smoothed cross-entropy over non-padding tokens, number of such tokens)."""
+  vocab_size = logits.shape[-1]
+  confidence, low = label_smoothing_targets(vocab_size, label_smoothing)
+  xent = _smoothed_xent(tf.reshape(tf.cast(logits, tf.float32), [-1, vocab_size]),
+                        tf.reshape(targets, [-1]), confidence, low)
+  return masked_xent_sum(xent, targets, vocab_size, label_smoothing)
+
+
+def masked_xent_sum(xent, targets, vocab_size, label_smoothing):
+  """(sum over non-padding tokens, their count) of per-token cross-entropies xent (flat).
 
   As in Tensor2Tensor, the entropy of the smoothed target distribution is subtracted, so
   a perfect prediction has loss 0 whatever the smoothing."""
-  vocab_size = logits.shape[-1]
-  logits = tf.cast(logits, tf.float32)
-  confidence = 1.0 - label_smoothing
-  low = label_smoothing / max(vocab_size - 1, 1)
-  xent = tf.reshape(_smoothed_xent(tf.reshape(logits, [-1, vocab_size]),
-                                   tf.reshape(targets, [-1]), confidence, low),
-                    tf.shape(targets))
+  xent = tf.reshape(xent, tf.shape(targets))
   if label_smoothing > 0:
+    confidence, low = label_smoothing_targets(vocab_size, label_smoothing)
     xent -= -(confidence * math.log(confidence) +
               (vocab_size - 1) * low * math.log(low + 1e-20))
   weights = tf.cast(tf.not_equal(targets, 0), tf.float32)

@@ -5,6 +5,9 @@ A model maps a features dict to logits and declares everything the engine needs 
   HPARAMS / check_hparams   the hparams it reads (checked before anything is written)
   feature_spec              the features call() reads (checked against the problem's)
   call, loss_sums, eval_metric_sums        training and evaluation
+  training_loss_sums        the loss of one training batch: loss_sums of call's logits,
+                            unless the model computes it in one piece (the Transformer's
+                            fused softmax and cross-entropy)
   predict                   decoding: features -> (ids, scores) under a Search. Token models
                             get greedy/beam search over `decoding_fn` (cached when the model
                             implements it, else rerunning `call` on the prefix); models of
@@ -137,6 +140,12 @@ class T2TModel(keras.Model):
     """(loss sum over non-padding target tokens, their count)."""
     return metrics.smoothed_cross_entropy_sum(logits, features["targets"],
                                               self.hparams.label_smoothing)
+
+  def training_loss_sums(self, features: Features) -> tuple[tf.Tensor, tf.Tensor]:
+    """loss_sums of a training forward pass (dropout on): what the train step
+    differentiates. A model whose loss can skip materializing its logits' gradient
+    overrides this with an equal loss."""
+    return self.loss_sums(self(features, training=True), features)
 
   def eval_metric_sums(self, features: Features, detokenize=None) -> dict[str, tf.Tensor]:
     """Sums over the batch for the eval metrics (see metrics.py). `detokenize` is the

@@ -64,6 +64,41 @@ def test_smoothed_loss_and_gradient_equal_the_dense_one_hot_cross_entropy(smooth
   np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-6)
 
 
+@pytest.mark.parametrize("smoothing,compute", [(0.1, tf.float32), (0.0, tf.float32),
+                                                (0.1, tf.bfloat16)])
+def test_projected_loss_and_gradients_equal_the_loss_of_the_projected_logits(smoothing,
+                                                                            compute):
+  # The fused softmax + loss against the loss of materialized logits: loss, d/dx, d/dtable
+  # (repeated labels, a weighted upstream, padding tokens, in float32 and bfloat16).
+  rng = np.random.default_rng(1)
+  vocab, hidden = 50, 8
+  x = tf.constant(rng.normal(size=(3, 7, hidden)), tf.float32)
+  table = tf.constant(rng.normal(scale=0.7, size=(vocab, hidden)), tf.float32)
+  targets = tf.constant(rng.integers(0, 6, (3, 7)), tf.int32)  # repeats, some padding (0)
+  confidence, low = metrics.label_smoothing_targets(vocab, smoothing)
+
+  def projected(x, table):
+    return metrics.masked_xent_sum(metrics.projected_smoothed_xent(
+        tf.reshape(tf.cast(x, compute), [-1, hidden]), table, tf.reshape(targets, [-1]),
+        confidence, low), targets, vocab, smoothing)
+
+  def materialized(x, table):
+    logits = tf.matmul(tf.cast(x, compute), tf.cast(table, compute), transpose_b=True)
+    return metrics.smoothed_cross_entropy_sum(logits, targets, smoothing)
+
+  results = []
+  for fn in (materialized, projected):
+    with tf.GradientTape() as tape:
+      tape.watch([x, table])
+      loss, tokens = fn(x, table)
+      total = 0.37 * loss
+    results.append([loss.numpy(), tokens.numpy()] +
+                   [g.numpy() for g in tape.gradient(total, [x, table])])
+  tol = 1e-5 if compute == tf.float32 else 2e-2
+  for got, want in zip(results[1], results[0]):
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
 def test_unknown_metric_name_is_a_user_error():
   from t2t_lite.errors import UserError
   with pytest.raises(UserError, match="accuracy"):

@@ -32,4 +32,6 @@ class Dropout(keras.layers.Layer):
                                         dtype=tf.uint32)
     uniform16 = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:n]
     keep = tf.reshape(uniform16 >= int(round(self.rate * 65536)), tf.shape(x))
-    return tf.where(keep, x * tf.cast(1.0 / (1.0 - self.rate), x.dtype), tf.zeros_like(x))
+    # One multiply by a 0-or-1/(1-rate) mask: the same values as where(keep, x / (1 -
+    # rate), 0) in fewer passes over x forward and backward.
+    return x * (tf.cast(keep, x.dtype) * tf.cast(1.0 / (1.0 - self.rate), x.dtype))

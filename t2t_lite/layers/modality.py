@@ -23,6 +23,7 @@ import contextlib
 import keras
 import tensorflow as tf
 
+from t2t_lite import metrics
 from t2t_lite.errors import UserError
 
 PLACEMENTS = ("device", "host")
@@ -136,3 +137,13 @@ class SharedEmbedding(keras.layers.Layer):
     else:
       logits = tf.matmul(x2, tf.cast(kernel, x.dtype))
     return tf.reshape(logits, tf.concat([tf.shape(x)[:-1], [self.vocab_size]], 0))
+
+  def loss_sums(self, x, targets, label_smoothing):
+    """(label-smoothed cross-entropy summed over the non-padding targets, their count) of
+    logits(x): the same loss as metrics.smoothed_cross_entropy_sum(logits(x), ...), with
+    the projection and the loss differentiated together (metrics.projected_smoothed_xent)
+    so that training writes no gradient of the logits."""
+    xent = metrics.projected_smoothed_xent(
+        tf.reshape(x, [-1, self.hidden_size]), self.table(), tf.reshape(targets, [-1]),
+        *metrics.label_smoothing_targets(self.vocab_size, label_smoothing))
+    return metrics.masked_xent_sum(xent, targets, self.vocab_size, label_smoothing)

@@ -85,8 +85,7 @@ class TrainStep:
     ctx = tf.distribute.get_replica_context()
     variables = self.model.trainable_variables
     with tf.GradientTape() as tape:
-      logits = self.model(features, training=True)
-      loss_sum, weight = self.model.loss_sums(logits, features)
+      loss_sum, weight = self.model.training_loss_sums(features)
       global_weight = ctx.all_reduce(SUM, weight)
       loss = loss_sum / tf.maximum(global_weight, 1.0)
       if self.loss_scale is not None:

@@ -44,6 +44,26 @@ def test_decoder_is_causal():
   assert not np.allclose(l1[:, 3], l2[:, 3])
 
 
+@pytest.mark.parametrize("overrides", [{}, {"shared_embedding_and_softmax_weights": False,
+                                             "symbol_modality_num_shards": 3}])
+def test_training_loss_and_gradients_equal_the_loss_of_the_logits(overrides):
+  # training_loss_sums fuses the softmax with the loss; it must equal loss_sums(call()).
+  model, inputs = _model(layer_prepostprocess_dropout=0.0, attention_dropout=0.0,
+                         relu_dropout=0.0, **overrides)
+  features = {"inputs": inputs, "targets": tf.reverse(inputs, [1])}
+  results = []
+  for fused in (False, True):
+    with tf.GradientTape() as tape:
+      loss, tokens = (model.training_loss_sums(features) if fused else
+                      model.loss_sums(model(features, training=True), features))
+    grads = tape.gradient(loss, model.trainable_variables)
+    results.append([loss.numpy(), tokens.numpy()] + [tf.convert_to_tensor(g).numpy()
+                                                     for g in grads])
+  assert len(results[0]) == 2 + len(model.trainable_variables)
+  for got, want in zip(results[1], results[0]):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
 def test_embedding_shards_follow_num_shards():
   model, _ = _model(symbol_modality_num_shards=5)
   sizes = [int(w.shape[0]) for w in model.embedding.shards]

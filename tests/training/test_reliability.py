@@ -17,8 +17,8 @@ POISONED = tf.Variable(0, trainable=False, dtype=tf.int32)
 class PoisonedTransformer(Transformer):
   """A Transformer whose loss is NaN for the next POISONED steps."""
 
-  def loss_sums(self, logits, features):
-    loss, weight = super().loss_sums(logits, features)
+  def training_loss_sums(self, features):
+    loss, weight = super().training_loss_sums(features)
     bad = POISONED > 0
     POISONED.assign_sub(tf.cast(bad, tf.int32))
     return tf.where(bad, tf.constant(float("nan")), loss), weight
