@@ -17,6 +17,7 @@ from t2t_lite.layers.attention import MultiHeadAttention
 from t2t_lite.layers.dropout import Dropout
 from t2t_lite.layers.ffn import DenseReluDense
 from t2t_lite.layers.modality import PLACEMENTS, SharedEmbedding
+from t2t_lite.layers.normalization import LayerNormalization
 from t2t_lite.t2t_model import T2TModel
 
 
@@ -26,7 +27,7 @@ class ResidualSublayer(keras.layers.Layer):
   def __init__(self, fn, hparams, **kwargs):
     super().__init__(**kwargs)
     self.fn = fn
-    self.norm = keras.layers.LayerNormalization(epsilon=hparams.norm_epsilon)
+    self.norm = LayerNormalization(epsilon=hparams.norm_epsilon)
     self.dropout = Dropout(hparams.layer_prepostprocess_dropout)
 
   def build(self, *shapes, **kw):
@@ -170,9 +171,9 @@ class Transformer(T2TModel):
     self.decoder_layers = self.track_list("decoder_layer", [
         DecoderLayer(hp, with_encdec=hp.has_inputs, name=f"decoder_layer_{i}")
         for i in range(hp.num_decoder_layers or hp.num_hidden_layers)])
-    self.encoder_norm = (keras.layers.LayerNormalization(epsilon=hp.norm_epsilon)
+    self.encoder_norm = (LayerNormalization(epsilon=hp.norm_epsilon)
                          if hp.has_inputs else None)
-    self.decoder_norm = keras.layers.LayerNormalization(epsilon=hp.norm_epsilon)
+    self.decoder_norm = LayerNormalization(epsilon=hp.norm_epsilon)
 
   def _add_timing(self, x, positions=None):
     """Adds the position signal: of positions 0.., or of explicit `positions` [b, t]
