@@ -18,6 +18,15 @@ import tensorflow as tf
 from t2t_lite.errors import UserError, suggestion
 
 
+def _log_normalizer(logits, probs):
+  """log sum exp(logits) per row, from the softmax already computed: the best logit minus
+  the log of its probability (at least 1 / vocab, so finite). One pass (argmax) over the
+  rows, then two gathers."""
+  best = tf.argmax(logits, -1, output_type=tf.int32)
+  return (tf.gather(logits, best, batch_dims=1) -
+          tf.math.log(tf.gather(probs, best, batch_dims=1)))
+
+
 def _smoothed_xent(logits, labels, confidence, low):
   """Per row of logits [n, vocab]: -sum_v q_v log softmax(logits)_v, where q puts
   `confidence` on labels [n] and `low` on every other symbol.
@@ -25,12 +34,11 @@ def _smoothed_xent(logits, labels, confidence, low):
   The gradient p - q is built from one fused (oneDNN) softmax, and no [n, vocab] one-hot
   target is written: tf.nn.softmax_cross_entropy_with_logits on a dense one-hot took 93 ms
   of a 470 ms transformer_tiny step on a 2-core CPU. The loss needs only the log
-  normalizer, which is the best logit minus the log of the best probability (that
-  probability is at least 1 / vocab, so its log is finite)."""
+  normalizer (_log_normalizer)."""
   @tf.custom_gradient
   def xent(logits):
     probs = tf.nn.softmax(logits)
-    log_normalizer = tf.reduce_max(logits, -1) - tf.math.log(tf.reduce_max(probs, -1))
+    log_normalizer = _log_normalizer(logits, probs)
     label_logits = tf.gather(logits, labels, batch_dims=1)
     loss = (log_normalizer - (confidence - low) * label_logits -
             low * tf.reduce_sum(logits, -1))
@@ -48,7 +56,7 @@ def projected_smoothed_xent(x, table, labels, confidence, low):
   the projection's gradient taken through the loss in one piece: no [n, vocab] tensor but
   the logits and their softmax is written (the logits' gradient p - q and the three
   reductions over the logits were as many passes over the largest tensor of a step: a
-  tenth of a transformer_tiny step on a 2-core CPU).
+  tenth of a small Transformer's step on a 2-core CPU).
 
   With g = dy (p - q), q = low + (confidence - low) [v = label], S = the table's column
   sums and u = dy x:
@@ -62,10 +70,7 @@ def projected_smoothed_xent(x, table, labels, confidence, low):
     kernel = tf.cast(table, compute)
     logits = tf.cast(tf.matmul(x, kernel, transpose_b=True), tf.float32)
     probs = tf.nn.softmax(logits)
-    # log Z = the best logit minus the log of its probability (>= 1 / vocab: finite).
-    best = tf.argmax(logits, -1, output_type=tf.int32)
-    log_normalizer = (tf.gather(logits, best, batch_dims=1) -
-                      tf.math.log(tf.gather(probs, best, batch_dims=1)))
+    log_normalizer = _log_normalizer(logits, probs)
     table32 = tf.cast(table, tf.float32)
     x32 = tf.cast(x, tf.float32)
     column_sums = tf.reduce_sum(table32, 0)

@@ -6,8 +6,8 @@ A model maps a features dict to logits and declares everything the engine needs 
   feature_spec              the features call() reads (checked against the problem's)
   call, loss_sums, eval_metric_sums        training and evaluation
   training_loss_sums        the loss of one training batch: loss_sums of call's logits,
-                            unless the model computes it in one piece (the Transformer's
-                            fused softmax and cross-entropy)
+                            unless the model computes the same loss in one piece (e.g.
+                            its output softmax fused with the cross-entropy)
   predict                   decoding: features -> (ids, scores) under a Search. Token models
                             get greedy/beam search over `decoding_fn` (cached when the model
                             implements it, else rerunning `call` on the prefix); models of

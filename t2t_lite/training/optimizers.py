@@ -9,8 +9,8 @@ from t2t_lite.training import lamb_lars
 class FusedAdam(keras.optimizers.Adam):
   """Keras's Adam, each variable updated by TensorFlow's one fused kernel (ResourceApplyAdam:
   CPU, GPU and, through XLA, TPU) instead of about ten elementwise ops, each a pass over
-  the variable, its moments or its gradient: 2.8x faster for transformer_base's 60M
-  weights on a 2-core CPU, a few percent of its step. The same update (the kernel computes
+  the variable, its moments or its gradient: 2.8x faster for 43M weights on a 2-core CPU,
+  a few percent of a large model's step. The same update (the kernel computes
   Keras's formula: m += (g - m)(1 - beta_1), v += (g^2 - v)(1 - beta_2), w -= lr_t m /
   (sqrt(v) + epsilon), lr_t = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)) and the same slot
   variables, so checkpoints are Keras Adam's."""
