@@ -165,7 +165,12 @@ def test_tpe_search_prunes_diverging_trials_across_two_workers_one_killed(data_d
   assert best_so_far == sorted(best_so_far) and best_so_far[-1] == pytest.approx(best.value)
   summary = open(os.path.join(out, "summary.md")).read()
   assert "## Progress (best so far against trial number)" in summary
-  assert re.search(r"\| hparams.learning_rate_constant \| 1\.000 \|", summary)
+  # Importance needs two finished trials; the pruner may have stopped all but one.
+  finished = [t for t in counted if t.state == optuna.trial.TrialState.COMPLETE]
+  if len(finished) >= 2:
+    assert re.search(r"\| hparams.learning_rate_constant \| 1\.000 \|", summary)
+  else:
+    assert f"needs 2 or more finished trials (has {len(finished)})" in summary, summary
   assert "wrote " in main_out and os.path.getsize(os.path.join(out, "eval_curves.png")) > 10000
 
   # Rerunning the sweep continues the same study: nothing is left to run, nothing reruns.
