@@ -17,14 +17,25 @@ import tensorflow as tf
 
 from t2t_lite.errors import UserError, suggestion
 
+# Below this probability a label's log-probability loses precision (float32 subnormals).
+_SMALLEST_EXACT_PROB = 1e-30
 
-def _log_normalizer(logits, probs):
-  """log sum exp(logits) per row, from the softmax already computed: the best logit minus
-  the log of its probability (at least 1 / vocab, so finite). One pass (argmax) over the
-  rows, then two gathers."""
-  best = tf.argmax(logits, -1, output_type=tf.int32)
-  return (tf.gather(logits, best, batch_dims=1) -
-          tf.math.log(tf.gather(probs, best, batch_dims=1)))
+
+def _log_normalizer(logits, probs, labels):
+  """log sum exp(logits) per row, from the softmax already computed: a logit minus the log
+  of its probability. The label's (two gathers) unless some label's probability is too
+  small to take the log of; then the best logit's (at least 1 / vocab), whose argmax pass
+  over [n, vocab] cost as much as a third of the softmax. The gradient never reads it."""
+  label_probs = tf.gather(probs, labels, batch_dims=1)
+
+  def at(index, index_probs):
+    return tf.gather(logits, index, batch_dims=1) - tf.math.log(index_probs)
+
+  def at_best():
+    best = tf.argmax(logits, -1, output_type=tf.int32)
+    return at(best, tf.gather(probs, best, batch_dims=1))
+  return tf.cond(tf.reduce_min(label_probs) >= _SMALLEST_EXACT_PROB,
+                 lambda: at(labels, label_probs), at_best)
 
 
 def _smoothed_xent(logits, labels, confidence, low):
@@ -38,7 +49,7 @@ def _smoothed_xent(logits, labels, confidence, low):
   @tf.custom_gradient
   def xent(logits):
     probs = tf.nn.softmax(logits)
-    log_normalizer = _log_normalizer(logits, probs)
+    log_normalizer = _log_normalizer(logits, probs, labels)
     label_logits = tf.gather(logits, labels, batch_dims=1)
     loss = (log_normalizer - (confidence - low) * label_logits -
             low * tf.reduce_sum(logits, -1))
@@ -70,7 +81,7 @@ def projected_smoothed_xent(x, table, labels, confidence, low):
     kernel = tf.cast(table, compute)
     logits = tf.cast(tf.matmul(x, kernel, transpose_b=True), tf.float32)
     probs = tf.nn.softmax(logits)
-    log_normalizer = _log_normalizer(logits, probs)
+    log_normalizer = _log_normalizer(logits, probs, labels)
     table32 = tf.cast(table, tf.float32)
     x32 = tf.cast(x, tf.float32)
     column_sums = tf.reduce_sum(table32, 0)

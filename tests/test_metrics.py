@@ -64,6 +64,21 @@ def test_smoothed_loss_and_gradient_equal_the_dense_one_hot_cross_entropy(smooth
   np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-6)
 
 
+@pytest.mark.parametrize("gap", [10.0, 400.0])
+def test_loss_is_exact_when_a_label_probability_underflows(gap):
+  # The log normalizer comes from the label's probability; at a gap of 400 that is 0 in
+  # float32 and the best logit's is used instead. Both agree with the textbook loss.
+  vocab = 20
+  logits = np.zeros((2, vocab), np.float32)
+  logits[:, 3] = gap / 2
+  logits[0, 7] = -gap / 2
+  labels = tf.constant([7, 5], tf.int32)
+  got = metrics._smoothed_xent(tf.constant(logits), labels, 1.0, 0.0).numpy()
+  want = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits).numpy()
+  assert np.isfinite(got).all()
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 @pytest.mark.parametrize("smoothing,compute", [(0.1, tf.float32), (0.0, tf.float32),
                                                 (0.1, tf.bfloat16)])
 def test_projected_loss_and_gradients_equal_the_loss_of_the_projected_logits(smoothing,
