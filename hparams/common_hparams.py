@@ -19,6 +19,8 @@ def basic_params1():
       num_hidden_layers=2,
       # Regularization.
       layer_prepostprocess_dropout=0.1,
+      # Random bits per dropout decision: 8 (rates to 1/256) or 16 (to 1/65536).
+      dropout_bits=8,
       label_smoothing=0.1,
       norm_epsilon=1e-6,
       # Initialization.

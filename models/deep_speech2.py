@@ -27,7 +27,7 @@ from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import spec
 from t2t_lite.layers import common, kernels, recurrent
 from t2t_lite.layers.conv import LookaheadConvolution, conv2d_valid
-from t2t_lite.layers.dropout import Dropout
+from t2t_lite.layers.dropout import DROPOUT_HPARAMS, Dropout
 from t2t_lite.layers.normalization import GlobalBatchNormalization
 from t2t_lite.t2t_model import BenchmarkShape, T2TModel
 
@@ -99,7 +99,8 @@ class ConvBlock(keras.layers.Layer):
 class RecurrentBlock(keras.layers.Layer):
   """norm(x) -> bidirectional (or left-to-right) GRU -> dropout."""
 
-  def __init__(self, hidden_size, norm, dropout, init, bidirectional=True, **kwargs):
+  def __init__(self, hidden_size, norm, dropout, init, bidirectional=True, dropout_bits=8,
+               **kwargs):
     super().__init__(**kwargs)
     self.norm = {"batch": GlobalBatchNormalization(),
                  "layer": keras.layers.LayerNormalization(),
@@ -109,7 +110,7 @@ class RecurrentBlock(keras.layers.Layer):
                            kernel_initializer=common.fresh(init))
     self.rnn = keras.layers.Bidirectional(gru) if bidirectional else gru
     recurrent.check_supported(self.rnn.forward_layer if bidirectional else self.rnn)
-    self.dropout = Dropout(dropout)
+    self.dropout = Dropout(dropout, dropout_bits)
 
   def build(self, *shapes, **kw):
     self.built = True
@@ -150,7 +151,7 @@ def _int_list(name, help):
 @registry.register_model
 class DeepSpeech2(T2TModel):
 
-  HPARAMS = common.INITIALIZER_HPARAMS + audio.HPARAMS + (
+  HPARAMS = common.INITIALIZER_HPARAMS + DROPOUT_HPARAMS + audio.HPARAMS + (
       _int_list("conv_filters", "filters of each convolution"),
       _int_list("conv_time_kernels", "each convolution's kernel width in frames"),
       _int_list("conv_freq_kernels", "each convolution's kernel height in bins"),
@@ -219,7 +220,8 @@ class DeepSpeech2(T2TModel):
             hp.conv_time_strides, hp.conv_freq_strides))])
     self.rnns = self.track_list("rnn", [
         RecurrentBlock(hp.rnn_hidden_size, hp.rnn_norm, hp.rnn_dropout, init,
-                       bidirectional=hp.rnn_bidirectional, name=f"rnn_{i}")
+                       bidirectional=hp.rnn_bidirectional, dropout_bits=hp.dropout_bits,
+                       name=f"rnn_{i}")
         for i in range(hp.num_rnn_layers)])
     self.lookahead = (LookaheadConvolution(hp.lookahead_frames, name="lookahead")
                       if hp.lookahead_frames else None)

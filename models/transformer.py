@@ -14,7 +14,7 @@ from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import spec
 from t2t_lite.layers import common
 from t2t_lite.layers.attention import MultiHeadAttention
-from t2t_lite.layers.dropout import Dropout
+from t2t_lite.layers.dropout import DROPOUT_HPARAMS, Dropout
 from t2t_lite.layers.ffn import DenseReluDense
 from t2t_lite.layers.modality import PLACEMENTS, SharedEmbedding
 from t2t_lite.layers.normalization import LayerNormalization
@@ -28,7 +28,7 @@ class ResidualSublayer(keras.layers.Layer):
     super().__init__(**kwargs)
     self.fn = fn
     self.norm = LayerNormalization(epsilon=hparams.norm_epsilon)
-    self.dropout = Dropout(hparams.layer_prepostprocess_dropout)
+    self.dropout = Dropout(hparams.layer_prepostprocess_dropout, hparams.dropout_bits)
 
   def build(self, *shapes, **kw):
     self.built = True  # children build on their first call
@@ -45,13 +45,15 @@ def attention_block(hparams, self_attention, name):
   init = common.initializer(hparams)
   return ResidualSublayer(MultiHeadAttention(
       hparams.hidden_size, hparams.num_heads, hparams.attention_dropout, init,
-      self_attention=self_attention, name=name), hparams, name=f"{name}_block")
+      self_attention=self_attention, dropout_bits=hparams.dropout_bits, name=name), hparams,
+      name=f"{name}_block")
 
 
 def ffn_block(hparams):
   init = common.initializer(hparams)
   return ResidualSublayer(DenseReluDense(hparams.filter_size, hparams.hidden_size,
-                                         hparams.relu_dropout, init, name="ffn"),
+                                         hparams.relu_dropout, init,
+                                         dropout_bits=hparams.dropout_bits, name="ffn"),
                           hparams, name="ffn_block")
 
 
@@ -102,7 +104,7 @@ class Transformer(T2TModel):
   (hparams.has_inputs=False). Packed batches (features with *_segmentation/*_position)
   keep attention within each example."""
 
-  HPARAMS = common.INITIALIZER_HPARAMS + (
+  HPARAMS = common.INITIALIZER_HPARAMS + DROPOUT_HPARAMS + (
       spec("hidden_size", int, "model width", minimum=1),
       spec("filter_size", int, "width of the feed-forward layers", minimum=1),
       spec("num_heads", int, "attention heads (must divide hidden_size)", minimum=1),
@@ -162,7 +164,7 @@ class Transformer(T2TModel):
       self.softmax = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
                                      hp.symbol_modality_num_shards,
                                      placement=hp.embedding_placement, name="softmax")
-    self.input_dropout = Dropout(hp.layer_prepostprocess_dropout)
+    self.input_dropout = Dropout(hp.layer_prepostprocess_dropout, hp.dropout_bits)
     # Layers are attributes, not list items: Keras 3 keeps lists out of TF checkpoints.
     self.encoder_layers = self.track_list("encoder_layer", [
         EncoderLayer(hp, name=f"encoder_layer_{i}")

@@ -5,14 +5,39 @@ import tensorflow as tf
 from t2t_lite.layers.dropout import Dropout
 
 
-@pytest.mark.parametrize("rate", [0.1, 0.3])
-def test_drops_the_right_fraction_and_keeps_the_mean(rate):
-  x = tf.ones([400, 501])  # odd size: the last random word is half used
-  y = Dropout(rate)(x, training=True).numpy()
-  dropped = (y == 0).mean()
-  assert abs(dropped - rate) < 0.01
+@pytest.mark.parametrize("rate,bits,realized", [
+    (0.1, 8, 26 / 256), (0.3, 8, 77 / 256), (0.01, 8, 655 / 65536),  # 8 bits miss 0.01
+    (0.1, 16, 6554 / 65536), (0.3, 16, 19661 / 65536)])
+def test_drops_the_realized_fraction_and_keeps_the_mean(rate, bits, realized):
+  x = tf.ones([400, 503])  # not a multiple of 4: the last random word is partly used
+  layer = Dropout(rate, bits)
+  assert layer.realized_rate == pytest.approx(realized)
+  assert abs(layer.realized_rate - rate) <= 0.02 * rate
+  y = layer(x, training=True).numpy()
+  assert abs((y == 0).mean() - realized) < 0.005
   assert abs(y.mean() - 1.0) < 0.02
-  np.testing.assert_allclose(y[y != 0], 1.0 / (1.0 - rate), rtol=1e-6)
+  kept = 1 / (1 - realized) if bits == 8 and rate >= 0.1 else 1 / (1 - rate)
+  np.testing.assert_allclose(y[y != 0], kept, rtol=1e-6)
+
+
+def test_sixteen_bits_draw_the_masks_of_earlier_versions():
+  # dropout_bits=16 reproduces runs from before the setting existed: each 32-bit word
+  # gives two 16-bit uniforms, kept at >= round(rate * 65536), scaled by 1 / (1 - rate).
+  x = tf.random.normal([6, 10])
+  layer = Dropout(0.1, 16)
+  seed = tf.cast(layer.seed_generator.state.value, tf.int32)  # next() draws this state
+  words = tf.random.stateless_uniform([30], seed=seed, minval=None, maxval=None,
+                                      dtype=tf.uint32)
+  keep = tf.reshape(tf.reshape(tf.bitcast(words, tf.uint16), [-1]) >= 6554, [6, 10])
+  want = x * tf.cast(keep, tf.float32) * (1 / 0.9)
+  np.testing.assert_array_equal(layer(x, training=True).numpy(), want.numpy())
+
+
+def test_eight_bits_never_round_a_rate_to_all_or_nothing():
+  assert Dropout(0.999, 8).bits == 16  # 256/256 would drop everything
+  assert Dropout(0.001, 8).bits == 16  # 0/256 would drop nothing
+  with pytest.raises(ValueError, match="bits"):
+    Dropout(0.1, 4)
 
 
 def test_identity_when_not_training_and_fresh_masks_each_call():
