@@ -13,3 +13,10 @@ def test_shape_and_relu():
   assert y.shape == (2, 3, 4)
   hidden = tf.nn.relu(layer.inner(x))
   np.testing.assert_allclose(layer.outer(hidden).numpy(), y.numpy(), atol=1e-6)
+
+
+def test_weights_are_the_two_dense_layers_of_earlier_checkpoints():
+  layer = DenseReluDense(16, 4, 0.0, keras.initializers.GlorotUniform(), name="ffn")
+  layer(tf.zeros([2, 3, 4]))
+  assert sorted(v.path for v in layer.weights) == [
+      "ffn/conv1/bias", "ffn/conv1/kernel", "ffn/conv2/bias", "ffn/conv2/kernel"]
