@@ -221,7 +221,8 @@ class TrainBench:
     self.one = tf.constant(1)
 
   def run_step(self):
-    return float(self.step.run(self.iterator, self.one))
+    loss_sum, tokens = self.step.run(self.iterator, self.one)
+    return float(loss_sum) / max(float(tokens), 1.0)
 
   def speed(self, warmup, steps):
     """Median ms per step of `steps` timed steps after `warmup` (the first one traces)."""

@@ -92,9 +92,11 @@ class Runner:
     return eval_fn
 
   # -- steps ------------------------------------------------------------------------------
-  def run_steps(self, train_step: TrainStep, iterator, num_steps: int) -> float:
-    """Runs num_steps steps; returns the mean loss per token."""
-    return float(train_step.run(iterator, tf.constant(num_steps)))
+  def run_steps(self, train_step: TrainStep, iterator,
+                num_steps: int) -> tuple[float, float]:
+    """Runs num_steps steps; returns (their loss summed over tokens, the token count)."""
+    loss_sum, tokens = train_step.run(iterator, tf.constant(num_steps))
+    return float(loss_sum), float(tokens)
 
   # -- checkpoints and summaries ------------------------------------------------------------
   def save(self, keeper: CheckpointKeeper, step: int) -> str:
@@ -295,4 +297,4 @@ class ParameterServerRunner(Runner):
       self.coordinator.join()
       train_step.global_step.assign(start + int(num_steps))
       sums = [r.fetch() for r in results]
-    return sum(float(loss) for loss, _ in sums) / max(sum(float(w) for _, w in sums), 1.0)
+    return sum(float(loss) for loss, _ in sums), sum(float(w) for _, w in sums)

@@ -180,7 +180,7 @@ class TrainStep:
     @tf.function
     def run(iterator, num_steps):
       """Runs up to num_steps steps (fewer once too many in a row were non-finite);
-      returns the mean loss per token over the finite ones."""
+      returns (loss summed over the finite ones' tokens, their token count)."""
       loss_total = tf.constant(0.0)
       weight_total = tf.constant(0.0)
       for _ in tf.range(num_steps):
@@ -194,5 +194,5 @@ class TrainStep:
           loss_sum, weight = strategy.run(apply)
         loss_total += strategy.reduce(SUM, loss_sum, axis=None)
         weight_total += strategy.reduce(SUM, weight, axis=None)
-      return loss_total / tf.maximum(weight_total, 1.0)
+      return loss_total, weight_total
     return run

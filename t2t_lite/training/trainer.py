@@ -271,6 +271,9 @@ class Trainer:
     last_time, last_step = time.time(), step
     start_time, start_step = last_time, step
     steps_per_call, rollbacks, skipped = 10, 0, int(self.step_fn.nonfinite_total.numpy())
+    # The logged loss is per token over every step since the last log, so it does not
+    # depend on how calls (sized by the clock) split those steps.
+    window_loss, window_tokens = 0.0, 0.0
     updates_at_rollback = None  # optimizer.iterations right after the last rollback
     self.stop_signal = None
     # Only the chief traces: it is the process that writes to output_dir.
@@ -286,7 +289,7 @@ class Trainer:
         profiler.before_call(step)
         call_start = time.time()
         try:
-          loss = self.runner.run_steps(self.step_fn, iterator, chunk)
+          loss_sum, tokens = self.runner.run_steps(self.step_fn, iterator, chunk)
         except _DATA_ERRORS as e:
           raise (self._data_error("train", e) or e) from None
         new_step = int(self.global_step.numpy())
@@ -295,6 +298,7 @@ class Trainer:
         per_step = (time.time() - call_start) / max(new_step - step, 1)
         steps_per_call = max(1, min(1000, int(SECONDS_PER_CALL / max(per_step, 1e-6))))
         step = new_step
+        window_loss, window_tokens = window_loss + loss_sum, window_tokens + tokens
         total = int(self.step_fn.nonfinite_total.numpy())
         if total > skipped:
           self.log(f"WARNING: skipped {total - skipped} update(s) with a non-finite loss "
@@ -305,12 +309,15 @@ class Trainer:
           step = self._roll_back(rollbacks)
           updates_at_rollback = int(self.optimizer.iterations.numpy())
           last_time, last_step = time.time(), step
+          window_loss, window_tokens = 0.0, 0.0
           continue
         now = time.time()
         if step % log_every == 0 or step == target:
           rate = (step - last_step) / max(now - last_time, 1e-9)
           overall = (step - start_step) / max(now - start_time, 1e-9)
           lr = float(self.schedule(self.optimizer.iterations - 1))
+          loss = window_loss / max(window_tokens, 1.0)
+          window_loss, window_tokens = 0.0, 0.0
           self.log(f"step {step}/{target}  loss {loss:.4f}  lr {lr:.3g}  {rate:.2f} steps/s"
                    f"  ETA {_format_eta((target - step) / max(overall, 1e-9))}")
           scalars = {"loss": loss, "learning_rate": lr, "global_step/sec": rate}

@@ -77,7 +77,8 @@ SCRIPT = textwrap.dedent('''
       train = TrainStep(strategy, model, optimizer, hp, step, 10)
       it = iter(strategy.experimental_distribute_dataset(
           tf.data.Dataset.from_tensors(batch).repeat()))
-      loss = float(train.run(it, tf.constant(1)))
+      loss_sum, tokens = train.run(it, tf.constant(1))
+      loss = float(loss_sum) / float(tokens)
       return model, loss
 
     for name in sorted(SETS):

@@ -12,7 +12,7 @@ from t2t_lite import registry
 from t2t_lite.training.trainer import Trainer, TrainerOptions
 from tests.training.test_reliability import POISONED, PoisonedTransformer
 from tests.training.test_trainer import _trainer, data_dir  # noqa: F401 (fixture)
-from tests.training.tiny_step import iterator, make_step, pad_and_concat, random_batch
+from tests.training.tiny_step import iterator, make_step, mean_loss, pad_and_concat, random_batch
 
 
 @pytest.mark.parametrize("clip", [0.0, 0.05])
@@ -31,8 +31,8 @@ def test_accumulating_micro_batches_equals_one_big_batch(clip):
   for a, b in zip(accumulated.trainable_variables, initial):
     np.testing.assert_array_equal(a.numpy(), b)  # same start
 
-  loss_acc = float(acc_step.run(iterator(micro), tf.constant(1)))
-  loss_one = float(single_step.run(iterator([pad_and_concat(micro)]), tf.constant(1)))
+  loss_acc = mean_loss(acc_step.run(iterator(micro), tf.constant(1)))
+  loss_one = mean_loss(single_step.run(iterator([pad_and_concat(micro)]), tf.constant(1)))
   assert loss_acc == pytest.approx(loss_one, rel=1e-5)
   for a, b, w in zip(accumulated.trainable_variables, single.trainable_variables, initial):
     np.testing.assert_allclose(a.numpy() - w, b.numpy() - w, rtol=2e-4, atol=1e-6)
@@ -89,7 +89,7 @@ MIRRORED = textwrap.dedent('''
       for batch in batches[1:]:
         dataset = dataset.concatenate(tf.data.Dataset.from_tensors(batch))
       it = iter(strategy.experimental_distribute_dataset(dataset.repeat()))
-      loss = float(step.run(it, tf.constant(1)))
+      loss = tiny_step.mean_loss(step.run(it, tf.constant(1)))
       return loss, [v.numpy() for v in model.trainable_variables], step
 
     rng = np.random.default_rng(0)

@@ -76,7 +76,7 @@ MIRRORED = textwrap.dedent('''
       for batch in batches[1:]:
         dataset = dataset.concatenate(tf.data.Dataset.from_tensors(batch))
       it = iter(strategy.experimental_distribute_dataset(dataset))
-      losses = [float(train_step.run(it, tf.constant(1))) for _ in range(3)]
+      losses = [tiny_step.mean_loss(train_step.run(it, tf.constant(1))) for _ in range(3)]
       return (losses, [v.numpy() for v in model.trainable_variables] +
               [a.numpy() for a in averages.averages], hp)
 

@@ -10,7 +10,7 @@ from t2t_lite.training import run_dir
 from t2t_lite.training.trainer import Trainer, TrainerOptions
 from tests.training.test_reliability import POISONED, PoisonedTransformer
 from tests.training.test_trainer import _trainer, data_dir  # noqa: F401 (fixture)
-from tests.training.tiny_step import iterator, make_step, random_batch
+from tests.training.tiny_step import iterator, make_step, mean_loss, random_batch
 
 
 def test_bfloat16_trains_with_float32_variables():
@@ -21,7 +21,7 @@ def test_bfloat16_trains_with_float32_variables():
   logits = model({k: tf.constant(v) for k, v in batch.items()})
   assert logits.dtype == tf.bfloat16
   it = iterator([batch])
-  losses = [float(step.run(it, tf.constant(5))) for _ in range(4)]
+  losses = [mean_loss(step.run(it, tf.constant(5))) for _ in range(4)]
   assert all(np.isfinite(losses)) and losses[-1] < losses[0]
   assert int(step.nonfinite_total.numpy()) == 0
 

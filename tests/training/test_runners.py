@@ -25,8 +25,9 @@ def test_steps_evaluation_and_saves(tmp_path):
   runner = runners.Runner(tf.distribute.get_strategy())
   assert runner.is_chief
   batch = random_batch(np.random.default_rng(0), 4, 5, 6)
-  loss = runner.run_steps(step, iterator([batch]), 3)
-  assert isinstance(loss, float) and np.isfinite(loss)
+  loss_sum, tokens = runner.run_steps(step, iterator([batch]), 3)
+  assert isinstance(loss_sum, float) and np.isfinite(loss_sum)
+  assert tokens == 3 * float(np.sum(batch["targets"] != 0))
   assert int(step.global_step.numpy()) == 3
 
   eval_fn = runner.eval_fn(lambda features: {"rows": tf.cast(tf.shape(

@@ -37,7 +37,10 @@ SCRIPT = textwrap.dedent('''
       train = TrainStep(strategy, model, opt, hp, step, 10)
       ds = tf.data.Dataset.from_tensors(batch).repeat()
       it = iter(strategy.experimental_distribute_dataset(ds))
-      losses = [float(train.run(it, tf.constant(1))) for _ in range(3)]
+      losses = []
+      for _ in range(3):
+        loss_sum, tokens = train.run(it, tf.constant(1))
+        losses.append(float(loss_sum) / float(tokens))
       return losses, [v.numpy() for v in model.trainable_variables]
 
     rng = np.random.default_rng(0)

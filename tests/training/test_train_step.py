@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from t2t_lite import metrics
 from t2t_lite.training import learning_rate
-from tests.training.tiny_step import iterator, make_step, random_batch
+from tests.training.tiny_step import iterator, make_step, mean_loss, random_batch
 
 
 def test_a_step_reports_the_loss_per_target_token_and_counts_itself():
@@ -14,7 +14,7 @@ def test_a_step_reports_the_loss_per_target_token_and_counts_itself():
   logits = model({k: tf.constant(v) for k, v in batch.items()}, training=False)
   loss_sum, tokens = metrics.smoothed_cross_entropy_sum(logits, tf.constant(batch["targets"]),
                                                         step.hparams.label_smoothing)
-  loss = float(step.run(iterator([batch]), tf.constant(1)))
+  loss = mean_loss(step.run(iterator([batch]), tf.constant(1)))
   np.testing.assert_allclose(loss, float(loss_sum / tokens), rtol=1e-5)  # no dropout
   assert int(step.global_step.numpy()) == 1
   step.run(iterator([batch]), tf.constant(2))

@@ -58,6 +58,31 @@ def test_trains_checkpoints_and_evaluates(data_dir, tmp_path, optimizer):
   assert any(f.startswith("events.out") for f in os.listdir(os.path.join(out, "eval")))
 
 
+def test_logged_loss_does_not_depend_on_how_calls_split_the_steps(data_dir, tmp_path,
+                                                                   monkeypatch):
+  # Calls are sized by the clock. The logged loss is per token over all steps since the
+  # last log, so one call per step and one call per window log the same curve. Each step
+  # here reports a loss sum equal to its number over 2 tokens: the window (4, 6] logs 2.75.
+  from t2t_lite.training import trainer as trainer_module
+  curves = []
+  for seconds_per_call in (1e9, 0.0):
+    monkeypatch.setattr(trainer_module, "SECONDS_PER_CALL", seconds_per_call)
+    trainer, logs = _trainer(data_dir, str(tmp_path / str(seconds_per_call)))
+    run_steps, calls = trainer.runner.run_steps, []
+
+    def numbered_steps(step_fn, iterator, num_steps, run_steps=run_steps, calls=calls,
+                       trainer=trainer):
+      first = int(trainer.global_step.numpy()) + 1
+      run_steps(step_fn, iterator, num_steps)
+      calls.append(num_steps)
+      return float(sum(range(first, first + num_steps))), 2.0 * num_steps
+    monkeypatch.setattr(trainer.runner, "run_steps", numbered_steps)
+    trainer.train()
+    curves.append([l.split("  ")[1] for l in logs if l.startswith("step ")])
+    assert calls == ([2, 1, 1, 2] if seconds_per_call else [2, 1, 1, 1, 1]), calls
+  assert curves[0] == curves[1] == ["loss 0.7500", "loss 1.7500", "loss 2.7500"]
+
+
 def test_restore_continues_the_step_and_keeps_checkpoint_max(data_dir, tmp_path):
   out = str(tmp_path / "run")
   trainer, _ = _trainer(data_dir, out, steps=9, keep_checkpoint_max=2)

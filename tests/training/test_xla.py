@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.training.tiny_step import iterator, make_step, random_batch
+from tests.training.tiny_step import iterator, make_step, mean_loss, random_batch
 
 
 def _train(overrides, jit_compile, batches):
   model, step = make_step(overrides, jit_compile=jit_compile)
   it = iterator(batches)
-  losses = [float(step.run(it, tf.constant(2))) for _ in range(2)]
+  losses = [mean_loss(step.run(it, tf.constant(2))) for _ in range(2)]
   return losses, [v.numpy() for v in model.trainable_variables], step
 
 

@@ -56,3 +56,9 @@ def pad_and_concat(batches):
     out[key] = np.concatenate([np.pad(b[key], [(0, 0), (0, length - b[key].shape[1])])
                                for b in batches])
   return out
+
+
+def mean_loss(run_result):
+  """TrainStep.run's (loss sum, tokens) -> the mean loss per token."""
+  loss_sum, tokens = run_result
+  return float(loss_sum) / max(float(tokens), 1.0)
