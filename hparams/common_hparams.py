@@ -1,6 +1,7 @@
 """basic_params1: the hparams every model shares (Tensor2Tensor's names and defaults)."""
 from t2t_lite import registry
 from t2t_lite.hparams_lib import HParams
+from t2t_lite.layers import dropout
 
 
 @registry.register_hparams
@@ -20,7 +21,7 @@ def basic_params1():
       # Regularization.
       layer_prepostprocess_dropout=0.1,
       # Random bits per dropout decision: 8 (rates to 1/256) or 16 (to 1/65536).
-      dropout_bits=8,
+      dropout_bits=dropout.DEFAULT_BITS,
       label_smoothing=0.1,
       norm_epsilon=1e-6,
       # Initialization.

@@ -27,7 +27,7 @@ from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import spec
 from t2t_lite.layers import common, kernels, recurrent
 from t2t_lite.layers.conv import LookaheadConvolution, conv2d_valid
-from t2t_lite.layers.dropout import DROPOUT_HPARAMS, Dropout
+from t2t_lite.layers.dropout import DEFAULT_BITS, DROPOUT_HPARAMS, Dropout
 from t2t_lite.layers.normalization import GlobalBatchNormalization
 from t2t_lite.t2t_model import BenchmarkShape, T2TModel
 
@@ -99,8 +99,8 @@ class ConvBlock(keras.layers.Layer):
 class RecurrentBlock(keras.layers.Layer):
   """norm(x) -> bidirectional (or left-to-right) GRU -> dropout."""
 
-  def __init__(self, hidden_size, norm, dropout, init, bidirectional=True, dropout_bits=8,
-               **kwargs):
+  def __init__(self, hidden_size, norm, dropout, init, bidirectional=True,
+               dropout_bits=DEFAULT_BITS, **kwargs):
     super().__init__(**kwargs)
     self.norm = {"batch": GlobalBatchNormalization(),
                  "layer": keras.layers.LayerNormalization(),

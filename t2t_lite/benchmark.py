@@ -30,7 +30,7 @@ from t2t_lite.options import setting
 from t2t_lite.serving import ctranslate2_export, export
 from t2t_lite.t2t_model import BenchmarkShape, Search
 from t2t_lite.training import learning_rate, optimizers, strategies
-from t2t_lite.training.train_step import TrainStep
+from t2t_lite.training.train_step import TrainStep, mean_per_token
 from t2t_lite.training.trainer import build_model
 
 # The hparam that selects reduced-precision compute (mixed precision), and its values that
@@ -221,8 +221,7 @@ class TrainBench:
     self.one = tf.constant(1)
 
   def run_step(self):
-    loss_sum, tokens = self.step.run(self.iterator, self.one)
-    return float(loss_sum) / max(float(tokens), 1.0)
+    return mean_per_token(*self.step.run(self.iterator, self.one))
 
   def speed(self, warmup, steps):
     """Median ms per step of `steps` timed steps after `warmup` (the first one traces)."""

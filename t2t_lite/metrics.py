@@ -21,21 +21,20 @@ from t2t_lite.errors import UserError, suggestion
 _SMALLEST_EXACT_PROB = 1e-30
 
 
-def _log_normalizer(logits, probs, labels):
+def _log_normalizer(logits, probs, labels, label_logits):
   """log sum exp(logits) per row, from the softmax already computed: a logit minus the log
-  of its probability. The label's (two gathers) unless some label's probability is too
-  small to take the log of; then the best logit's (at least 1 / vocab), whose argmax pass
-  over [n, vocab] cost as much as a third of the softmax. The gradient never reads it."""
+  of its probability. The label's (label_logits, which the caller gathered; one gather of
+  probs) unless some label's probability is too small to take the log of; then the best
+  logit's (at least 1 / vocab), whose argmax pass over [n, vocab] cost as much as a third
+  of the softmax. The gradient never reads it."""
   label_probs = tf.gather(probs, labels, batch_dims=1)
-
-  def at(index, index_probs):
-    return tf.gather(logits, index, batch_dims=1) - tf.math.log(index_probs)
 
   def at_best():
     best = tf.argmax(logits, -1, output_type=tf.int32)
-    return at(best, tf.gather(probs, best, batch_dims=1))
+    return (tf.gather(logits, best, batch_dims=1) -
+            tf.math.log(tf.gather(probs, best, batch_dims=1)))
   return tf.cond(tf.reduce_min(label_probs) >= _SMALLEST_EXACT_PROB,
-                 lambda: at(labels, label_probs), at_best)
+                 lambda: label_logits - tf.math.log(label_probs), at_best)
 
 
 def _smoothed_xent(logits, labels, confidence, low):
@@ -49,8 +48,8 @@ def _smoothed_xent(logits, labels, confidence, low):
   @tf.custom_gradient
   def xent(logits):
     probs = tf.nn.softmax(logits)
-    log_normalizer = _log_normalizer(logits, probs, labels)
     label_logits = tf.gather(logits, labels, batch_dims=1)
+    log_normalizer = _log_normalizer(logits, probs, labels, label_logits)
     loss = (log_normalizer - (confidence - low) * label_logits -
             low * tf.reduce_sum(logits, -1))
 
@@ -81,11 +80,12 @@ def projected_smoothed_xent(x, table, labels, confidence, low):
     kernel = tf.cast(table, compute)
     logits = tf.cast(tf.matmul(x, kernel, transpose_b=True), tf.float32)
     probs = tf.nn.softmax(logits)
-    log_normalizer = _log_normalizer(logits, probs, labels)
+    label_logits = tf.gather(logits, labels, batch_dims=1)
+    log_normalizer = _log_normalizer(logits, probs, labels, label_logits)
     table32 = tf.cast(table, tf.float32)
     x32 = tf.cast(x, tf.float32)
     column_sums = tf.reduce_sum(table32, 0)
-    loss = (log_normalizer - (confidence - low) * tf.gather(logits, labels, batch_dims=1) -
+    loss = (log_normalizer - (confidence - low) * label_logits -
             low * tf.linalg.matvec(x32, column_sums))
 
     def grad(dy):

@@ -11,6 +11,7 @@ step attends to them with the beams of an example batched (not copied per beam).
 import keras
 import tensorflow as tf
 
+from t2t_lite.layers import dropout
 from t2t_lite.layers.common import NEG_INF, Fused, fresh
 from t2t_lite.layers.dropout import Dropout
 
@@ -28,7 +29,7 @@ class MultiHeadAttention(keras.layers.Layer):
     self.built = True  # weights are made in __init__; children build on first call
 
   def __init__(self, hidden_size, num_heads, dropout, initializer, self_attention,
-               dropout_bits=8, **kwargs):
+               dropout_bits=dropout.DEFAULT_BITS, **kwargs):
     super().__init__(**kwargs)
     self.hidden_size, self.num_heads = hidden_size, num_heads
     self.depth = hidden_size // num_heads

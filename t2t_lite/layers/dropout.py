@@ -21,6 +21,7 @@ import tensorflow as tf
 from t2t_lite.hparams_lib import spec
 
 BITS = (8, 16)
+DEFAULT_BITS = 8
 DROPOUT_HPARAMS = (
     spec("dropout_bits", int, "random bits per dropped-out element: 8 (rates to 1/256, "
          "half the random numbers) or 16 (rates to 1/65536)", choices=BITS),
@@ -43,7 +44,7 @@ def resolution(rate, bits):
 
 class Dropout(keras.layers.Layer):
 
-  def __init__(self, rate, bits=8, **kwargs):
+  def __init__(self, rate, bits=DEFAULT_BITS, **kwargs):
     super().__init__(**kwargs)
     self.rate = rate
     self.bits, self.threshold, self.scale = resolution(rate, bits)

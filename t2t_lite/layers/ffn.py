@@ -3,7 +3,7 @@ import keras
 import tensorflow as tf
 
 from t2t_lite.layers.common import fresh
-from t2t_lite.layers.dropout import Dropout
+from t2t_lite.layers.dropout import DEFAULT_BITS, Dropout
 
 
 class DenseReluDense(keras.layers.Layer):
@@ -18,8 +18,8 @@ class DenseReluDense(keras.layers.Layer):
   def build(self, *shapes, **kw):
     self.built = True  # weights are made in __init__; children build on first call
 
-  def __init__(self, filter_size, hidden_size, relu_dropout, initializer, dropout_bits=8,
-               **kwargs):
+  def __init__(self, filter_size, hidden_size, relu_dropout, initializer,
+               dropout_bits=DEFAULT_BITS, **kwargs):
     super().__init__(**kwargs)
     self.inner = keras.layers.Dense(filter_size, activation="relu",
                                     kernel_initializer=fresh(initializer), name="conv1")

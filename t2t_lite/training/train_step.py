@@ -22,6 +22,11 @@ from t2t_lite.training.loss_scale import DynamicLossScale
 SUM = tf.distribute.ReduceOp.SUM
 
 
+
+def mean_per_token(loss_sum, tokens) -> float:
+  """TrainStep.run's (loss sum, token count), or their sums over calls -> loss per token."""
+  return float(loss_sum) / max(float(tokens), 1.0)
+
 class TrainStep:
 
   def __init__(self, strategy, model, optimizer, hparams, global_step, max_nonfinite_steps,

@@ -33,7 +33,7 @@ from t2t_lite.training import (
   step_profiler,
 )
 from t2t_lite.training.checkpoints import WRITE_ERRORS, CheckpointKeeper
-from t2t_lite.training.train_step import TrainStep
+from t2t_lite.training.train_step import TrainStep, mean_per_token
 
 # A tf.function call runs this long at most, so a stop request waits about this long.
 SECONDS_PER_CALL = 2.0
@@ -316,7 +316,7 @@ class Trainer:
           rate = (step - last_step) / max(now - last_time, 1e-9)
           overall = (step - start_step) / max(now - start_time, 1e-9)
           lr = float(self.schedule(self.optimizer.iterations - 1))
-          loss = window_loss / max(window_tokens, 1.0)
+          loss = mean_per_token(window_loss, window_tokens)
           window_loss, window_tokens = 0.0, 0.0
           self.log(f"step {step}/{target}  loss {loss:.4f}  lr {lr:.3g}  {rate:.2f} steps/s"
                    f"  ETA {_format_eta((target - step) / max(overall, 1e-9))}")

@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent('''
     from t2t_lite import experiment, registry
     from t2t_lite.serving import export
     from t2t_lite.t2t_model import BenchmarkShape, Search
-    from t2t_lite.training.train_step import TrainStep
+    from t2t_lite.training.train_step import TrainStep, mean_per_token
     from t2t_lite.training.trainer import build_model
     experiment.load_registrations(sys.argv[1])
 
@@ -77,8 +77,7 @@ SCRIPT = textwrap.dedent('''
       train = TrainStep(strategy, model, optimizer, hp, step, 10)
       it = iter(strategy.experimental_distribute_dataset(
           tf.data.Dataset.from_tensors(batch).repeat()))
-      loss_sum, tokens = train.run(it, tf.constant(1))
-      loss = float(loss_sum) / float(tokens)
+      loss = mean_per_token(*train.run(it, tf.constant(1)))
       return model, loss
 
     for name in sorted(SETS):

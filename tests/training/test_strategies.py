@@ -17,7 +17,7 @@ SCRIPT = textwrap.dedent('''
     import numpy as np, tensorflow as tf, keras
     from t2t_lite import experiment, registry
     from t2t_lite.training import learning_rate, optimizers
-    from t2t_lite.training.train_step import TrainStep
+    from t2t_lite.training.train_step import TrainStep, mean_per_token
     experiment.load_registrations()
 
     def run(strategy, batch):
@@ -37,10 +37,7 @@ SCRIPT = textwrap.dedent('''
       train = TrainStep(strategy, model, opt, hp, step, 10)
       ds = tf.data.Dataset.from_tensors(batch).repeat()
       it = iter(strategy.experimental_distribute_dataset(ds))
-      losses = []
-      for _ in range(3):
-        loss_sum, tokens = train.run(it, tf.constant(1))
-        losses.append(float(loss_sum) / float(tokens))
+      losses = [mean_per_token(*train.run(it, tf.constant(1))) for _ in range(3)]
       return losses, [v.numpy() for v in model.trainable_variables]
 
     rng = np.random.default_rng(0)

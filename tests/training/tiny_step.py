@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from t2t_lite import registry
 from t2t_lite.training import learning_rate, optimizers
-from t2t_lite.training.train_step import TrainStep
+from t2t_lite.training.train_step import TrainStep, mean_per_token
 from t2t_lite.training.trainer import build_model
 
 VOCAB = 12
@@ -60,5 +60,4 @@ def pad_and_concat(batches):
 
 def mean_loss(run_result):
   """TrainStep.run's (loss sum, tokens) -> the mean loss per token."""
-  loss_sum, tokens = run_result
-  return float(loss_sum) / max(float(tokens), 1.0)
+  return mean_per_token(*run_result)
