@@ -14,9 +14,11 @@ setup(
     python_requires=">=3.11",  # tomllib (t2t-sweep's sweep files)
     packages=["t2t_lite", "t2t_lite.data", "t2t_lite.layers", "t2t_lite.training",
               "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep",
-              "t2t_lite.kernels", "t2t_lite.launch"] +
+              "t2t_lite.kernels", "t2t_lite.launch", "t2t_lite.ops"] +
              [f"t2t_lite.{p}" for p in SUBPACKAGES],
     package_dir={"t2t_lite": "t2t_lite", **{f"t2t_lite.{p}": p for p in SUBPACKAGES}},
+    # The custom ops' C++ sources, compiled on first use (t2t_lite/ops/build.py).
+    package_data={"t2t_lite.ops": ["*.cc"]},
     install_requires=[
         "tensorflow==2.21.0",
         "tensorflow-datasets",

@@ -22,6 +22,8 @@ def basic_params1():
       layer_prepostprocess_dropout=0.1,
       # Random bits per dropout decision: 8 (rates to 1/256) or 16 (to 1/65536).
       dropout_bits=dropout.DEFAULT_BITS,
+      # How dropout runs (same values either way): fused C++ op, TensorFlow ops, or auto.
+      dropout_kernel=dropout.DEFAULT_KERNEL,
       label_smoothing=0.1,
       norm_epsilon=1e-6,
       # Initialization.

@@ -27,7 +27,7 @@ from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import spec
 from t2t_lite.layers import common, kernels, recurrent
 from t2t_lite.layers.conv import LookaheadConvolution, conv2d_valid
-from t2t_lite.layers.dropout import DEFAULT_BITS, DROPOUT_HPARAMS, Dropout
+from t2t_lite.layers.dropout import DEFAULT_BITS, DEFAULT_KERNEL, DROPOUT_HPARAMS, Dropout
 from t2t_lite.layers.normalization import GlobalBatchNormalization
 from t2t_lite.t2t_model import BenchmarkShape, T2TModel
 
@@ -100,7 +100,7 @@ class RecurrentBlock(keras.layers.Layer):
   """norm(x) -> bidirectional (or left-to-right) GRU -> dropout."""
 
   def __init__(self, hidden_size, norm, dropout, init, bidirectional=True,
-               dropout_bits=DEFAULT_BITS, **kwargs):
+               dropout_bits=DEFAULT_BITS, dropout_kernel=DEFAULT_KERNEL, **kwargs):
     super().__init__(**kwargs)
     self.norm = {"batch": GlobalBatchNormalization(),
                  "layer": keras.layers.LayerNormalization(),
@@ -110,7 +110,7 @@ class RecurrentBlock(keras.layers.Layer):
                            kernel_initializer=common.fresh(init))
     self.rnn = keras.layers.Bidirectional(gru) if bidirectional else gru
     recurrent.check_supported(self.rnn.forward_layer if bidirectional else self.rnn)
-    self.dropout = Dropout(dropout, dropout_bits)
+    self.dropout = Dropout(dropout, dropout_bits, dropout_kernel)
 
   def build(self, *shapes, **kw):
     self.built = True
@@ -221,6 +221,7 @@ class DeepSpeech2(T2TModel):
     self.rnns = self.track_list("rnn", [
         RecurrentBlock(hp.rnn_hidden_size, hp.rnn_norm, hp.rnn_dropout, init,
                        bidirectional=hp.rnn_bidirectional, dropout_bits=hp.dropout_bits,
+                       dropout_kernel=hp.dropout_kernel,
                        name=f"rnn_{i}")
         for i in range(hp.num_rnn_layers)])
     self.lookahead = (LookaheadConvolution(hp.lookahead_frames, name="lookahead")

@@ -28,7 +28,8 @@ class ResidualSublayer(keras.layers.Layer):
     super().__init__(**kwargs)
     self.fn = fn
     self.norm = LayerNormalization(epsilon=hparams.norm_epsilon)
-    self.dropout = Dropout(hparams.layer_prepostprocess_dropout, hparams.dropout_bits)
+    self.dropout = Dropout(hparams.layer_prepostprocess_dropout, hparams.dropout_bits,
+                           hparams.dropout_kernel)
 
   def build(self, *shapes, **kw):
     self.built = True  # children build on their first call
@@ -45,7 +46,8 @@ def attention_block(hparams, self_attention, name):
   init = common.initializer(hparams)
   return ResidualSublayer(MultiHeadAttention(
       hparams.hidden_size, hparams.num_heads, hparams.attention_dropout, init,
-      self_attention=self_attention, dropout_bits=hparams.dropout_bits, name=name), hparams,
+      self_attention=self_attention, dropout_bits=hparams.dropout_bits,
+      dropout_kernel=hparams.dropout_kernel, name=name), hparams,
       name=f"{name}_block")
 
 
@@ -53,7 +55,8 @@ def ffn_block(hparams):
   init = common.initializer(hparams)
   return ResidualSublayer(DenseReluDense(hparams.filter_size, hparams.hidden_size,
                                          hparams.relu_dropout, init,
-                                         dropout_bits=hparams.dropout_bits, name="ffn"),
+                                         dropout_bits=hparams.dropout_bits,
+                                         dropout_kernel=hparams.dropout_kernel, name="ffn"),
                           hparams, name="ffn_block")
 
 
@@ -164,7 +167,8 @@ class Transformer(T2TModel):
       self.softmax = SharedEmbedding(hp.target_vocab_size, hp.hidden_size,
                                      hp.symbol_modality_num_shards,
                                      placement=hp.embedding_placement, name="softmax")
-    self.input_dropout = Dropout(hp.layer_prepostprocess_dropout, hp.dropout_bits)
+    self.input_dropout = Dropout(hp.layer_prepostprocess_dropout, hp.dropout_bits,
+                                 hp.dropout_kernel)
     # Layers are attributes, not list items: Keras 3 keeps lists out of TF checkpoints.
     self.encoder_layers = self.track_list("encoder_layer", [
         EncoderLayer(hp, name=f"encoder_layer_{i}")

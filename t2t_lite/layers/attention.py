@@ -29,7 +29,8 @@ class MultiHeadAttention(keras.layers.Layer):
     self.built = True  # weights are made in __init__; children build on first call
 
   def __init__(self, hidden_size, num_heads, dropout, initializer, self_attention,
-               dropout_bits=dropout.DEFAULT_BITS, **kwargs):
+               dropout_bits=dropout.DEFAULT_BITS, dropout_kernel=dropout.DEFAULT_KERNEL,
+               **kwargs):
     super().__init__(**kwargs)
     self.hidden_size, self.num_heads = hidden_size, num_heads
     self.depth = hidden_size // num_heads
@@ -43,7 +44,7 @@ class MultiHeadAttention(keras.layers.Layer):
       self.kv = self.add_weight(name="kv", shape=(d, 2 * d),
                                 initializer=Fused(initializer, 2))
     self.out = self.add_weight(name="output", shape=(d, d), initializer=fresh(initializer))
-    self.dropout = Dropout(dropout, dropout_bits)
+    self.dropout = Dropout(dropout, dropout_bits, dropout_kernel)
 
   def _split_heads(self, x):
     """[b, t, n*h*depth] -> n tensors of [b, h, t, depth]."""

@@ -14,18 +14,41 @@ uniforms (FlashAttention's dropout resolution), or two as 16-bit ones:
 
 Seeds come from a Keras SeedGenerator, whose state is a variable: it is checkpointed with
 the model, and a resumed run continues the same random stream.
+
+Two kernels compute the same values, bit for bit (hparam dropout_kernel):
+
+  tf     TensorFlow ops: Philox words, compare, cast, multiply; the mask is kept for the
+         gradient. Any device.
+  fused  the custom op ops/dropout_op.cc (CPU): draws the same Philox words itself, ~6x
+         faster per core, and multiplies in the same pass; the gradient draws them again
+         instead of keeping a mask. A transformer_tiny step's dropout took ~28 ms on 2
+         cores with the tf kernel, ~8 with this one, and keeps no [.., 4-byte] masks.
+  auto   fused where it builds, the process has no GPU or TPU and the strategy is not
+         parameter_server; tf elsewhere.
 """
+import contextlib
+import threading
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 from t2t_lite.hparams_lib import spec
+from t2t_lite.ops import build
 
 BITS = (8, 16)
 DEFAULT_BITS = 8
+KERNELS = ("auto", "fused", "tf")
+DEFAULT_KERNEL = "auto"
 DROPOUT_HPARAMS = (
     spec("dropout_bits", int, "random bits per dropped-out element: 8 (rates to 1/256, "
          "half the random numbers) or 16 (rates to 1/65536)", choices=BITS),
+    spec("dropout_kernel", str, "how dropout runs, with the same results: fused (a C++ op "
+         "built on first use, CPU), tf (TensorFlow ops), auto (fused on CPU-only machines "
+         "where it builds)", choices=KERNELS),
 )
+OP_SOURCE = "dropout_op.cc"
+_FUSED_DTYPES = (tf.float32, tf.bfloat16, tf.float16)
 # 8-bit rounding may move a rate by at most this fraction of itself.
 _MAX_RELATIVE_RATE_ERROR = 0.02
 
@@ -42,12 +65,69 @@ def resolution(rate, bits):
   return 16, round(rate * 65536), 1.0 / (1.0 - rate)
 
 
+_tracing = threading.local()
+
+
+@contextlib.contextmanager
+def compiled_by_xla():
+  """Dropout traced inside runs TensorFlow ops: XLA has no kernel for the fused op (the
+  trainer's jit_compile step traces under this)."""
+  previous = _traced_for_xla()
+  _tracing.xla = True
+  try:
+    yield
+  finally:
+    _tracing.xla = previous
+
+
+def _traced_for_xla():
+  return getattr(_tracing, "xla", False)
+
+
+def check_kernel(kernel):
+  if kernel not in KERNELS:
+    raise ValueError(f"dropout kernel must be one of {KERNELS}, not {kernel!r}")
+
+
+def use_fused(kernel):
+  """Whether dropout_kernel `kernel` runs the fused op here (builds it on first use)."""
+  check_kernel(kernel)
+  if kernel == "tf":
+    return False
+  if kernel == "auto" and (
+      tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU") or
+      # Its workers run the graphs the coordinator traces: they would need the library
+      # too (cluster.run_server loads it where it builds; dropout_kernel=fused relies on it).
+      type(tf.distribute.get_strategy()).__name__.startswith("ParameterServerStrategy")):
+    return False
+  return build.load(OP_SOURCE) is not None
+
+
+def fused_dropout(x, seed, threshold, scale, bits):
+  """The fused op's dropout of x: the values of Dropout's tf kernel, from the same seed."""
+  op = build.load(OP_SOURCE)
+  key, counter = tf.raw_ops.StatelessRandomGetKeyCounter(seed=seed)
+  # The scale rounded to x's dtype first, as the tf kernel's cast rounds it.
+  scale = float(np.float32(scale).astype(x.dtype.as_numpy_dtype))
+
+  @tf.custom_gradient
+  def drop(x):
+    def apply(t):
+      return op.t2t_dropout(t, key, counter, threshold=threshold, scale=scale, bits=bits)
+    return apply(x), apply
+  return drop(x)
+
+
 class Dropout(keras.layers.Layer):
 
-  def __init__(self, rate, bits=DEFAULT_BITS, **kwargs):
+  def __init__(self, rate, bits=DEFAULT_BITS, kernel=DEFAULT_KERNEL, **kwargs):
     super().__init__(**kwargs)
     self.rate = rate
     self.bits, self.threshold, self.scale = resolution(rate, bits)
+    check_kernel(kernel)
+    self.kernel = kernel
+    # Decided at the first training call: models that only decode never build the op.
+    self._fused = None
     self.seed_generator = keras.random.SeedGenerator() if rate > 0 else None
     # Keras' SeedGenerator is not a TF trackable: name its state variable here so that
     # checkpoints (and therefore resumed runs) carry the random stream's position.
@@ -55,6 +135,13 @@ class Dropout(keras.layers.Layer):
 
   def build(self, *shapes, **kw):
     self.built = True
+
+  @property
+  def fused(self):
+    """Whether training calls run the fused op (see use_fused)."""
+    if self._fused is None:
+      self._fused = self.rate > 0 and use_fused(self.kernel)
+    return self._fused
 
   @property
   def realized_rate(self):
@@ -65,6 +152,8 @@ class Dropout(keras.layers.Layer):
     if not training or self.rate == 0.0:
       return x
     seed = tf.cast(self.seed_generator.next(), tf.int32)
+    if self.fused and x.dtype in _FUSED_DTYPES and not _traced_for_xla():
+      return fused_dropout(x, seed, self.threshold, self.scale, self.bits)
     n = tf.size(x)
     per_word = 32 // self.bits
     words = tf.random.stateless_uniform([(n + per_word - 1) // per_word], seed=seed,

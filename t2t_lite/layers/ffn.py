@@ -3,7 +3,7 @@ import keras
 import tensorflow as tf
 
 from t2t_lite.layers.common import fresh
-from t2t_lite.layers.dropout import DEFAULT_BITS, Dropout
+from t2t_lite.layers.dropout import DEFAULT_BITS, DEFAULT_KERNEL, Dropout
 
 
 class DenseReluDense(keras.layers.Layer):
@@ -19,13 +19,13 @@ class DenseReluDense(keras.layers.Layer):
     self.built = True  # weights are made in __init__; children build on first call
 
   def __init__(self, filter_size, hidden_size, relu_dropout, initializer,
-               dropout_bits=DEFAULT_BITS, **kwargs):
+               dropout_bits=DEFAULT_BITS, dropout_kernel=DEFAULT_KERNEL, **kwargs):
     super().__init__(**kwargs)
     self.inner = keras.layers.Dense(filter_size, activation="relu",
                                     kernel_initializer=fresh(initializer), name="conv1")
     self.outer = keras.layers.Dense(hidden_size, kernel_initializer=fresh(initializer),
                                     name="conv2")
-    self.dropout = Dropout(relu_dropout, dropout_bits)
+    self.dropout = Dropout(relu_dropout, dropout_bits, dropout_kernel)
 
   def call(self, x, training=False):
     if not self.inner.built:

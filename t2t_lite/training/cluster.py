@@ -21,6 +21,8 @@ import tensorflow as tf
 
 from t2t_lite.data import manifest
 from t2t_lite.errors import UserError
+from t2t_lite.layers import dropout
+from t2t_lite.ops import build
 from t2t_lite.training import preemption
 
 MULTI_WORKER = "multi_worker_mirrored"
@@ -143,6 +145,9 @@ def run_server():
   # Lets the coordinator see a failed worker's RPCs fail at once, and reschedule.
   os.environ["GRPC_FAIL_FAST"] = "use_caller"
   resolver = training_cluster_resolver()
+  # The coordinator's graphs may hold t2t_lite's custom ops (dropout_kernel=fused): this
+  # process executes them, so it registers them, built for its own CPU.
+  build.load(dropout.OP_SOURCE)
   server = tf.distribute.Server(resolver.cluster_spec(), job_name=task_type,
                                 task_index=index, protocol=resolver.rpc_layer or "grpc",
                                 start=True)

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from t2t_lite import mixed_precision
 from t2t_lite.errors import UserError
+from t2t_lite.layers import dropout
 from t2t_lite.training.ema import CHECKPOINT_KEY as EMA_KEY
 from t2t_lite.training.loss_scale import DynamicLossScale
 
@@ -177,7 +178,13 @@ class TrainStep:
     n = self.accumulation_steps
 
     def compiled(fn):
-      return tf.function(fn, jit_compile=True) if self.jit_compile else fn
+      if not self.jit_compile:
+        return fn
+
+      def traced_for_xla(*args, **kwargs):
+        with dropout.compiled_by_xla():  # XLA compiles only TensorFlow's own ops
+          return fn(*args, **kwargs)
+      return tf.function(traced_for_xla, jit_compile=True)
     step = compiled(self.replica_step)
     accumulate = compiled(self._replica_accumulate)
     apply = compiled(self._replica_apply)

@@ -57,3 +57,59 @@ def test_gradient_flows_through_kept_elements_only():
     total = tf.reduce_sum(y)
   g = tape.gradient(total, x).numpy()
   np.testing.assert_array_equal(g == 0, y.numpy() == 0)
+
+
+def _paired_layers(rate, bits, **kwargs):
+  """A fused-kernel and a tf-kernel Dropout whose random streams start at the same seed."""
+  fused, ops = Dropout(rate, bits, "fused", **kwargs), Dropout(rate, bits, "tf", **kwargs)
+  assert fused.fused and not ops.fused
+  ops.seed_generator.state.assign(fused.seed_generator.state.value)
+  return fused, ops
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16, tf.float16])
+@pytest.mark.parametrize("rate,bits", [(0.1, 8), (0.3, 16), (0.01, 8), (0.999, 8)])
+@pytest.mark.parametrize("shape", [[7, 13, 5], [64, 257], [1], [0, 4]])
+def test_fused_kernel_matches_the_tf_kernel_bit_for_bit(dtype, rate, bits, shape):
+  fused, ops = _paired_layers(rate, bits, dtype=dtype.name)  # computing in `dtype`
+  x = tf.cast(tf.random.normal(shape) * 3, dtype)
+  for _ in range(2):  # consecutive calls draw from the stream alike
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch(x)
+      a, b = fused(x, training=True), ops(x, training=True)
+      # An upstream gradient that differs per element, so masks must line up exactly.
+      weights = tf.cast(tf.reshape(tf.range(tf.size(x)), shape), dtype)
+      la, lb = tf.reduce_sum(a * weights), tf.reduce_sum(b * weights)
+    np.testing.assert_array_equal(a.numpy().view(np.uint8), b.numpy().view(np.uint8))
+    np.testing.assert_array_equal(tape.gradient(la, x).numpy(), tape.gradient(lb, x).numpy())
+
+
+def test_fused_kernel_inside_a_compiled_function_and_nonfinite_inputs():
+  # NaN and infinity stay NaN where dropped (x * 0), as with the tf kernel: a diverging
+  # run is still caught by the trainer's non-finite check.
+  fused, ops = _paired_layers(0.5, 8)
+  x = tf.constant([[np.nan, np.inf, -np.inf, 1.0] * 8] * 4)
+  run = tf.function(lambda layer: layer(x, training=True))
+  np.testing.assert_array_equal(run(fused).numpy(), run(ops).numpy())
+  assert np.isnan(run(fused).numpy()[:, 0]).all()
+
+
+def test_kernel_choice():
+  assert Dropout(0.1, kernel="auto").fused  # this machine: CPU only, the op builds
+  assert not Dropout(0.1, kernel="tf").fused
+  assert not Dropout(0.0, kernel="fused").fused  # nothing to drop
+  with pytest.raises(ValueError, match="dropout kernel"):
+    Dropout(0.1, kernel="xla")
+
+
+def test_traced_for_xla_the_tf_kernel_runs_with_the_same_values():
+  from t2t_lite.layers.dropout import compiled_by_xla
+  fused, ops = _paired_layers(0.1, 8)
+  x = tf.random.normal([16, 33])
+
+  def xla_call(layer):
+    def fn():
+      with compiled_by_xla():
+        return layer(x, training=True)
+    return tf.function(fn, jit_compile=True)()
+  np.testing.assert_array_equal(xla_call(fused).numpy(), xla_call(ops).numpy())

@@ -26,3 +26,12 @@ def test_compiled_step_matches_uncompiled(accumulation):
   for a, b in zip(compiled[1], plain[1]):
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
   assert int(compiled[2].global_step.numpy()) == 4
+
+
+def test_compiled_step_with_dropout_runs_tensorflow_dropout_ops():
+  # dropout_kernel=fused has no XLA kernel: a jit-compiled step traces TensorFlow's ops.
+  rng = np.random.default_rng(2)
+  losses, _, step = _train("layer_prepostprocess_dropout=0.1,relu_dropout=0.1,"
+                           "attention_dropout=0.1,dropout_kernel=fused", True,
+                           [random_batch(rng, 8, 7, 6)])
+  assert np.isfinite(losses).all() and int(step.global_step.numpy()) == 4
