@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 
 from absl import logging
 
@@ -23,6 +24,9 @@ from t2t_lite import machine
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _LOADED = {}  # source name -> loaded module (or None when it could not be built)
+# One build, one module and one message per process, also when MirroredStrategy's replica
+# threads first trace dropout at once.
+_LOADING = threading.Lock()
 
 
 def _compiler():
@@ -65,8 +69,13 @@ def _build(source, target, tf):
 def load(source):
   """The op module of `source` (tf.load_op_library), built first if needed; None where it
   cannot be built here (said once, on stderr)."""
-  if source in _LOADED:
+  with _LOADING:
+    if source not in _LOADED:
+      _LOADED[source] = _build_and_load(source)
     return _LOADED[source]
+
+
+def _build_and_load(source):
   import tensorflow as tf  # noqa: PLC0415
   module = None
   try:
@@ -81,5 +90,4 @@ def load(source):
   except (OSError, RuntimeError, tf.errors.NotFoundError) as e:
     print(f"t2t_lite: custom op {source} unavailable ({e}); using TensorFlow ops instead",
           file=sys.stderr)
-  _LOADED[source] = module
   return module

@@ -1,8 +1,11 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2t_lite.layers.dropout import Dropout
+from t2t_lite.layers.dropout import Dropout, compiled_by_xla
 
 
 @pytest.mark.parametrize("rate,bits,realized", [
@@ -103,7 +106,6 @@ def test_kernel_choice():
 
 
 def test_traced_for_xla_the_tf_kernel_runs_with_the_same_values():
-  from t2t_lite.layers.dropout import compiled_by_xla
   fused, ops = _paired_layers(0.1, 8)
   x = tf.random.normal([16, 33])
 
@@ -113,3 +115,36 @@ def test_traced_for_xla_the_tf_kernel_runs_with_the_same_values():
         return layer(x, training=True)
     return tf.function(fn, jit_compile=True)()
   np.testing.assert_array_equal(xla_call(fused).numpy(), xla_call(ops).numpy())
+
+
+MIRRORED = """
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+from t2t_lite.training import strategies
+strategy = strategies.make_strategy("mirrored", worker_gpu=2)
+import numpy as np, tensorflow as tf
+from t2t_lite.layers.dropout import Dropout
+with strategy.scope():
+  fused, ops = Dropout(0.1, 8, "fused"), Dropout(0.1, 8, "tf")
+  ops.seed_generator.state.assign(fused.seed_generator.state.value)
+x = tf.random.normal([2, 8, 33])
+
+@tf.function
+def both():
+  def replica():
+    i = tf.distribute.get_replica_context().replica_id_in_sync_group
+    return fused(x[i], training=True), ops(x[i], training=True)
+  return strategy.run(replica)
+a, b = both()
+same = all(np.array_equal(u.numpy(), v.numpy())
+           for u, v in zip(strategy.experimental_local_results(a),
+                           strategy.experimental_local_results(b)))
+sys.exit(0 if same and fused.fused else 1)
+"""
+
+
+def test_fused_kernel_under_mirrored_replicas():
+  # Replicas trace in threads (ops/build.py loads the library once for all of them); the
+  # CPU is split into two devices before TensorFlow starts, hence a subprocess.
+  proc = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr[-800:]

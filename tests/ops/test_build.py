@@ -60,3 +60,16 @@ def test_a_failing_build_is_one_line_and_leaves_no_library(fresh_loader, monkeyp
   err = capsys.readouterr().err
   assert "error: something broke" in err and err.count("\n") == 1
   assert not os.path.exists(build.library_path("dropout_op.cc", tf))
+
+
+def test_threads_that_load_together_all_get_the_op():
+  # MirroredStrategy traces its replicas in threads.
+  code = """
+import concurrent.futures, sys
+from t2t_lite.ops import build
+with concurrent.futures.ThreadPoolExecutor(4) as pool:
+  modules = list(pool.map(lambda _: build.load('dropout_op.cc'), range(4)))
+sys.exit(0 if all(m is modules[0] and hasattr(m, 't2t_dropout') for m in modules) else 1)
+"""
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr[-500:]
