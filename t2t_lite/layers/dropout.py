@@ -98,7 +98,8 @@ def use_fused(kernel):
       tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU") or
       # Its workers run the graphs the coordinator traces: they would need the library
       # too (cluster.run_server loads it where it builds; dropout_kernel=fused relies on it).
-      type(tf.distribute.get_strategy()).__name__.startswith("ParameterServerStrategy")):
+      isinstance(tf.distribute.get_strategy(),
+                 tf.distribute.experimental.ParameterServerStrategy)):
     return False
   return build.load(OP_SOURCE) is not None
 
