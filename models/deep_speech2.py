@@ -20,15 +20,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from t2t_lite import registry, speech_metrics
+from t2t_lite import options, registry, speech_metrics
 from t2t_lite.data import audio
 from t2t_lite.decoding import ctc
 from t2t_lite.errors import UserError
-from t2t_lite.hparams_lib import spec
 from t2t_lite.layers import common, kernels, recurrent
 from t2t_lite.layers.conv import LookaheadConvolution, conv2d_valid
-from t2t_lite.layers.dropout import DEFAULT_BITS, DEFAULT_KERNEL, DROPOUT_HPARAMS, Dropout
+from t2t_lite.layers.dropout import DEFAULT_BITS, DEFAULT_KERNEL, Dropout, DropoutHParams
 from t2t_lite.layers.normalization import GlobalBatchNormalization
+from t2t_lite.options import setting
 from t2t_lite.t2t_model import BenchmarkShape, T2TModel
 
 
@@ -144,36 +144,39 @@ class RecurrentBlock(keras.layers.Layer):
                                   initial_state=state, return_state=True)
 
 
-def _int_list(name, help):
-  return spec(name, list, help)
+@options.hparams_group("deep_speech2")
+class DeepSpeech2HParams(options.HParamsGroup):
+  """DeepSpeech2's own hparams (deep_speech2_base's values: the benchmark reference's
+  shape, see hparams/deep_speech2_hparams.py)."""
+  conv_filters: list = setting([32, 32], "filters of each convolution")
+  conv_time_kernels: list = setting([11, 11], "each convolution's kernel width in frames")
+  conv_freq_kernels: list = setting([41, 21], "each convolution's kernel height in bins")
+  conv_time_strides: list = setting([2, 1], "each convolution's stride in frames")
+  conv_freq_strides: list = setting([2, 2], "each convolution's stride in bins")
+  relu_clip: float = setting(20.0, "ReLU clipped at this value", above=0)
+  num_rnn_layers: int = setting(3, "bidirectional GRU layers", minimum=1)
+  rnn_hidden_size: int = setting(256, "units of each GRU direction", minimum=1)
+  rnn_norm: str = setting("none", "normalization of each GRU's input",
+                          choices=("batch", "layer", "none"))
+  rnn_dropout: float = setting(0.0, "dropout after each GRU layer", minimum=0, below=1)
+  rnn_bidirectional: bool = setting(True, "bidirectional GRUs (false: left to right, as a "
+                                    "streaming model needs)")
+  conv_causal: bool = setting(False, "convolutions pad only before the first frame, so no "
+                              "output depends on a later input frame (streaming)")
+  lookahead_frames: int = setting(0, "the lookahead convolution after the last GRU mixes "
+                                  "in this many future frames (of the GRUs' rate; 0: no "
+                                  "such layer)", minimum=0)
+  kernels: str = setting("auto", "GRU and convolution kernels: auto (by the replica's "
+                         "device: cudnn on a GPU, hoisted on a CPU), cudnn (Keras' GRU and "
+                         "conv2d's own gradients) or hoisted (the CPU-profiled ones); same "
+                         "weights either way", choices=kernels.CHOICES, eval_time=True)
 
 
 @registry.register_model
 class DeepSpeech2(T2TModel):
 
-  HPARAMS = common.INITIALIZER_HPARAMS + DROPOUT_HPARAMS + audio.HPARAMS + (
-      _int_list("conv_filters", "filters of each convolution"),
-      _int_list("conv_time_kernels", "each convolution's kernel width in frames"),
-      _int_list("conv_freq_kernels", "each convolution's kernel height in bins"),
-      _int_list("conv_time_strides", "each convolution's stride in frames"),
-      _int_list("conv_freq_strides", "each convolution's stride in bins"),
-      spec("relu_clip", float, "ReLU clipped at this value", above=0),
-      spec("num_rnn_layers", int, "bidirectional GRU layers", minimum=1),
-      spec("rnn_hidden_size", int, "units of each GRU direction", minimum=1),
-      spec("rnn_norm", str, "normalization of each GRU's input",
-           choices=("batch", "layer", "none")),
-      spec("rnn_dropout", float, "dropout after each GRU layer", minimum=0, below=1),
-      spec("rnn_bidirectional", bool, "bidirectional GRUs (false: left to right, as a "
-           "streaming model needs)"),
-      spec("conv_causal", bool, "convolutions pad only before the first frame, so no "
-           "output depends on a later input frame (streaming)"),
-      spec("lookahead_frames", int, "the lookahead convolution after the last GRU mixes "
-           "in this many future frames (of the GRUs' rate; 0: no such layer)", minimum=0),
-      spec("kernels", str, "GRU and convolution kernels: auto (by the replica's device: "
-           "cudnn on a GPU, hoisted on a CPU), cudnn (Keras' GRU and conv2d's own "
-           "gradients) or hoisted (the CPU-profiled ones); same weights either way",
-           choices=kernels.CHOICES, eval_time=True),
-  )
+  HPARAMS = (common.InitializerHParams, DropoutHParams, audio.AudioHParams,
+             DeepSpeech2HParams)
 
   @classmethod
   def check_hparams(cls, hp):

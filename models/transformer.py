@@ -9,15 +9,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from t2t_lite import registry
+from t2t_lite import options, registry
 from t2t_lite.errors import UserError
-from t2t_lite.hparams_lib import spec
 from t2t_lite.layers import common
 from t2t_lite.layers.attention import MultiHeadAttention
-from t2t_lite.layers.dropout import DROPOUT_HPARAMS, Dropout
+from t2t_lite.layers.dropout import Dropout, DropoutHParams
 from t2t_lite.layers.ffn import DenseReluDense
-from t2t_lite.layers.modality import PLACEMENTS, SharedEmbedding
+from t2t_lite.layers.modality import ModalityHParams, SharedEmbedding
 from t2t_lite.layers.normalization import LayerNormalization
+from t2t_lite.options import setting
 from t2t_lite.t2t_model import T2TModel
 
 
@@ -101,36 +101,28 @@ class DecoderLayer(keras.layers.Layer):
     return self.ffn(x), self_cache
 
 
+@options.hparams_group("transformer")
+class TransformerHParams(options.HParamsGroup):
+  """The Transformer's own hparams (T2T's transformer_base values); it also reads the
+  model's hidden_size, num_hidden_layers, layer_prepostprocess_dropout and norm_epsilon."""
+  filter_size: int = setting(2048, "width of the feed-forward layers", minimum=1)
+  num_encoder_layers: int = setting(0, "encoder layers (0: num_hidden_layers)", minimum=0)
+  num_decoder_layers: int = setting(0, "decoder layers (0: num_hidden_layers)", minimum=0)
+  num_heads: int = setting(8, "attention heads (must divide hidden_size)", minimum=1)
+  attention_dropout: float = setting(0.1, "dropout of attention weights", minimum=0, below=1)
+  relu_dropout: float = setting(0.1, "dropout inside the feed-forward layers", minimum=0,
+                                below=1)
+  pos: str = setting("timing", "position signal: sinusoids, or none",
+                     choices=("timing", "none"))
+
+
 @registry.register_model
 class Transformer(T2TModel):
   """Encoder-decoder; decoder-only (a language model) when the problem has no inputs
   (hparams.has_inputs=False). Packed batches (features with *_segmentation/*_position)
   keep attention within each example."""
 
-  HPARAMS = common.INITIALIZER_HPARAMS + DROPOUT_HPARAMS + (
-      spec("hidden_size", int, "model width", minimum=1),
-      spec("filter_size", int, "width of the feed-forward layers", minimum=1),
-      spec("num_heads", int, "attention heads (must divide hidden_size)", minimum=1),
-      spec("num_hidden_layers", int, "layers of each stack", minimum=1),
-      spec("num_encoder_layers", int, "encoder layers (0: num_hidden_layers)", minimum=0),
-      spec("num_decoder_layers", int, "decoder layers (0: num_hidden_layers)", minimum=0),
-      spec("layer_prepostprocess_dropout", float, "dropout before each residual add",
-           minimum=0, below=1),
-      spec("attention_dropout", float, "dropout of attention weights", minimum=0, below=1),
-      spec("relu_dropout", float, "dropout inside the feed-forward layers", minimum=0,
-           below=1),
-      spec("norm_epsilon", float, "layer normalization's epsilon", above=0),
-      spec("pos", str, "position signal", choices=("timing", "none")),
-      spec("multiply_embedding_mode", str, "embedding scaling",
-           choices=("sqrt_depth", "none")),
-      spec("shared_embedding_and_softmax_weights", bool,
-           "one table for inputs, targets and the softmax"),
-      spec("symbol_modality_num_shards", int, "variables the embedding table is split into",
-           minimum=1),
-      spec("embedding_placement", str, "where the embedding shards live: the replicas' "
-           "devices, or the host's CPU memory where the strategy allows",
-           choices=PLACEMENTS),
-  )
+  HPARAMS = (common.InitializerHParams, DropoutHParams, ModalityHParams, TransformerHParams)
 
   @classmethod
   def check_hparams(cls, hp):

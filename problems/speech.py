@@ -37,7 +37,7 @@ class SpeechProblem(problem.Problem):
 
   dataset_splits = ((problem.TRAIN, 10), (problem.DEV, 1))
   eval_metrics = ("ctc_loss", "wer", "cer")
-  HPARAMS = audio.HPARAMS
+  HPARAMS = (audio.AudioHParams,)
   HPARAMS_KIND = "the audio hparams"
   _tmp_dir = None
 

@@ -4,8 +4,9 @@ Everything a user can mistype is resolved here, before any file is written, so a
 name or hparam fails with one line and leaves output_dir untouched.
 
 What a run combines (`experiment.*` in gin) and how t2t-trainer runs it (`run.*`) are
-declared option groups (options.py); hparam overrides are `hparams.*` bindings and
---hparams. The precedence is the registered hparams set < gin < --hparams.
+declared option groups (options.py); hparam overrides are gin bindings, under the name of
+the hparam's group (`transformer.num_heads = 16`) or `hparams.*`, and --hparams. The
+precedence is the registered hparams set < gin < --hparams.
 """
 import gin
 
@@ -92,11 +93,20 @@ def hparams_bindings(**values):
   return values
 
 
+def gin_overrides():
+  """[(binding, hparam, value)] bound in gin: under each hparams group's name, then
+  `hparams.*` (later wins)."""
+  out = [(f"{group.gin_name}.{name}", name, value)
+         for group in options.HPARAMS_GROUPS.values()
+         for name, value in group.gin_bindings().items()]
+  return out + [(f"hparams.{name}", name, value) for name, value in hparams_bindings().items()]
+
+
 def apply_overrides(hparams, overrides=""):
-  """gin's `hparams.*` bindings, then the --hparams string: the hparams set < gin < flag."""
-  for name, value in hparams_bindings().items():
+  """gin's hparam bindings, then the --hparams string: the hparams set < gin < flag."""
+  for binding, name, value in gin_overrides():
     if name not in hparams:
-      raise UserError(f"unknown hparam '{name}' in gin binding hparams.{name}"
+      raise UserError(f"unknown hparam '{name}' in gin binding {binding}"
                       f"{suggestion(name, hparams.values())}")
     hparams.set_hparam(name, value)
   return hparams.parse(overrides)

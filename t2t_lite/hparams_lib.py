@@ -4,10 +4,12 @@ Each hparam keeps the type of its default; `--hparams="num_hidden_layers=4,
 learning_rate_constant=0.5"` overrides are parsed and checked against it. Unknown keys
 are errors with the closest known names. Serialized as JSON (never pickle or eval).
 
-What each hparam may hold is declared once, by the code that reads it (`HParamSpec`s:
-the input pipeline, the train step, the optimizers, each model); `validate` checks a set
-against them in one place (experiment.validate_hparams). Values live in the registered
-hparams sets, never in the declarations.
+Each hparam is declared once, with its type, default, bounds and help, by the code that
+reads it: an hparams group (options.hparams_group) of the engine (engine_hparams.py), a
+layer, a model or a problem. A registered hparams set is a preset: the groups it composes,
+with some defaults replaced (`HParams.of(groups...).replace(name=value, ...)`, or
+`base_set().with_groups(...).replace(...)`). `validate` checks a set against the
+declarations in one place (experiment.validate).
 """
 import dataclasses
 import json
@@ -73,6 +75,28 @@ class HParams:
     object.__setattr__(self, "_types", {})
     for k, v in kwargs.items():
       self.add_hparam(k, v)
+
+  # -- presets ----------------------------------------------------------------------------
+  @classmethod
+  def of(cls, *groups) -> "HParams":
+    """The hparams of hparams-group instances (options.hparams_group), with their types."""
+    return cls().with_groups(*groups)
+
+  def with_groups(self, *groups) -> "HParams":
+    """A copy with the hparams of more hparams-group instances; a name already present is
+    an error (each hparam is declared by one group)."""
+    new = self.copy()
+    for group in groups:
+      for name, type_, _, _ in type(group).declarations():
+        if name in new:
+          raise ValueError(f"hparam {name} of {type(group).__name__} is already declared")
+        new.add_hparam(name, _copy_value(getattr(group, name)), type_=type_)
+    return new
+
+  def replace(self, **changes) -> "HParams":
+    """A copy with `changes` (a preset's values over the declared defaults); unknown
+    names and wrong types are errors."""
+    return self.copy().override_from_dict(changes)
 
   # -- definition -----------------------------------------------------------------------
   def add_hparam(self, name: str, value, type_: type | None = None) -> None:
@@ -219,7 +243,8 @@ class Bounds:
 
 @dataclasses.dataclass(frozen=True)
 class HParamSpec:
-  """What one hparam may hold, declared by the code that reads it."""
+  """What one hparam may hold: the view of an hparams group's field (options.HParamsGroup.
+  specs) that `validate` checks."""
   name: str
   type: type
   help: str
@@ -227,12 +252,6 @@ class HParamSpec:
   # May differ at evaluation and decoding from what the run was trained with (it changes
   # how batches are formed or the compute dtype, not the weights).
   eval_time: bool = False
-
-
-def spec(name: str, type_: type, help: str, *, eval_time: bool = False,
-         **bounds) -> HParamSpec:
-  """An HParamSpec; `bounds` are Bounds' fields."""
-  return HParamSpec(name, type_, help, Bounds(**bounds), eval_time)
 
 
 def validate(hp: HParams, specs, owner: str, kind: str = "hparams") -> None:

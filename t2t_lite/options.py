@@ -19,6 +19,17 @@ An option group is a frozen dataclass whose fields are made with `setting()`:
 
 Groups without a gin name are flags only (a binary's own paths and switches), or parsed
 from a `name=value,...` string (`from_string`, e.g. --decode_hparams).
+
+Hparams are option groups too (`hparams_group`): the engine, each model and each problem
+declare the hparams they read, with their defaults, where they read them:
+
+  @options.hparams_group("transformer")           # gin: transformer.num_heads = 16
+  class TransformerHParams(options.HParamsGroup):
+    num_heads: int = options.setting(8, "attention heads", minimum=1)
+
+A registered hparams set composes such groups and replaces some of their defaults
+(hparams_lib.HParams.of(...).replace(...)); --hparams, `hparams.*` and `<group>.*` gin
+bindings override the set's values (experiment.apply_overrides).
 """
 import dataclasses
 import types
@@ -28,34 +39,50 @@ from typing import Any, ClassVar
 import gin
 
 from t2t_lite.errors import UserError, suggestion
-from t2t_lite.hparams_lib import Bounds, parse_value, split_top_level
+from t2t_lite.hparams_lib import Bounds, HParamSpec, merge_specs, parse_value, split_top_level
 
 _KEY = "t2t_lite.setting"
 
 
 @dataclasses.dataclass(frozen=True)
 class Declaration:
-  """A setting's help, its flag (None: the field's name; "": no flag) and its bounds."""
+  """A setting's help, its flag (None: the field's name; "": no flag) and its bounds.
+  eval_time (hparams only): the value may differ at evaluation and decoding from what the
+  run was trained with (it changes how batches are formed or the compute dtype, not the
+  weights)."""
   help: str
   flag: str | None = None
   bounds: Bounds = Bounds()
+  eval_time: bool = False
 
 
-def setting(default: Any, help: str, *, flag: str | None = None,
+def setting(default: Any, help: str, *, flag: str | None = None, eval_time: bool = False,
             minimum: float | None = None, maximum: float | None = None,
             above: float | None = None, below: float | None = None, choices: tuple = (),
             also: tuple = ()):
   """A dataclass field declaring one setting (see the module docstring); `also` lists
-  values accepted outside minimum..maximum (e.g. -1 for "all")."""
-  return dataclasses.field(default=default, metadata={_KEY: Declaration(
-      help, flag, Bounds(minimum, maximum, above, below, tuple(choices), tuple(also)))})
+  values accepted outside minimum..maximum (e.g. -1 for "all"). A list default is copied
+  for each instance."""
+  metadata = {_KEY: Declaration(
+      help, flag, Bounds(minimum, maximum, above, below, tuple(choices), tuple(also)),
+      eval_time)}
+  if isinstance(default, list):
+    return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
+  return dataclasses.field(default=default, metadata=metadata)
 
 
 def value_type(annotation):
-  """int, float, bool or str, from a field's annotation (`str | None` -> str)."""
+  """int, float, bool, str or list, from a field's annotation (`str | None` -> str,
+  `list[int]` -> list)."""
   if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
     (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
-  return annotation
+  return typing.get_origin(annotation) or annotation
+
+
+def _default(field):
+  if field.default_factory is not dataclasses.MISSING:
+    return field.default_factory()
+  return field.default
 
 
 class Options:
@@ -73,6 +100,9 @@ class Options:
       if type_ is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
         object.__setattr__(self, field.name, value)
+      if type_ is list and isinstance(value, tuple):
+        value = list(value)
+        object.__setattr__(self, field.name, value)
       if value is not None and (not isinstance(value, type_) or
                                 (type_ is int and isinstance(value, bool))):
         raise UserError(f"{self.where(field.name)} must be a {type_.__name__}, got {value!r}")
@@ -84,7 +114,7 @@ class Options:
   @classmethod
   def declarations(cls):
     """[(field name, value type, Declaration, default)] in declaration order."""
-    return [(f.name, value_type(f.type), f.metadata[_KEY], f.default)
+    return [(f.name, value_type(f.type), f.metadata[_KEY], _default(f))
             for f in dataclasses.fields(cls)]
 
   @classmethod
@@ -160,3 +190,74 @@ def group(gin_name=None):
       cls = gin.configurable(gin_name)(cls)
     return cls
   return decorate
+
+
+# -- hparams ----------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class HParamsGroup(Options):
+  """Base of the hparams groups (made with `hparams_group`): the hparams one reader (the
+  engine's input pipeline, a layer, a model, a problem) reads, with their defaults."""
+
+  field_flags: ClassVar[bool] = False  # set through --hparams, not flags of their own
+
+  @classmethod
+  def where(cls, name):
+    return f"hparam {name}"
+
+  @classmethod
+  def specs(cls) -> list[HParamSpec]:
+    """The declarations as HParamSpecs (what hparams_lib.validate checks)."""
+    return [HParamSpec(n, t, d.help, d.bounds, d.eval_time) for n, t, d, _ in
+            cls.declarations()]
+
+  @classmethod
+  def gin_bindings(cls) -> dict:
+    """{name: value} bound in gin as `gin_name.name` (overrides of a run's hparams)."""
+    out = {}
+    for name, _, _, _ in cls.declarations():
+      try:
+        out[name] = gin.query_parameter(f"{cls.gin_name}.{name}")
+      except ValueError:  # not bound
+        pass
+    return out
+
+
+# gin name -> hparams group, for the overrides bound in gin (experiment.apply_overrides).
+HPARAMS_GROUPS: dict[str, type] = {}
+
+
+def hparams_group(gin_name):
+  """Class decorator: a frozen dataclass of hparams, bindable in gin as `gin_name.*`.
+
+  gin binds a twin of the class (gin.external_configurable), not the class itself: a
+  binding overrides a run's resolved hparams, over the hparams set (experiment.
+  apply_overrides), rather than the declared defaults under it."""
+  def decorate(cls):
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    cls.gin_name = gin_name
+    known = HPARAMS_GROUPS.get(gin_name)
+    if known is None:
+      gin.external_configurable(cls, name=gin_name)
+    elif (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+      raise ValueError(f"hparams group {gin_name} is declared twice: by "
+                       f"{known.__module__}.{known.__qualname__} and "
+                       f"{cls.__module__}.{cls.__qualname__}")
+    HPARAMS_GROUPS[gin_name] = cls
+    return cls
+  return decorate
+
+
+def hparam_specs(*groups) -> list[HParamSpec]:
+  """The specs of hparams groups (classes); a name two groups declare must be declared
+  the same."""
+  return merge_specs(*(g.specs() for g in groups))
+
+
+def check_hparams_groups(groups, owner):
+  """Raises UserError unless `groups` (a model's or problem's HPARAMS) lists hparams groups:
+  the classes made with hparams_group (the former spec(...) tuples are refused by name)."""
+  for g in groups:
+    if not (isinstance(g, type) and issubclass(g, HParamsGroup) and g.gin_name):
+      raise UserError(f"{owner}: HPARAMS must list hparams groups (classes made with "
+                      f"t2t_lite.options.hparams_group), not {g!r}; declare each hparam as a "
+                      "field with its default, see README 'Your own problems and models'")

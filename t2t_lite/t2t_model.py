@@ -28,11 +28,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from t2t_lite import engine_hparams, hparams_lib, metrics, registry
+from t2t_lite import engine_hparams, hparams_lib, metrics, options, registry
 from t2t_lite.data.text_encoder import EOS_ID
 from t2t_lite.decoding import search
 from t2t_lite.errors import UserError
-from t2t_lite.hparams_lib import HParams, HParamSpec, merge_specs, spec
+from t2t_lite.hparams_lib import HParams, HParamSpec
+from t2t_lite.options import HParamsGroup, setting
 
 Features = dict[str, tf.Tensor]
 
@@ -52,6 +53,22 @@ class Search:
   seed: int = 0
   length_penalty: str = "gnmt"
   return_beams: bool = False
+
+
+@options.hparams_group("model")
+class ModelHParams(HParamsGroup):
+  """Tensor2Tensor's basic_params1 model hparams: what every model is given (each reads
+  those it needs) and the problem fills in (Problem.update_hparams)."""
+  hidden_size: int = setting(64, "model width", minimum=1)
+  num_hidden_layers: int = setting(2, "layers of each stack", minimum=1)
+  layer_prepostprocess_dropout: float = setting(0.1, "dropout before each residual add",
+                                                minimum=0, below=1)
+  norm_epsilon: float = setting(1e-6, "layer normalization's epsilon", above=0)
+  label_smoothing: float = setting(0.1, "label smoothing of the cross-entropy", minimum=0,
+                                   below=1)
+  has_inputs: bool = setting(True, "the problem has inputs (set from the problem)")
+  input_vocab_size: int = setting(0, "set from the problem's vocabulary", minimum=0)
+  target_vocab_size: int = setting(0, "set from the problem's vocabulary", minimum=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,14 +91,9 @@ class T2TModel(keras.Model):
   def registry_name(cls) -> str:
     return cls.registered_name or registry.default_name(cls)
 
-  # Hparams this class reads, beyond the engine's (subclasses add theirs; see hparam_specs).
-  HPARAMS: ClassVar[tuple[HParamSpec, ...]] = (
-      spec("label_smoothing", float, "label smoothing of the cross-entropy", minimum=0,
-           below=1),
-      spec("has_inputs", bool, "the problem has inputs (set from the problem)"),
-      spec("input_vocab_size", int, "set from the problem's vocabulary", minimum=0),
-      spec("target_vocab_size", int, "set from the problem's vocabulary", minimum=0),
-  )
+  # The hparams groups (options.hparams_group) this class reads, beyond the engine's;
+  # subclasses add theirs (see hparam_specs).
+  HPARAMS: ClassVar[tuple[type[HParamsGroup], ...]] = (ModelHParams,)
 
   @classmethod
   def check_registration(cls) -> None:
@@ -89,17 +101,24 @@ class T2TModel(keras.Model):
     misspelled hook."""
     if cls.call is T2TModel.call:
       raise UserError(f"model {cls.__name__} does not implement call(features, training)")
+    options.check_hparams_groups(vars(cls).get("HPARAMS", ()), f"model {cls.__name__}")
     registry.check_hook_names(cls, T2TModel, f"model {cls.__name__}")
 
   @classmethod
+  def hparams_groups(cls) -> list[type[HParamsGroup]]:
+    """The HPARAMS of this class and its bases, base first, each group once."""
+    groups = [g for c in reversed(cls.__mro__) for g in vars(c).get("HPARAMS", ())]
+    return list(dict.fromkeys(groups))
+
+  @classmethod
   def hparam_specs(cls) -> list[HParamSpec]:
-    """The HPARAMS of this class and its bases, base first."""
-    return merge_specs(*(vars(c).get("HPARAMS", ()) for c in reversed(cls.__mro__)))
+    """The declarations of this model's hparams groups."""
+    return options.hparam_specs(*cls.hparams_groups())
 
   @classmethod
   def all_hparam_specs(cls) -> list[HParamSpec]:
     """The engine's hparams and this model's."""
-    return merge_specs(engine_hparams.SPECS, cls.hparam_specs())
+    return options.hparam_specs(*engine_hparams.GROUPS, *cls.hparams_groups())
 
   @classmethod
   def validate_hparams(cls, hp: HParams, between_hparams: bool = True) -> None:

@@ -2,6 +2,7 @@
 import pytest
 
 from t2t_lite import experiment, registry
+from t2t_lite.data import audio
 from t2t_lite.errors import UserError
 
 
@@ -17,10 +18,7 @@ def test_a_model_whose_features_the_problem_lacks_is_refused_at_start():
                                       "rank 2, but problem 'algorithmic_reverse_decimal40' "
                                       "gives int32 of rank 1"):
     experiment.resolve("algorithmic_reverse_decimal40", "deep_speech2", "deep_speech2_tiny")
-  hp = registry.hparams("transformer_tiny")
-  for name, value in registry.hparams("deep_speech2_tiny").values().items():
-    if name.startswith("audio_"):
-      hp.add_hparam(name, value)
+  hp = registry.hparams("transformer_tiny").with_groups(audio.AudioHParams())
   with pytest.raises(UserError, match="reads 'inputs' as int32 of rank 1, but problem "
                                       "'speech_manifest' gives float32 of rank 2"):
     experiment.validate(registry.problem("speech_manifest"), registry.model("transformer"),

@@ -58,6 +58,21 @@ def test_precedence_hparams_set_then_gin_then_flag(tmp_path):
   assert experiment.overrides("transformer_tiny", hp) == {"hidden_size": 16, "num_heads": 2}
 
 
+def test_hparams_bind_under_their_groups_name_over_the_set():
+  gin_config.parse(gin_params=["transformer.num_heads = 2", "model.hidden_size = 64",
+                               "hparams.hidden_size = 32"])  # hparams.* after the groups
+  hp = experiment.resolve("algorithmic_reverse_decimal40", "transformer", "transformer_tiny")[2]
+  assert (hp.num_heads, hp.hidden_size) == (2, 32)
+  assert experiment.overrides("transformer_tiny", hp) == {"hidden_size": 32, "num_heads": 2}
+  gin_config.clear()
+  with pytest.raises(UserError, match="'transformer' has no parameter 'num_head'.*num_heads"):
+    gin_config.parse(gin_params=["transformer.num_head = 2"])
+  gin_config.parse(gin_params=["deep_speech2.rnn_norm = 'batch'"])
+  with pytest.raises(UserError, match="unknown hparam 'rnn_norm' in gin binding "
+                                      "deep_speech2.rnn_norm"):
+    experiment.resolve("algorithmic_reverse_decimal40", "transformer", "transformer_tiny")
+
+
 def test_unknown_or_mistyped_hparam_binding():
   gin_config.parse(gin_params=["hparams.hiden_size = 32"])
   with pytest.raises(UserError, match="unknown hparam 'hiden_size' in gin binding "

@@ -18,6 +18,22 @@ def test_sets_build_on_each_other_with_tensor2tensor_values():
   assert (single.batch_size, single.learning_rate_warmup_steps) == (1024, 16000)
 
 
+def test_presets_compose_groups_and_replace_their_defaults():
+  from t2t_lite.layers.dropout import DropoutHParams
+  from t2t_lite.t2t_model import ModelHParams
+  hp = HParams.of(ModelHParams(), DropoutHParams())
+  assert hp.hidden_size == ModelHParams().hidden_size and hp.dropout_bits == 8
+  smaller = hp.replace(hidden_size=32, dropout_kernel="tf")
+  assert (smaller.hidden_size, smaller.dropout_kernel, hp.hidden_size) == (32, "tf", 64)
+  with pytest.raises(UserError, match="unknown hparam 'hiden_size'.*hidden_size"):
+    hp.replace(hiden_size=32)
+  with pytest.raises(UserError, match="'hidden_size' is a int"):
+    hp.replace(hidden_size="big")
+  with pytest.raises(ValueError, match="hparam hidden_size of ModelHParams is already "
+                                       "declared"):
+    hp.with_groups(ModelHParams())
+
+
 def test_parse_overrides_with_types():
   hp = registry.hparams("transformer_tiny")
   hp.parse("num_hidden_layers=4,learning_rate_constant=0.5,optimizer=adafactor,"

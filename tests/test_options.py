@@ -24,6 +24,39 @@ def clean_gin():
   gin_config.clear()
 
 
+@options.hparams_group("options_example_hparams")
+class ExampleHParams(options.HParamsGroup):
+  width: int = setting(4, "Width.", minimum=1)
+  sizes: list = setting([1, 2], "Sizes.")
+  dtype: str = setting("float32", "Dtype.", choices=("float32", "bfloat16"), eval_time=True)
+
+
+def test_hparams_groups_declare_defaults_specs_and_gin_overrides():
+  a, b = ExampleHParams(), ExampleHParams()
+  assert a.sizes == [1, 2] and a.sizes is not b.sizes  # a list default is copied
+  assert ExampleHParams(sizes=(3,)).sizes == [3]
+  with pytest.raises(UserError, match=r"^hparam width=0 must be >= 1"):
+    ExampleHParams(width=0)
+  assert [(s.name, s.type, s.eval_time) for s in ExampleHParams.specs()] == [
+      ("width", int, False), ("sizes", list, False), ("dtype", str, True)]
+  assert ExampleHParams.specs()[2].bounds.choices == ("float32", "bfloat16")
+  assert ExampleHParams.flag_bindings() == {} and ExampleHParams.gin_bindings() == {}
+  gin.parse_config("options_example_hparams.width = 9")
+  assert ExampleHParams.gin_bindings() == {"width": 9}
+  assert ExampleHParams().width == 4  # gin overrides a run's hparams, not the defaults
+  assert options.HPARAMS_GROUPS["options_example_hparams"] is ExampleHParams
+
+
+def test_an_hparams_group_name_is_declared_once():
+  with pytest.raises(ValueError, match="hparams group options_example_hparams is declared "
+                                       "twice"):
+    @options.hparams_group("options_example_hparams")
+    class Other(options.HParamsGroup):  # noqa: F841
+      width: int = setting(4, "Width.")
+  with pytest.raises(UserError, match="HPARAMS must list hparams groups"):
+    options.check_hparams_groups((ExampleHParams.specs()[0],), "model m")
+
+
 def test_values_outside_the_declaration_are_one_line_errors_naming_the_flag():
   with pytest.raises(UserError, match=r"^--steps=0 must be >= 1"):
     Example(steps=0)

@@ -4,17 +4,22 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2t_lite import engine_hparams, registry
+from t2t_lite import engine_hparams, options, registry
 from t2t_lite.errors import UserError
-from t2t_lite.hparams_lib import spec
+from t2t_lite.options import setting
 from t2t_lite.t2t_model import BenchmarkShape, Search, T2TModel
 
 VOCAB = 9
 
 
+@options.hparams_group("bigram")
+class BigramHParams(options.HParamsGroup):
+  bigram_scale: float = setting(1.0, "logit scale", above=0)
+
+
 class Bigram(T2TModel):
   """Logits of the next token from the previous one: small enough to check by hand."""
-  HPARAMS = (spec("bigram_scale", float, "logit scale", above=0),)
+  HPARAMS = (BigramHParams,)
 
   def __init__(self, hparams, **kwargs):
     super().__init__(hparams, **kwargs)
@@ -27,21 +32,26 @@ class Bigram(T2TModel):
 
 
 def _hparams(**changes):
-  hp = registry.hparams("transformer_tiny")
-  hp.add_hparam("bigram_scale", 1.0)
-  hp.input_vocab_size = hp.target_vocab_size = VOCAB
-  hp.has_inputs = False
-  for k, v in changes.items():
-    hp.set_hparam(k, v)
-  return hp
+  return registry.hparams("transformer_tiny").with_groups(BigramHParams()).replace(
+      **{"input_vocab_size": VOCAB, "target_vocab_size": VOCAB, "has_inputs": False, **changes})
 
 
 def test_hparam_specs_merge_the_class_and_its_bases():
   names = [s.name for s in Bigram.hparam_specs()]
-  assert names[:4] == ["label_smoothing", "has_inputs", "input_vocab_size",
-                       "target_vocab_size"]
+  assert names[:2] == ["hidden_size", "num_hidden_layers"]  # T2TModel's ModelHParams
   assert names[-1] == "bigram_scale"
   assert {s.name for s in engine_hparams.SPECS} <= {s.name for s in Bigram.all_hparam_specs()}
+
+
+def test_hparams_are_declared_as_groups():
+  class Old(T2TModel):
+    HPARAMS = (BigramHParams.specs()[0],)
+
+    def call(self, features, training=False):
+      return features["targets"]
+
+  with pytest.raises(UserError, match="HPARAMS must list hparams groups"):
+    Old.check_registration()
 
 
 def test_validate_hparams_is_the_one_check():

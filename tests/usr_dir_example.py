@@ -49,23 +49,30 @@ class LetterDoubling(problem.Problem):
 MODEL = '''
 import keras
 import tensorflow as tf
-from t2t_lite import registry
+from t2t_lite import options, registry
 from t2t_lite.hparams.common_hparams import basic_params1
-from t2t_lite.hparams_lib import spec
 from t2t_lite.layers import common
+from t2t_lite.options import setting
 from t2t_lite.t2t_model import T2TModel
+
+
+@options.hparams_group("gru_seq2seq")
+class GRUSeq2seqHParams(options.HParamsGroup):
+  """The model's own hparams (it also reads the shared hidden_size: its GRUs' units)."""
+  gru_dropout: float = setting(0.0, "dropout of each GRU's inputs", minimum=0, below=1)
 
 
 @registry.register_model
 class GRUSeq2seq(T2TModel):
   """Encoder GRU state initializes a decoder GRU (no attention)."""
-  HPARAMS = (spec("hidden_size", int, "GRU units", minimum=1),)
+  HPARAMS = (GRUSeq2seqHParams,)
 
   def __init__(self, hparams, **kwargs):
     super().__init__(hparams, **kwargs)
     self.embed = keras.layers.Embedding(hparams.target_vocab_size, hparams.hidden_size)
-    self.encoder = keras.layers.GRU(hparams.hidden_size)
-    self.decoder = keras.layers.GRU(hparams.hidden_size, return_sequences=True)
+    self.encoder = keras.layers.GRU(hparams.hidden_size, dropout=hparams.gru_dropout)
+    self.decoder = keras.layers.GRU(hparams.hidden_size, return_sequences=True,
+                                    dropout=hparams.gru_dropout)
     self.out = keras.layers.Dense(hparams.target_vocab_size)
 
   def call(self, features, training=False):
@@ -84,10 +91,7 @@ class GRUSeq2seq(T2TModel):
 
 @registry.register_hparams
 def gru_seq2seq_tiny():
-  hp = basic_params1()
-  hp.hidden_size = 32
-  hp.batch_size = 256
-  hp.learning_rate_schedule = "constant"
-  hp.learning_rate_constant = 0.01
-  return hp
+  return basic_params1().with_groups(GRUSeq2seqHParams()).replace(
+      hidden_size=32, batch_size=256, learning_rate_schedule="constant",
+      learning_rate_constant=0.01)
 '''

@@ -16,31 +16,34 @@ import wave
 import numpy as np
 import tensorflow as tf
 
+from t2t_lite import options
 from t2t_lite.errors import UserError
-from t2t_lite.hparams_lib import spec
+from t2t_lite.options import HParamsGroup, setting
 
 SAMPLE_RATE = 16000
 
-# The hparams of the front end (features_from_waveform), read by speech problems and by
-# models of audio features.
-HPARAMS = (
-    spec("audio_num_mel_bins", int, "log-mel filterbank bins", minimum=1),
-    spec("audio_frame_length_ms", float, "analysis window", above=0),
-    spec("audio_frame_step_ms", float, "hop between frames", above=0),
-    spec("audio_add_deltas", bool, "append deltas and delta-deltas (x3 features)"),
-    spec("audio_spec_augment", bool, "SpecAugment masks, in training only"),
-    spec("audio_freq_masks", int, "SpecAugment: frequency masks", minimum=0),
-    spec("audio_freq_mask_width", int, "SpecAugment: widest frequency mask", minimum=0),
-    spec("audio_time_masks", int, "SpecAugment: time masks", minimum=0),
-    spec("audio_time_mask_width", int, "SpecAugment: widest time mask", minimum=0),
-    spec("audio_normalization", str, "mean/variance normalization with each utterance's "
-         "own statistics, or the training set's (global: streamable)",
-         choices=("utterance", "global")),
-    spec("audio_global_mean", list, "global normalization: each feature's mean (empty: "
-         "measured on the training data)"),
-    spec("audio_global_std", list, "global normalization: each feature's standard deviation "
-         "(empty: measured with the mean)"),
-)
+@options.hparams_group("audio")
+class AudioHParams(HParamsGroup):
+  """The hparams of the front end (features_from_waveform), read by speech problems and by
+  models of audio features."""
+  audio_num_mel_bins: int = setting(80, "log-mel filterbank bins", minimum=1)
+  audio_frame_length_ms: float = setting(25.0, "analysis window", above=0)
+  audio_frame_step_ms: float = setting(10.0, "hop between frames", above=0)
+  audio_add_deltas: bool = setting(False, "append deltas and delta-deltas (x3 features)")
+  audio_spec_augment: bool = setting(False, "SpecAugment masks, in training only")
+  audio_freq_masks: int = setting(2, "SpecAugment: frequency masks", minimum=0)
+  audio_freq_mask_width: int = setting(27, "SpecAugment: widest frequency mask", minimum=0)
+  audio_time_masks: int = setting(2, "SpecAugment: time masks", minimum=0)
+  audio_time_mask_width: int = setting(40, "SpecAugment: widest time mask", minimum=0)
+  audio_normalization: str = setting(
+      "utterance", "mean/variance normalization with each utterance's own statistics, or "
+      "the training set's (global: a stream knows them from its first frame)",
+      choices=("utterance", "global"))
+  audio_global_mean: list = setting([], "global normalization: each feature's mean (empty: "
+                                    "measured on the training data)")
+  audio_global_std: list = setting([], "global normalization: each feature's standard "
+                                   "deviation (empty: measured with the mean)")
+
 
 # Global statistics are measured on this many training utterances (read round-robin from
 # every shard, so no single speaker or file dominates).

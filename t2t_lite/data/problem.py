@@ -30,12 +30,12 @@ from typing import ClassVar
 
 import tensorflow as tf
 
-from t2t_lite import hparams_lib, registry, writer_lock
+from t2t_lite import hparams_lib, options, registry, writer_lock
 from t2t_lite.data import generator_utils, manifest
 from t2t_lite.data.text_encoder import ensure_dir
 from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
-from t2t_lite.hparams_lib import HParams, HParamSpec
+from t2t_lite.hparams_lib import HParams
 
 TRAIN, DEV = "train", "dev"
 
@@ -52,8 +52,9 @@ class Problem(abc.ABC):
   # Metrics of decoded outputs, computed during train_and_evaluate on a sample of the eval
   # split (e.g. "bleu"); each is a name in decoding/decoder.py's DECODED_METRICS.
   decode_metrics: ClassVar[tuple[str, ...]] = ()
-  # Hparams preprocess_example reads (validated with the model's, before anything runs).
-  HPARAMS: ClassVar[tuple[HParamSpec, ...]] = ()
+  # The hparams groups (options.hparams_group) preprocess_example reads (validated with
+  # the model's, before anything runs).
+  HPARAMS: ClassVar[tuple[type, ...]] = ()
   # How hparams validation names HPARAMS to a user whose set lacks them.
   HPARAMS_KIND: ClassVar[str] = "hparams"
 
@@ -65,6 +66,7 @@ class Problem(abc.ABC):
     if missing:
       raise UserError(f"problem {cls.__name__} does not implement {', '.join(missing)}")
     registry.check_hook_names(cls, Problem, f"problem {cls.__name__}")
+    options.check_hparams_groups(cls.HPARAMS, f"problem {cls.__name__}")
 
   @property
   def name(self) -> str:
@@ -78,7 +80,8 @@ class Problem(abc.ABC):
 
   def check_hparams(self, hparams: HParams) -> None:
     """Raises UserError when hparams lack, or hold bad values of, the problem's HPARAMS."""
-    hparams_lib.validate(hparams, self.HPARAMS, f"problem '{self.name}'", self.HPARAMS_KIND)
+    hparams_lib.validate(hparams, options.hparam_specs(*self.HPARAMS),
+                         f"problem '{self.name}'", self.HPARAMS_KIND)
 
   def feature_spec(self, hparams: HParams) -> dict[str, tf.TensorSpec]:
     """What preprocess_example yields for one example (token ids by default)."""

@@ -4,7 +4,8 @@ import math
 import keras
 import tensorflow as tf
 
-from t2t_lite.hparams_lib import spec
+from t2t_lite import options
+from t2t_lite.options import HParamsGroup, setting
 
 # Large negative logit for masked attention positions (finite, so fully-masked rows of
 # padding stay NaN-free).
@@ -13,12 +14,14 @@ NEG_INF = -1e9
 
 INITIALIZERS = ("uniform_unit_scaling", "normal_unit_scaling", "xavier", "orthogonal",
                 "uniform")
-# The hparams `initializer` reads (a model that uses it declares them).
-INITIALIZER_HPARAMS = (
-    spec("initializer", str, "weight initializer (Tensor2Tensor's names)",
-         choices=INITIALIZERS),
-    spec("initializer_gain", float, "its scale", above=0),
-)
+
+
+@options.hparams_group("initializer")
+class InitializerHParams(HParamsGroup):
+  """The hparams `initializer` reads (a model that uses it declares them)."""
+  initializer: str = setting("orthogonal", "weight initializer (Tensor2Tensor's names)",
+                             choices=INITIALIZERS)
+  initializer_gain: float = setting(1.5, "its scale", above=0)
 
 
 def initializer(hparams):

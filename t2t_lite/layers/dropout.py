@@ -33,20 +33,29 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from t2t_lite.hparams_lib import spec
+from t2t_lite import options
 from t2t_lite.ops import build
+from t2t_lite.options import HParamsGroup, setting
 
 BITS = (8, 16)
-DEFAULT_BITS = 8
 KERNELS = ("auto", "fused", "tf")
-DEFAULT_KERNEL = "auto"
-DROPOUT_HPARAMS = (
-    spec("dropout_bits", int, "random bits per dropped-out element: 8 (rates to 1/256, "
-         "half the random numbers) or 16 (rates to 1/65536)", choices=BITS),
-    spec("dropout_kernel", str, "how dropout runs, with the same results: fused (a C++ op "
-         "built on first use, CPU), tf (TensorFlow ops), auto (fused on CPU-only machines "
-         "where it builds)", choices=KERNELS),
-)
+
+
+@options.hparams_group("dropout")
+class DropoutHParams(HParamsGroup):
+  """The hparams of this dropout (a model that uses it declares them)."""
+  dropout_bits: int = setting(8, "random bits per dropped-out element: 8 (rates to 1/256, "
+                              "half the random numbers) or 16 (rates to 1/65536)",
+                              choices=BITS)
+  dropout_kernel: str = setting("auto", "how dropout runs, with the same results: fused (a "
+                                "C++ op built on first use, CPU), tf (TensorFlow ops), auto "
+                                "(fused on CPU-only machines where it builds)",
+                                choices=KERNELS)
+
+
+# The declared defaults, for layers built outside a model's hparams.
+DEFAULT_BITS = DropoutHParams().dropout_bits
+DEFAULT_KERNEL = DropoutHParams().dropout_kernel
 OP_SOURCE = "dropout_op.cc"
 _FUSED_DTYPES = (tf.float32, tf.bfloat16, tf.float16)
 # 8-bit rounding may move a rate by at most this fraction of itself.

@@ -23,11 +23,27 @@ import contextlib
 import keras
 import tensorflow as tf
 
-from t2t_lite import metrics
+from t2t_lite import metrics, options
 from t2t_lite.errors import UserError
+from t2t_lite.options import HParamsGroup, setting
 
 PLACEMENTS = ("device", "host")
 HOST = "/cpu:0"
+
+
+@options.hparams_group("modality")
+class ModalityHParams(HParamsGroup):
+  """How a model embeds symbols (a model that uses SharedEmbedding declares them)."""
+  shared_embedding_and_softmax_weights: bool = setting(
+      False, "one table for inputs, targets and the softmax")
+  symbol_modality_num_shards: int = setting(1, "variables the embedding table is split into",
+                                            minimum=1)
+  embedding_placement: str = setting(
+      "device", "where the embedding shards (and their optimizer slots) live: the "
+      "replicas' devices, or the host's CPU memory where the strategy allows",
+      choices=PLACEMENTS)
+  multiply_embedding_mode: str = setting("sqrt_depth", "embedding scaling",
+                                         choices=("sqrt_depth", "none"))
 
 
 # tf.distribute's classes as the --strategy values users know them by.
