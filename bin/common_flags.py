@@ -41,14 +41,12 @@ class DirOptions(options.Options):
 
 
 @options.group()
-class TrainedRunOptions(options.Options):
+class TrainedRunOptions(ema.WeightsOptions):
   """Which checkpoint of a trained run, and how to search with it."""
   checkpoint_path: str | None = setting(None, "A checkpoint to use (default: the latest).")
   checkpoint: str = setting("latest", "Which checkpoint: the latest, or the best by the "
                             "run's --best_metric (OUTPUT_DIR/best/).",
                             choices=("latest", "best"))
-  raw_weights: bool = setting(False, "Use the raw weights even when the checkpoint keeps "
-                              "their exponential moving average (hparam ema_decay).")
   decode_hparams: str = setting(
       "", "Search settings: beam_size, alpha, length_penalty, extra_length, batch_size, "
       "num_samples, use_cache, sampling_method, sampling_temp, sampling_keep_top_k, "
@@ -61,14 +59,16 @@ _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEF
            str: flags.DEFINE_string}
 
 
-def define_flags(*groups, only=None, flag_values=FLAGS):
+def define_flags(*groups, only=None, defaults=None, flag_values=FLAGS):
   """Defines the flag of every declared setting of `groups`, or of those named in `only`
-  (a flag two groups declare is defined once, by the first)."""
+  (a flag two groups declare is defined once, by the first). `defaults`: {name: value}, a
+  binary's preset of a shared group's defaults."""
   for group in groups:
     for name, type_, declaration, default in group.declarations():
       flag = group.flag_name(name)
       if not flag or flag in flag_values or (only is not None and name not in only):
         continue
+      default = (defaults or {}).get(name, default)
       if declaration.bounds.choices:
         flags.DEFINE_enum(flag, default, list(declaration.bounds.choices), declaration.help,
                           flag_values=flag_values)

@@ -31,7 +31,7 @@ _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 
 
 @options.group()
-class LaunchOptions(options.Options):
+class LaunchOptions(cluster.ClusterShape):
   """t2t-launch's settings (the trainer's own come after --)."""
   target: str = setting("tfjob", "tfjob: write a Kubeflow TFJob manifest for Kubernetes; "
                         "tpu_vm: print the commands that run the trainer on every host of "
@@ -41,11 +41,6 @@ class LaunchOptions(options.Options):
   job_name: str | None = setting(None, "tfjob: the TFJob's name (default: the last part of "
                                  "--output_dir); pods are named JOB-worker-0, ...")
   namespace: str = setting("default", "tfjob: the Kubernetes namespace.")
-  num_workers: int = setting(2, "tfjob: Worker replicas (multi_worker_mirrored, "
-                             "parameter_server).", minimum=1)
-  num_ps: int = setting(1, "tfjob: PS replicas (parameter_server).", minimum=1)
-  chief: bool = setting(False, "tfjob, multi_worker_mirrored: a Chief replica besides the "
-                        "workers (parameter_server always has one).")
   evaluator: bool = setting(False, "tfjob: an Evaluator replica that evaluates each new "
                             "checkpoint (the trainers then run --schedule=train).")
   gpus_per_worker: int = setting(0, "tfjob: nvidia.com/gpu per chief, worker and evaluator "
@@ -62,12 +57,6 @@ class LaunchOptions(options.Options):
   mount_path: str = setting("/runs", "tfjob: where --pvc is mounted in the pods.")
   service_account: str | None = setting(None, "tfjob: the pods' Kubernetes service account "
                                         "(e.g. one with Workload Identity for gs://).")
-  restart_policy: str = setting(
-      "exit_code", "tfjob: exit_code (restart a replica that exits with 128-255: killed, "
-      "preempted, or lost a peer; fail the job on 1-127), on_failure (any failure) or "
-      "never.", choices=tuple(tfjob.RESTART_POLICIES))
-  backoff_limit: int = setting(10, "tfjob: restarts before the job fails "
-                               "(runPolicy.backoffLimit).", minimum=0)
   port: int = setting(tf_config.DEFAULT_PORT, "tfjob: the port TensorFlow's servers listen "
                       "on in every pod.", minimum=1, maximum=65535)
   manifest_dir: str = setting(".", "tfjob: where JOB.tfjob.yaml (and JOB.pvc.yaml) go.")
@@ -81,7 +70,8 @@ class LaunchOptions(options.Options):
                            "'pip install t2t-lite'.")
 
 
-common_flags.define_flags(LaunchOptions)
+# A TFJob restarts replicas that were killed or preempted (Kubeflow's recommended policy).
+common_flags.define_flags(LaunchOptions, defaults={"restart_policy": "exit_code"})
 
 
 def parse_trainer_flags(args):

@@ -39,9 +39,7 @@ def main(argv):
   if settings.chief and settings.strategy != cluster.MULTI_WORKER:
     raise UserError("--chief adds a chief to a multi_worker_mirrored cluster; a "
                     "parameter_server cluster always has one")
-  return LocalCluster(settings.strategy, settings.num_workers, settings.num_ps, command,
-                      env, chief=settings.chief, restart_policy=settings.restart_policy,
-                      backoff_limit=settings.backoff_limit).run()
+  return LocalCluster(settings.strategy, settings, command, env).run()
 
 
 def run():

@@ -24,7 +24,7 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2
 from t2t_lite import memory, options
 from t2t_lite.data import input_pipeline, text_encoder
 from t2t_lite.data.text_encoder import EOS_ID
-from t2t_lite.decoding import ensemble
+from t2t_lite.decoding import ensemble, search
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 from t2t_lite.serving import ctranslate2_export, export
@@ -41,7 +41,7 @@ SHAPE_SETTINGS = ("batch", "src_len", "tgt_len", "vocab_size", "decode_src_len")
 
 
 @options.group()
-class BenchmarkOptions(options.Options):
+class BenchmarkOptions(search.SearchSettings):
   """t2t-benchmark's settings. Unset shapes are the model's (T2TModel.benchmark_shape)."""
   batch: int | None = setting(None, "Examples per synthetic training batch (global, split "
                               "over the replicas). Default: the model's (32 text, 16 "
@@ -64,9 +64,6 @@ class BenchmarkOptions(options.Options):
   decode_length: int = setting(64, "Output tokens per decoded sentence at most (the search "
                                "may end a sentence earlier at EOS; tokens after it are not "
                                "counted).", minimum=1)
-  beam_size: int = setting(4, "Beam size for the decoding measurement (speech: CTC prefix "
-                           "beam search; 1: greedy).", minimum=1)
-  alpha: float = setting(0.6, "Length penalty for the decoding measurement.", minimum=0)
   decode_repeats: int = setting(3, "Timed decoding batches (the median is reported).",
                                 minimum=1)
   ensemble: int = setting(1, "Decode with an ensemble of this many models of these hparams "

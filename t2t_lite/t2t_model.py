@@ -31,28 +31,12 @@ import tensorflow as tf
 from t2t_lite import engine_hparams, hparams_lib, metrics, options, registry
 from t2t_lite.data.text_encoder import EOS_ID
 from t2t_lite.decoding import search
+from t2t_lite.decoding.search import Search
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams, HParamSpec
 from t2t_lite.options import HParamsGroup, setting
 
 Features = dict[str, tf.Tensor]
-
-
-@dataclasses.dataclass(frozen=True)
-class Search:
-  """How to decode: greedy (beam_size 1, or sampling with temperature > 0) or beam search
-  with a length penalty (search.LENGTH_PENALTIES; by default ((5 + length) / 6) ** alpha);
-  outputs at most extra_length longer than their inputs. return_beams: predict returns
-  every beam ([b, beam, length] ids, [b, beam] scores), best first."""
-  beam_size: int = 1
-  alpha: float = 0.6
-  extra_length: int = 50
-  use_cache: bool = True
-  temperature: float = 0.0
-  top_k: int = 0
-  seed: int = 0
-  length_penalty: str = "gnmt"
-  return_beams: bool = False
 
 
 @options.hparams_group("model")
@@ -216,11 +200,7 @@ class T2TModel(keras.Model):
   def predict(self, features: Features, search_settings: Search) -> tuple[tf.Tensor,
                                                                           tf.Tensor]:
     """Decodes a batch: (ids [b, length] 0-padded, scores [b])."""
-    s = search_settings
-    return self.infer(features["inputs"], beam_size=s.beam_size, alpha=s.alpha,
-                      extra_length=s.extra_length, use_cache=s.use_cache,
-                      temperature=s.temperature, top_k=s.top_k, seed=s.seed,
-                      length_penalty=s.length_penalty, return_beams=s.return_beams)
+    return self.infer(features["inputs"], search_settings)
 
   @classmethod
   def streams(cls, hp: HParams) -> bool:
@@ -262,20 +242,18 @@ class T2TModel(keras.Model):
 
     return symbols_to_logits_fn, {}
 
-  def infer(self, inputs, beam_size=1, alpha=0.6, extra_length=50, use_cache=True,
-            temperature=0.0, top_k=0, seed=0, length_penalty="gnmt", return_beams=False):
+  def infer(self, inputs, search_settings: Search = Search()):
     """Decodes a batch of token ids. With inputs (translation), `inputs` [b, s] are the
     sources; for a model without inputs (a language model) they are prompts [b, p]
     (0-padded, possibly of width 0) that every output starts with. Returns (ids
     [b, length], scores [b]) of the best hypothesis (or a sample, with temperature > 0
     and beam_size 1); with return_beams, every beam (search.decode)."""
     def make_decoding_fn(inputs, rows_per_example, max_length, batch_size):
-      return self.decoding_fn(inputs, rows_per_example, max_length, use_cache,
+      return self.decoding_fn(inputs, rows_per_example, max_length,
+                              search_settings.use_cache,
                               batch_size=None if inputs is not None else batch_size)
     return search.decode(make_decoding_fn, inputs, self.hparams.has_inputs,
-                         self.hparams.target_vocab_size, beam_size=beam_size, alpha=alpha,
-                         extra_length=extra_length, temperature=temperature, top_k=top_k,
-                         seed=seed, length_penalty=length_penalty, return_beams=return_beams)
+                         self.hparams.target_vocab_size, search_settings)
 
   def ctranslate2_spec(self, num_positions: int):
     """This model as a CTranslate2 model specification (a `ctranslate2.specs` model spec

@@ -28,13 +28,11 @@ from t2t_lite.training import ema
 
 
 @options.group()
-class DecodeHParams(options.Options):
+class DecodeHParams(search.SearchSettings):
   """Tensor2Tensor's --decode_hparams: search settings, not model settings."""
   field_flags = False  # named inside --decode_hparams, not as flags
-  beam_size: int = setting(4, "1 means greedy search (or sampling)", minimum=1)
-  alpha: float = setting(0.6, "length penalty exponent (see length_penalty)", minimum=0)
-  extra_length: int = setting(50, "outputs may be this much longer than their input (or "
-                              "prompt)", minimum=0)
+  extra_length: int = setting(Search.extra_length, "outputs may be this much longer than "
+                              "their input (or prompt)", minimum=0)
   batch_size: int = setting(32, "sentences per decoding batch", minimum=1)
   num_samples: int = setting(100, "dataset decoding: how many examples (-1: all)",
                              minimum=1, also=(-1,))

@@ -57,10 +57,7 @@ class Ensemble:
       return search.ensemble(fns), search.ensemble_state(states)
 
     return search.decode(make_decoding_fn, features["inputs"], self.has_inputs,
-                         self.hparams.target_vocab_size, beam_size=s.beam_size,
-                         alpha=s.alpha, extra_length=s.extra_length,
-                         temperature=s.temperature, top_k=s.top_k, seed=s.seed,
-                         length_penalty=s.length_penalty, return_beams=s.return_beams)
+                         self.hparams.target_vocab_size, s)
 
 
 def vocabulary_fingerprint(encoder):

@@ -17,9 +17,40 @@ ends in EOS joins the finished set only if it ranks within the top beam_size of 
 and alpha = 0 the search therefore takes exactly the greedy path. At the end, alive beams
 compete with finished ones, scored as if they ended at max_length.
 """
+import dataclasses
+
 import tensorflow as tf
 
+from t2t_lite import options
 from t2t_lite.data.text_encoder import EOS_ID
+from t2t_lite.options import setting
+
+
+@options.group()
+class SearchSettings(options.Options):
+  """The search settings t2t-decoder's --decode_hparams (decoder.DecodeHParams) and
+  t2t-benchmark's decoding measurement (benchmark.BenchmarkOptions) share."""
+  beam_size: int = setting(4, "beam size (1: greedy search, or sampling; speech: CTC prefix "
+                           "beam search)", minimum=1)
+  alpha: float = setting(0.6, "length penalty exponent (see length_penalty)", minimum=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Search:
+  """How a model decodes (T2TModel.predict): greedy (beam_size 1, or sampling with
+  temperature > 0) or beam search with a length penalty (LENGTH_PENALTIES; by default
+  ((5 + length) / 6) ** alpha); outputs at most extra_length longer than their inputs.
+  return_beams: predict returns every beam ([b, beam, length] ids, [b, beam] scores), best
+  first."""
+  beam_size: int = 1
+  alpha: float = SearchSettings.alpha
+  extra_length: int = 50
+  use_cache: bool = True
+  temperature: float = 0.0
+  top_k: int = 0
+  seed: int = 0
+  length_penalty: str = "gnmt"
+  return_beams: bool = False
 
 INF = 1.0e7
 
@@ -261,9 +292,7 @@ def ensemble_state(states):
   return {f"member_{i}": state for i, state in enumerate(states)}
 
 
-def decode(make_decoding_fn, inputs, has_inputs, vocab_size, beam_size=1, alpha=0.6,
-           extra_length=50, temperature=0.0, top_k=0, seed=0, length_penalty="gnmt",
-           return_beams=False):
+def decode(make_decoding_fn, inputs, has_inputs, vocab_size, settings: Search):
   """Greedy search, sampling or beam search over inputs [b, s]: sources, or for a model
   without inputs, prompts [b, p] (0-padded, possibly of width 0) that every output starts
   with. make_decoding_fn(inputs or None, rows_per_example, max_length, batch_size) ->
@@ -271,7 +300,9 @@ def decode(make_decoding_fn, inputs, has_inputs, vocab_size, beam_size=1, alpha=
 
   Returns (ids [b, length], scores [b]) of the best hypothesis, or with return_beams
   (ids [b, beam, length], scores [b, beam]) of every beam, best first."""
+  beam_size, return_beams = settings.beam_size, settings.return_beams
   batch_size = tf.shape(inputs)[0]
+  extra_length = settings.extra_length
   max_length = tf.shape(inputs)[1] + extra_length
   if has_inputs:
     fn, state = make_decoding_fn(inputs, beam_size, max_length, batch_size)
@@ -279,9 +310,11 @@ def decode(make_decoding_fn, inputs, has_inputs, vocab_size, beam_size=1, alpha=
     fn, state = make_decoding_fn(None, beam_size, max_length, batch_size)
     fn = force_prefix(fn, inputs, beam_size)
   if beam_size <= 1:
-    ids, scores = greedy_search(fn, batch_size, max_length, state, temperature=temperature,
-                                top_k=top_k, seed=seed)
+    ids, scores = greedy_search(fn, batch_size, max_length, state,
+                                temperature=settings.temperature, top_k=settings.top_k,
+                                seed=settings.seed)
     return (ids[:, None], scores[:, None]) if return_beams else (ids, scores)
-  ids, scores = beam_search(fn, batch_size, beam_size, max_length, vocab_size, alpha, state,
-                            length_penalty=LENGTH_PENALTIES[length_penalty])
+  ids, scores = beam_search(fn, batch_size, beam_size, max_length, vocab_size,
+                            settings.alpha, state,
+                            length_penalty=LENGTH_PENALTIES[settings.length_penalty])
   return (ids, scores) if return_beams else (ids[:, 0], scores[:, 0])

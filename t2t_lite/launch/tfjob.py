@@ -28,7 +28,9 @@ PORT_NAME = "tfjob-port"  # ... and reads the replicas' port from the port of th
 # Istio's sidecar proxy would keep finished pods running and get in gRPC's way; Kubeflow's
 # examples turn it off for training pods.
 ANNOTATIONS = {"sidecar.istio.io/inject": "false"}
-RESTART_POLICIES = {"exit_code": "ExitCode", "on_failure": "OnFailure", "never": "Never"}
+# cluster.RESTART_POLICIES as a TFJob names them (exit_code -> ExitCode).
+RESTART_POLICIES = {p: "".join(w.capitalize() for w in p.split("_"))
+                    for p in cluster.RESTART_POLICIES}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +88,8 @@ def _container(image, trainer_args, replica_type, resources, storage, port):
 
 
 def manifest(job_name: str, namespace: str, image: str, trainer_args: list[str],
-             counts: dict[str, int], restart_policy: str = "exit_code",
-             backoff_limit: int = 10, resources: Resources = Resources(),
+             counts: dict[str, int], *, restart_policy: str, backoff_limit: int,
+             resources: Resources = Resources(),
              storage: Storage = Storage(), service_account: str | None = None,
              port: int = tf_config.DEFAULT_PORT) -> dict:
   """The TFJob as a dict (yaml_text.dump writes it)."""

@@ -19,14 +19,39 @@ import time
 
 import tensorflow as tf
 
+from t2t_lite import options
 from t2t_lite.data import manifest
 from t2t_lite.errors import UserError
 from t2t_lite.layers import dropout
 from t2t_lite.ops import build
+from t2t_lite.options import setting
 from t2t_lite.training import preemption
 
 MULTI_WORKER = "multi_worker_mirrored"
 PARAMETER_SERVER = "parameter_server"
+# What happens to a task that fails: Kubeflow's TFJob policies (t2t-local-cluster runs them
+# too).
+RESTART_POLICIES = ("never", "on_failure", "exit_code")
+
+
+@options.group()
+class ClusterShape(options.Options):
+  """The tasks of a multi-process cluster and their restarts, as t2t-local-cluster runs it
+  and t2t-launch's TFJob describes it."""
+  num_workers: int = setting(2, "Worker tasks (a TFJob's Worker replicas; "
+                             "multi_worker_mirrored, parameter_server).", minimum=1)
+  num_ps: int = setting(1, "Parameter-server tasks (parameter_server only).", minimum=1)
+  chief: bool = setting(False, "multi_worker_mirrored: a chief task besides the workers (a "
+                        "TFJob's Chief replica; it trains too). parameter_server always "
+                        "has one.")
+  restart_policy: str = setting(
+      "never", "never: a failed trainer stops the cluster; on_failure: restart a task that "
+      "exits with any non-zero status; exit_code: only with a retryable one (128-255: "
+      "killed by a signal, preempted, or stopped for a restart; 1-127 fails), as "
+      "Kubeflow's TFJob policies.", choices=RESTART_POLICIES)
+  backoff_limit: int = setting(10, "With a restart policy: how many restarts in all before "
+                               "the cluster (or the TFJob: runPolicy.backoffLimit) gives up.",
+                               minimum=0)
 
 
 def tf_config():

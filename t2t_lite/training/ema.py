@@ -16,11 +16,22 @@ import contextlib
 
 import tensorflow as tf
 
+from t2t_lite import options
 from t2t_lite.errors import UserError
+from t2t_lite.options import setting
 
 CHECKPOINT_KEY = "ema"
 # The first updates' decay is at most (1 + n) / (10 + n) (tf.train.ExponentialMovingAverage).
 _WARMUP = 10.0
+
+
+@options.group()
+class WeightsOptions(options.Options):
+  """Which weights of a run that keeps their moving average evaluation, decoding and
+  export use (t2t-trainer, t2t-decoder and t2t-exporter share it)."""
+  raw_weights: bool = setting(False, "With hparam ema_decay > 0: use the raw weights, not "
+                              "their exponential moving average (which the checkpoint "
+                              "keeps), to evaluate, decode or export.")
 
 
 class ExponentialMovingAverage:

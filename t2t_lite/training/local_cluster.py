@@ -29,32 +29,18 @@ from t2t_lite.options import setting
 from t2t_lite.training import cluster, preemption
 
 GRACE_SECS = 30  # how long trainers get to save after SIGTERM before they are killed
-RESTART_POLICIES = ("never", "on_failure", "exit_code")
 RESTART_DELAY_SECS = 1.0  # a failed task comes back after this long (the operator's pace)
 STOP_CAUSE_SECS = 1.0  # how long a stopped task waits for the failure that caused it to show
 
 
 @options.group()
-class LocalClusterOptions(options.Options):
+class LocalClusterOptions(cluster.ClusterShape):
   """t2t-local-cluster's settings."""
   strategy: str = setting(
       cluster.PARAMETER_SERVER, "parameter_server: a chief, --num_workers workers and "
       "--num_ps ps tasks; multi_worker_mirrored: --num_workers workers (worker 0 is the "
       "chief, unless --chief adds one).", choices=(cluster.PARAMETER_SERVER,
                                                     cluster.MULTI_WORKER))
-  num_workers: int = setting(2, "Worker tasks.", minimum=1)
-  num_ps: int = setting(1, "Parameter-server tasks (parameter_server only).", minimum=1)
-  chief: bool = setting(False, "multi_worker_mirrored: a chief task besides the workers (a "
-                        "TFJob's Chief replica; it trains too). parameter_server always "
-                        "has one.")
-  restart_policy: str = setting(
-      "never", "never: a failed trainer stops the cluster; on_failure: restart a task that "
-      "exits with any non-zero status; exit_code: only with a retryable one (128-255: "
-      "killed by a signal, or stopped for a restart), as Kubeflow's TFJob policies.",
-      choices=RESTART_POLICIES)
-  backoff_limit: int = setting(10, "With a restart policy: how many restarts in all before "
-                               "the cluster gives up (a TFJob's runPolicy.backoffLimit).",
-                               minimum=0)
 
 
 def exit_status(code):
@@ -110,11 +96,10 @@ def _die_with_parent():
 
 class LocalCluster:
 
-  def __init__(self, strategy, num_workers, num_ps, command, env, out=sys.stdout,
-               chief=False, restart_policy="never", backoff_limit=0):
+  def __init__(self, strategy, shape: cluster.ClusterShape, command, env, out=sys.stdout):
     self.strategy, self.command, self.env, self.out = strategy, command, env, out
-    self.restart_policy, self.backoff_limit = restart_policy, backoff_limit
-    self.spec = cluster_spec(strategy, num_workers, num_ps, chief)
+    self.restart_policy, self.backoff_limit = shape.restart_policy, shape.backoff_limit
+    self.spec = cluster_spec(strategy, shape.num_workers, shape.num_ps, shape.chief)
     self.procs = {}  # "job:index" -> its current Popen, in start order
     self.restarts = 0
     self._lock = threading.Lock()

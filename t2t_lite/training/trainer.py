@@ -43,7 +43,7 @@ _DATA_ERRORS = (tf.errors.DataLossError, tf.errors.InvalidArgumentError)
 
 
 @options.group("Trainer")
-class TrainerOptions(options.Options):
+class TrainerOptions(ema.WeightsOptions):
   """The settings of the training loop (gin: `Trainer.train_steps = 5000`)."""
   train_steps: int = setting(250000, "Train until this global step.", minimum=1)
   eval_steps: int = setting(100, "Eval batches per evaluation (0: the whole split).",
@@ -62,8 +62,8 @@ class TrainerOptions(options.Options):
   eval_decode_samples: int = setting(
       100, "For problems scored on decoded text (translation: BLEU), decode this many "
       "examples of the eval split at each evaluation (0: skip).", minimum=0)
-  eval_decode_hparams: str = setting("beam_size=4,alpha=0.6", "Search settings for those "
-                                     "decodes (as t2t-decoder's --decode_hparams).")
+  eval_decode_hparams: str = setting("", "Search settings for those decodes, over "
+                                     "t2t-decoder's defaults (as its --decode_hparams).")
   jit_compile: bool = setting(False, "Compile the training step with XLA (jit_compile). "
                               "Each new batch shape compiles anew: use fixed shapes (e.g. "
                               "packed inputs) to compile once.", flag="xla")
@@ -83,8 +83,6 @@ class TrainerOptions(options.Options):
       "--best_metric (0: never stop early).", minimum=0)
   early_stopping_min_delta: float = setting(
       0.0, "An evaluation improves on the best so far only by more than this.", minimum=0)
-  raw_weights: bool = setting(False, "With hparam ema_decay > 0: evaluate the raw weights, "
-                              "not their exponential moving average.")
   effective_batch_size: int = setting(
       0, "Tokens per update: picks gradient_accumulation_steps from the replicas and "
       "batch_size at start, so a recipe makes the same updates on any number of devices "
@@ -513,7 +511,7 @@ class Trainer:
             step % self.options.local_eval_frequency == 0 and
             int(self.evaluated_step.numpy()) < step)
 
-  def continuous_eval(self, timeout_secs=3600, poll_secs=10):
+  def continuous_eval(self, timeout_secs, poll_secs=10):
     """Evaluates each new checkpoint until one reaches train_steps (or timeout)."""
     last, waited, results = None, 0.0, None
     while True:

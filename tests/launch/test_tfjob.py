@@ -8,6 +8,8 @@ import yaml
 from t2t_lite.launch import tfjob, yaml_text
 from tests.launch import tfjob_schema
 
+POLICY = {"restart_policy": "exit_code", "backoff_limit": 10}
+
 ARGS = ["--strategy=multi_worker_mirrored", "--problem=algorithmic_reverse_decimal40",
         "--model=transformer", "--hparams_set=transformer_tiny", "--output_dir=/runs/rev",
         "--hparams=batch_size=1024,learning_rate_schedule=constant*linear_warmup"]
@@ -24,7 +26,7 @@ def test_every_strategys_manifest_is_a_valid_tfjob(strategy, chief, evaluator, e
   counts = tfjob.replica_counts(strategy, 3, 2, chief, evaluator)
   assert counts == expected
   job = tfjob.manifest("rev", "team", "ghcr.io/me/t2t:1", ARGS, counts,
-                       resources=tfjob.Resources(gpus=8, cpu="16", memory="64Gi"),
+                       **POLICY, resources=tfjob.Resources(gpus=8, cpu="16", memory="64Gi"),
                        storage=tfjob.Storage("t2t-runs", "/runs"), service_account="trainer")
   assert tfjob_schema.errors(job) == []
   specs = job["spec"]["tfReplicaSpecs"]
@@ -48,7 +50,8 @@ def test_every_strategys_manifest_is_a_valid_tfjob(strategy, chief, evaluator, e
 def test_the_yaml_reads_back_as_the_same_manifest():
   job = tfjob.manifest("rev", "default", "ghcr.io/me/t2t:1", ARGS + ["--gin_param=x = 'y: z'"],
                        tfjob.replica_counts("parameter_server", 2, 1, False, True),
-                       restart_policy="on_failure", storage=tfjob.Storage())
+                       restart_policy="on_failure", backoff_limit=10,
+                       storage=tfjob.Storage())
   text = yaml_text.dump(job)
   assert yaml.safe_load(text) == job
   assert "kind: TFJob" in text and "restartPolicy: OnFailure" in text
@@ -59,7 +62,7 @@ def test_the_yaml_reads_back_as_the_same_manifest():
 
 
 def test_a_gs_output_dir_needs_no_volume():
-  job = tfjob.manifest("rev", "default", "img", ARGS, {"Worker": 2})
+  job = tfjob.manifest("rev", "default", "img", ARGS, {"Worker": 2}, **POLICY)
   pod = job["spec"]["tfReplicaSpecs"]["Worker"]["template"]["spec"]
   assert "volumes" not in pod and "volumeMounts" not in pod["containers"][0]
   assert "resources" not in pod["containers"][0]
@@ -76,7 +79,7 @@ def test_a_gs_output_dir_needs_no_volume():
     (lambda j: j["spec"]["tfReplicaSpecs"]["Worker"].update(replicas="two"), "is not of type"),
 ])
 def test_the_checks_catch_what_the_cluster_would_refuse(break_it, message):
-  job = tfjob.manifest("rev", "default", "img", ARGS, {"Worker": 2})
+  job = tfjob.manifest("rev", "default", "img", ARGS, {"Worker": 2}, **POLICY)
   broken = copy.deepcopy(job)
   break_it(broken)
   assert any(message in e for e in tfjob_schema.errors(broken)), tfjob_schema.errors(broken)

@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from t2t_lite.training import local_cluster
+from t2t_lite.training.cluster import ClusterShape
 
 # Each start of a task takes the next action of its plan (its last one repeats): exit
 # with a status, die of SIGKILL, or serve until killed ("late-": a second later).
@@ -38,8 +39,9 @@ def _run(tmp_path, strategy, plan, **kwargs):
   out = io.StringIO()
   tmp_path.mkdir(parents=True, exist_ok=True)
   env = dict(os.environ, PLAN=json.dumps(plan), STATE=str(tmp_path))
-  cluster = local_cluster.LocalCluster(strategy, 2, 1, [sys.executable, "-c", TASK], env,
-                                       out=out, **kwargs)
+  shape = ClusterShape(num_workers=2, num_ps=1, **kwargs)
+  cluster = local_cluster.LocalCluster(strategy, shape, [sys.executable, "-c", TASK], env,
+                                       out=out)
   code = cluster.run()
   return code, out.getvalue(), cluster
 
