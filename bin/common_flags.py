@@ -201,7 +201,7 @@ def configure_problem(problem, data_dir, names):
                       "as a+b, or register a MixtureProblem)")
     problem.set_rates(mixture.parse_rates(names.mixture_rates))
   if names.tfds_data_dir:
-    if "tfds_data_dir" not in problem.default_settings():
+    if "tfds_data_dir" not in problem.default_settings().values():
       raise UserError(f"--tfds_data_dir: problem {problem.name} does not read TFDS data")
     path = os.path.abspath(os.path.expanduser(names.tfds_data_dir))
     overrides = ",".join(x for x in (overrides, f"tfds_data_dir={path}") if x)

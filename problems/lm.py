@@ -1,9 +1,18 @@
 """Language-modeling problems: lines of your own text files, and LM1B via TFDS."""
-from t2t_lite import registry
+from t2t_lite import options, registry
 from t2t_lite.data import text_files, tfds_source
-from t2t_lite.data.problem import DEV, TRAIN
+from t2t_lite.data.problem import DEV, TRAIN, ProblemSettings
 from t2t_lite.data.text_problems import Text2SelfProblem
 from t2t_lite.errors import UserError
+from t2t_lite.options import setting
+
+
+@options.group()
+class TextFilesSettings(ProblemSettings):
+  train_files: str = setting("", "the training text: comma-separated glob patterns of "
+                             "files, one example per line")
+  dev_files: str = setting("", "the dev text, likewise (empty: a dev_fraction of the "
+                           "training lines)")
 
 
 @registry.register_problem
@@ -11,17 +20,7 @@ class LanguagemodelFromFiles(Text2SelfProblem):
   """Each non-empty line of train_files (comma-separated glob patterns) is one example;
   dev_files, or else a deterministic dev_fraction of the lines, is the dev split."""
 
-  def default_settings(self):
-    s = super().default_settings()
-    s.add_hparam("train_files", "")
-    s.add_hparam("dev_files", "")
-    s.add_hparam("dev_fraction", 0.02)
-    return s
-
-  def check_settings(self, s):
-    super().check_settings(s)
-    if not 0.0 <= s.dev_fraction < 1.0:
-      raise UserError(f"problem setting dev_fraction={s.dev_fraction} must be in [0, 1)")
+  SETTINGS = (text_files.DevSplitSettings, TextFilesSettings)
 
   def generate_samples(self, data_dir, tmp_dir, split):
     s = self.settings

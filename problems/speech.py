@@ -18,8 +18,8 @@ import os
 
 import tensorflow as tf
 
-from t2t_lite import registry, speech_metrics
-from t2t_lite.data import audio, problem
+from t2t_lite import options, registry, speech_metrics
+from t2t_lite.data import audio, problem, tfds_source
 from t2t_lite.data.speech_encoders import (
   CharacterEncoder,
   SentencePieceEncoder,
@@ -29,7 +29,27 @@ from t2t_lite.data.text_encoder import TokenTextEncoder, ensure_dir
 from t2t_lite.decoding import ngram_lm
 from t2t_lite.decoding.audio_decoder import AudioDecoder
 from t2t_lite.errors import UserError
-from t2t_lite.hparams_lib import HParams
+from t2t_lite.options import setting
+
+
+@options.group()
+class SpeechSettings(problem.ProblemSettings):
+  vocab: str = setting("char", "the transcripts' vocabulary: characters, or a SentencePiece "
+                       "model trained on the training transcripts",
+                       choices=("char", "sentencepiece"))
+  sentencepiece_vocab_size: int = setting(256, "vocab=sentencepiece: its size", minimum=1)
+  lm_order: int = setting(3, "datagen also estimates a word n-gram LM of this order from "
+                          "the training transcripts and lm_text_files (0: none)",
+                          minimum=2, also=(0,))
+  lm_text_files: str = setting("", "more text for that LM: comma-separated globs of files, "
+                               "one sentence per line")
+
+
+@options.group()
+class ManifestSettings(problem.ProblemSettings):
+  train_manifest: str = setting("", "the training WAV files' manifest (TSV: path, "
+                                "transcript)")
+  dev_manifest: str = setting("", "the dev WAV files' manifest")
 
 
 class SpeechProblem(problem.Problem):
@@ -41,15 +61,7 @@ class SpeechProblem(problem.Problem):
   HPARAMS_KIND = "the audio hparams"
   _tmp_dir = None
 
-  def default_settings(self):
-    # lm_order: datagen also estimates a word n-gram LM of this order (0: none) from the
-    # training transcripts and the lines of lm_text_files (comma-separated globs).
-    return HParams(vocab="char", sentencepiece_vocab_size=256, lm_order=3, lm_text_files="")
-
-  def check_settings(self, settings):
-    if settings.lm_order < 0 or settings.lm_order == 1:
-      raise UserError(f"--problem_settings lm_order={settings.lm_order} must be >= 2 (or 0: "
-                      "no language model)")
+  SETTINGS = (SpeechSettings,)
 
   def lm_path(self, data_dir):
     """Where datagen writes the word language model (an ARPA file)."""
@@ -100,9 +112,6 @@ class SpeechProblem(problem.Problem):
 
   def write_vocab(self, data_dir):
     settings = self.settings
-    if settings.vocab not in ("char", "sentencepiece"):
-      raise UserError(f"--problem_settings vocab={settings.vocab} must be char or "
-                      "sentencepiece")
     sp_model = self._sp_prefix(data_dir) + ".model"
     chars = self._char_vocab_path(data_dir)
     existing = ("sentencepiece" if tf.io.gfile.exists(sp_model) else
@@ -259,11 +268,7 @@ def read_manifest(path):
 class SpeechManifest(SpeechProblem):
   """Your own 16 kHz 16-bit PCM WAV files listed in a train and a dev manifest."""
 
-  def default_settings(self):
-    settings = super().default_settings()
-    settings.add_hparam("train_manifest", "")
-    settings.add_hparam("dev_manifest", "")
-    return settings
+  SETTINGS = (ManifestSettings,)
 
   def _manifest(self, split):
     return read_manifest(getattr(self.settings, f"{split}_manifest"))
@@ -289,10 +294,7 @@ class _Librispeech(SpeechProblem):
   tfds_splits = {problem.TRAIN: "train_clean100+train_clean360+train_other500",
                  problem.DEV: "dev_clean"}
 
-  def default_settings(self):
-    settings = super().default_settings()
-    settings.add_hparam("tfds_data_dir", "")
-    return settings
+  SETTINGS = (tfds_source.TFDSDirSettings,)
 
   def audio_samples(self, tmp_dir, split):
     import tensorflow_datasets as tfds  # heavy import: only problems that read TFDS pay it

@@ -1,11 +1,23 @@
 """Translation problems: from your own parallel files, and WMT'14 English-German via TFDS."""
 import os
 
-from t2t_lite import registry
+from t2t_lite import options, registry
 from t2t_lite.data import text_files, tfds_source
-from t2t_lite.data.problem import DEV, TRAIN
+from t2t_lite.data.problem import DEV, TRAIN, ProblemSettings
 from t2t_lite.data.text_problems import Text2TextProblem
 from t2t_lite.errors import UserError
+from t2t_lite.options import setting
+
+
+@options.group()
+class ParallelFilesSettings(ProblemSettings):
+  train_tsv: str = setting("", "training pairs: source<TAB>target per line")
+  train_source: str = setting("", "or the training sources, one per line, ...")
+  train_target: str = setting("", "... and their targets, line-aligned")
+  dev_tsv: str = setting("", "dev pairs, likewise (empty: a dev_fraction of the training "
+                         "pairs)")
+  dev_source: str = setting("", "or the dev sources ...")
+  dev_target: str = setting("", "... and their targets")
 
 
 @registry.register_problem
@@ -16,29 +28,20 @@ class TranslateFromFiles(Text2TextProblem):
 
   dataset_splits = ((TRAIN, 10), (DEV, 1))
 
-  def default_settings(self):
-    s = super().default_settings()
-    for side in ("train", "dev"):
-      for key in ("tsv", "source", "target"):
-        s.add_hparam(f"{side}_{key}", "")
-    s.add_hparam("dev_fraction", 0.02)
-    return s
+  SETTINGS = (text_files.DevSplitSettings, ParallelFilesSettings)
 
   def check_settings(self, s):
-    super().check_settings(s)
+    s = super().check_settings(s)
+    paths = [n for n, _, _, _ in ParallelFilesSettings.declarations() if getattr(s, n)]
+    s = s.replace(**{n: os.path.abspath(os.path.expanduser(getattr(s, n))) for n in paths})
     for side in ("train", "dev"):
-      for key in ("tsv", "source", "target"):
-        name = f"{side}_{key}"
-        if getattr(s, name):
-          setattr(s, name, os.path.abspath(os.path.expanduser(getattr(s, name))))
       tsv, source, target = (getattr(s, f"{side}_{k}") for k in ("tsv", "source", "target"))
       if tsv and (source or target):
         raise UserError(f"problem setting {side}_tsv excludes {side}_source/{side}_target: "
                         "give one or the other")
       if bool(source) != bool(target):
         raise UserError(f"problem settings {side}_source and {side}_target go together")
-    if not 0.0 <= s.dev_fraction < 1.0:
-      raise UserError(f"problem setting dev_fraction={s.dev_fraction} must be in [0, 1)")
+    return s
 
   def _pairs(self, side):
     s = self.settings

@@ -261,3 +261,27 @@ def check_hparams_groups(groups, owner):
       raise UserError(f"{owner}: HPARAMS must list hparams groups (classes made with "
                       f"t2t_lite.options.hparams_group), not {g!r}; declare each hparam as a "
                       "field with its default, see README 'Your own problems and models'")
+
+
+_COMPOSED: dict = {}
+
+
+def compose(name, *groups, exclude=(), base=Options):
+  """One frozen option group (a subclass of `base`) with the fields of `groups`, each name
+  declared by one of them, e.g. a problem's settings from its bases' and mixins' groups.
+  The same arguments give the same class."""
+  key = (name, groups, tuple(exclude), base)
+  if key not in _COMPOSED:
+    fields, owner = [], {}
+    for g in groups:
+      for f in dataclasses.fields(g):
+        if f.name in exclude:
+          continue
+        if f.name in owner:
+          raise ValueError(f"setting {f.name} is declared by {owner[f.name].__name__} and "
+                           f"{g.__name__}")
+        owner[f.name] = g
+        fields.append((f.name, f.type, dataclasses.field(
+            default=f.default, default_factory=f.default_factory, metadata=f.metadata)))
+    _COMPOSED[key] = dataclasses.make_dataclass(name, fields, bases=(base,), frozen=True)
+  return _COMPOSED[key]

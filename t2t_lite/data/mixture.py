@@ -35,13 +35,13 @@ import copy
 import functools
 from typing import ClassVar
 
-from t2t_lite import registry, writer_lock
+from t2t_lite import options, registry, writer_lock
 from t2t_lite.data import generator_utils, manifest, problem
-from t2t_lite.data.problem import Problem
+from t2t_lite.data.problem import Problem, ProblemSettings
 from t2t_lite.data.text_encoder import EOS_ID, TaskTokenEncoder, ensure_dir
-from t2t_lite.data.text_problems import Text2TextProblem
+from t2t_lite.data.text_problems import Text2TextProblem, VocabSettings
 from t2t_lite.errors import UserError
-from t2t_lite.hparams_lib import HParams
+from t2t_lite.options import setting
 
 SEPARATOR = registry.MIXTURE_SEPARATOR
 
@@ -75,6 +75,12 @@ class _JointVocabulary(Text2TextProblem):
           yield next(stream)
         except StopIteration:
           streams.remove(stream)
+
+
+@options.group()
+class MixtureSettings(ProblemSettings):
+  task_tokens: bool = setting(False, "each example's input starts with its member's task "
+                              "token (the mixture's default: whether it declares them)")
 
 
 class MixtureProblem(Problem):
@@ -157,17 +163,19 @@ class MixtureProblem(Problem):
     self.rate_values = rates
 
   # -- settings ---------------------------------------------------------------------------
-  def default_settings(self):
-    s = HParams(task_tokens=bool(self.task_tokens))
-    if self.text_members:
-      for k, v in Text2TextProblem.vocab_defaults.items():
-        if k != "shared_vocab":  # one vocabulary, always
-          s.add_hparam(k, v)
-    return s
+  def settings_class(self):
+    # A vocabulary of text members' (one, always: no shared_vocab).
+    groups = (MixtureSettings,) + ((VocabSettings,) if self.text_members else ())
+    return options.compose("MixtureSettings", *groups, exclude=("shared_vocab",),
+                           base=ProblemSettings)
+
+  def settings_preset(self):
+    return {"task_tokens": bool(self.task_tokens)}
 
   def check_settings(self, settings):
     if self.text_members:
-      Text2TextProblem.check_settings(self, settings)
+      return Text2TextProblem.check_settings(self, settings)
+    return settings
 
   def configure(self, overrides="", data_dir=None):
     settings = super().configure(overrides, data_dir)

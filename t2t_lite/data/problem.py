@@ -40,6 +40,12 @@ from t2t_lite.hparams_lib import HParams
 TRAIN, DEV = "train", "dev"
 
 
+@options.group()
+class ProblemSettings(options.Options):
+  """Base of a problem's settings groups: named inside --problem_settings, not flags."""
+  field_flags = False
+
+
 class Problem(abc.ABC):
   """Base class. Subclasses implement `feature_encoders` and `generate_encoded_samples`."""
 
@@ -93,9 +99,22 @@ class Problem(abc.ABC):
   # -- settings ---------------------------------------------------------------------------
   # Typed settings of a problem that is usable with no code (file paths, vocabulary
   # choices), given once to t2t-datagen with --problem_settings and saved in data_dir, so
-  # the trainer and decoder read them from there.
+  # the trainer and decoder read them from there. Declared as option groups
+  # (ProblemSettings subclasses: type, default, bounds, help); a class lists its own in
+  # SETTINGS, after its bases' and mixins' (settings_class composes them).
+  SETTINGS: ClassVar[tuple[type, ...]] = ()
+
+  @classmethod
+  def settings_class(cls):
+    groups = dict.fromkeys(g for c in reversed(cls.__mro__) for g in vars(c).get("SETTINGS", ()))
+    return options.compose(f"{cls.__name__}Settings", *groups, base=ProblemSettings)
+
+  def settings_preset(self) -> dict:
+    """{name: value}: this problem's values over the declared defaults."""
+    return {}
+
   def default_settings(self):
-    return HParams()
+    return self.settings_class()(**self.settings_preset())
 
   @property
   def settings(self):
@@ -109,18 +128,15 @@ class Problem(abc.ABC):
   def configure(self, overrides="", data_dir=None):
     """Settings = defaults < those saved in data_dir < overrides. Data already generated
     with other values is never silently mixed with new ones: that is an error."""
-    settings = self.default_settings()
+    defaults = self.default_settings().values()
     saved = {}
     if data_dir and tf.io.gfile.exists(self._settings_file(data_dir)):
       with tf.io.gfile.GFile(self._settings_file(data_dir)) as f:
         saved = json.load(f)
-      settings.override_from_dict({k: v for k, v in saved.items() if k in settings})
-    try:
-      settings.parse(overrides)
-    except UserError as e:
-      raise UserError(str(e).replace("--hparams", "--problem_settings")
-                      .replace("hparam", f"setting of problem {self.name}")) from None
-    self.check_settings(settings)
+    settings = self.settings_class().from_string(
+        overrides, f"--problem_settings of problem {self.name}",
+        base={**defaults, **{k: v for k, v in saved.items() if k in defaults}})
+    settings = self.check_settings(settings)
     changed = [f"{k}={saved[k]!r} (now {v!r})" for k, v in settings.values().items()
                if k in saved and saved[k] != v and k not in self.RELOCATABLE_SETTINGS]
     if changed:
@@ -134,9 +150,10 @@ class Problem(abc.ABC):
   RELOCATABLE_SETTINGS = ()
 
   def check_settings(self, settings):
-    """Raises UserError for settings this problem cannot use; may complete them (e.g.
-    make paths absolute). None to check by default."""
-    return None
+    """The settings to use: raises UserError for values this problem cannot use together
+    (each value alone is checked against its declaration); may complete them (e.g. make
+    paths absolute, with settings.replace)."""
+    return settings
 
   def save_settings(self, data_dir):
     values = self.settings.values()

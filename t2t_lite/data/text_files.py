@@ -9,7 +9,17 @@ import zlib
 
 import tensorflow as tf
 
+from t2t_lite import options
+from t2t_lite.data.problem import ProblemSettings
 from t2t_lite.errors import UserError
+from t2t_lite.options import setting
+
+
+@options.group()
+class DevSplitSettings(ProblemSettings):
+  dev_fraction: float = setting(0.02, "without dev files: this fraction of the training "
+                                "examples (chosen by a hash of each) is the dev split",
+                                minimum=0, below=1)
 
 
 def numbered_lines(path, setting):

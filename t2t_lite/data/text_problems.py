@@ -12,11 +12,13 @@ error, never silently rebuilt.
 import abc
 import json
 import os
+from typing import ClassVar
 
 import tensorflow as tf
 
+from t2t_lite import options
 from t2t_lite.data import sentencepiece_encoder
-from t2t_lite.data.problem import Problem
+from t2t_lite.data.problem import Problem, ProblemSettings
 from t2t_lite.data.text_encoder import (
   EOS_ID,
   ByteTextEncoder,
@@ -24,40 +26,46 @@ from t2t_lite.data.text_encoder import (
   WordTextEncoder,
 )
 from t2t_lite.errors import UserError
-from t2t_lite.hparams_lib import HParams
+from t2t_lite.options import setting
 
 VOCAB_TYPES = ("sentencepiece", "byte", "character", "word")
 _VOCAB_SUFFIX = {"sentencepiece": "sp.model", "character": "chars.txt", "word": "words.txt"}
 
 
+@options.group()
+class VocabSettings(ProblemSettings):
+  """How a text problem builds its vocabulary."""
+  vocab_type: str = setting("sentencepiece", "the vocabulary: a SentencePiece model, bytes, "
+                            "characters or words", choices=VOCAB_TYPES)
+  approx_vocab_size: int = setting(8192, "about this many symbols (sentencepiece, word)",
+                                   minimum=8)
+  sentencepiece_model_type: str = setting("unigram", "SentencePiece's model type",
+                                          choices=sentencepiece_encoder.MODEL_TYPES)
+  shared_vocab: bool = setting(True, "one vocabulary for inputs and targets")
+  vocab_samples: int = setting(1000000, "the vocabulary is built from this many training "
+                               "samples at most", minimum=1)
+  num_oov_buckets: int = setting(1, "word: unknown words hash into this many ids",
+                                 minimum=1)
+
+
 class Text2TextProblem(Problem):
 
-  # Subclasses change these defaults; users change them with --problem_settings.
-  vocab_defaults = dict(vocab_type="sentencepiece", approx_vocab_size=8192,
-                        sentencepiece_model_type="unigram", shared_vocab=True,
-                        vocab_samples=1000000, num_oov_buckets=1)
+  SETTINGS = (VocabSettings,)
+  # Subclasses change the declared defaults here ({name: value}, a preset); users change
+  # them with --problem_settings.
+  vocab_defaults: ClassVar[dict] = {}
   # Metrics computed on decoded text (beam search) during train_and_evaluate.
   decode_metrics = ("bleu",)
 
-  def default_settings(self):
-    return HParams(**self.vocab_defaults)
+  def settings_preset(self):
+    return dict(self.vocab_defaults)
 
   def check_settings(self, s):
-    if s.vocab_type not in VOCAB_TYPES:
-      raise UserError(f"problem setting vocab_type='{s.vocab_type}' must be one of "
-                      f"{', '.join(VOCAB_TYPES)}")
-    if s.sentencepiece_model_type not in sentencepiece_encoder.MODEL_TYPES:
-      raise UserError(f"problem setting sentencepiece_model_type="
-                      f"'{s.sentencepiece_model_type}' must be one of "
-                      f"{', '.join(sentencepiece_encoder.MODEL_TYPES)}")
-    if s.approx_vocab_size < 8:
-      raise UserError(f"problem setting approx_vocab_size={s.approx_vocab_size} must be >= 8")
-    if s.num_oov_buckets < 1:
-      raise UserError(f"problem setting num_oov_buckets={s.num_oov_buckets} must be >= 1")
     if s.num_oov_buckets != 1 and s.vocab_type != "word":
       raise UserError(f"problem setting num_oov_buckets={s.num_oov_buckets} applies to "
                       f"vocab_type=word (a {s.vocab_type} vocabulary has no unknown words "
                       "to bucket)")
+    return s
 
   @abc.abstractmethod
   def generate_samples(self, data_dir, tmp_dir, split):

@@ -4,7 +4,10 @@ Datagen goes through TFDS's own builder: download_and_prepare (a no-op when the 
 already prepared in tfds_data_dir) and as_dataset, so the same code runs against real data
 and against tensorflow_datasets.testing.mock_data in tests.
 """
+from t2t_lite import options
+from t2t_lite.data.problem import ProblemSettings
 from t2t_lite.errors import UserError
+from t2t_lite.options import setting
 
 
 def examples(name, split, tfds_data_dir="", download=True, max_examples=0):
@@ -38,20 +41,26 @@ def text(value):
   return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
+@options.group()
+class TFDSDirSettings(ProblemSettings):
+  tfds_data_dir: str = setting("", "where tensorflow_datasets keeps its data (empty: the "
+                               "binaries' --tfds_data_dir, else TFDS's own)")
+
+
+@options.group()
+class TFDSSettings(TFDSDirSettings):
+  tfds_download: bool = setting(True, "download the dataset when it is not there")
+  max_examples: int = setting(0, "examples per split at most (0: all)", minimum=0)
+
+
 class TFDSMixin:
   """For a problem whose samples come from TFDS: set `tfds_name` and `tfds_splits` (our
   split -> TFDS split), and read `self.tfds_examples(split)` in generate_samples. Adds the
   settings tfds_data_dir, tfds_download and max_examples (per split; 0: all)."""
 
+  SETTINGS = (TFDSSettings,)
   # Where TFDS keeps its files may change between runs without changing the data.
   RELOCATABLE_SETTINGS = ("tfds_data_dir", "tfds_download")
-
-  def default_settings(self):
-    s = super().default_settings()
-    s.add_hparam("tfds_data_dir", "")
-    s.add_hparam("tfds_download", True)
-    s.add_hparam("max_examples", 0)
-    return s
 
   def tfds_examples(self, split):
     s = self.settings

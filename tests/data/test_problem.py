@@ -35,5 +35,22 @@ def test_settings_are_saved_with_the_data_and_never_silently_changed(tmp_path):
   assert again.configure("", str(tmp_path)).vocab_type == "byte"  # read back
   with pytest.raises(UserError, match="generated with vocab_type='byte'"):
     again.configure("vocab_type=character", str(tmp_path))
-  with pytest.raises(UserError, match="unknown setting of problem"):
+  with pytest.raises(UserError, match="unknown setting 'vocab_typ' in --problem_settings of "
+                                      "problem languagemodel_from_files; did you mean "
+                                      "vocab_type"):
     again.configure("vocab_typ=byte", str(tmp_path))
+
+
+@pytest.mark.parametrize("given,message", [
+    ("vocab_type=words", "vocab_type='words' must be one of sentencepiece, byte"),
+    ("approx_vocab_size=4", "approx_vocab_size=4 must be >= 8"),
+    ("dev_fraction=1.0", "dev_fraction=1.0 must be < 1"),
+    ("vocab_samples=many", "vocab_samples must be a int"),
+])
+def test_settings_are_declared_option_groups(given, message):
+  problem = registry.problem("languagemodel_from_files")
+  with pytest.raises(UserError, match="^--problem_settings of problem languagemodel_from_files"
+                                      ": " + message):
+    problem.configure(given)
+  help_of = {n: d.help for n, _, d, _ in problem.settings_class().declarations()}
+  assert set(help_of) == set(problem.default_settings().values()) and all(help_of.values())

@@ -71,7 +71,8 @@ def test_manifest_errors_name_the_file_and_line(corpus, tmp_path):
   with pytest.raises(UserError, match="needs its manifests"):
     registry.problem("speech_manifest").generate_data(str(tmp_path / "d0"), log=print)
   with pytest.raises(UserError,
-                     match="unknown setting of problem speech_manifest 'train_manifests'"):
+                     match="unknown setting 'train_manifests' in --problem_settings of "
+                           "problem speech_manifest"):
     registry.problem("speech_manifest").configure("train_manifests=x")
   folder = os.path.dirname(corpus["train"])
   bad = os.path.join(folder, "bad.tsv")
