@@ -139,9 +139,9 @@ def data_dir(names, flag_values=FLAGS):
   return None
 
 
-def tmp_dir(names):
-  if FLAGS.tmp_dir:
-    return os.path.expanduser(FLAGS.tmp_dir)
+def tmp_dir(names, flag_values=FLAGS):
+  if flag_values.tmp_dir:
+    return os.path.expanduser(flag_values.tmp_dir)
   return os.path.join(data_dir(names), "tmp") if data_dir(names) else None
 
 
@@ -217,12 +217,14 @@ def trained_run():
   returns."""
   names = load_registrations_and_gin()
   require(names, "output_dir")
-  return run_at(os.path.expanduser(FLAGS.output_dir), names)
+  return run_at(os.path.expanduser(FLAGS.output_dir), names,
+                TrainedRunOptions.from_flags(FLAGS), FLAGS.hparams)
 
 
-def run_at(output_dir, names, own_names=False):
-  """trained_run() of the run in output_dir; own_names: its own problem and model even
-  when --problem/--model are given (each member of an ensemble)."""
+def run_at(output_dir, names, trained, hparams_overrides, own_names=False):
+  """trained_run() of the run in output_dir, with `trained` (TrainedRunOptions) and the
+  --hparams string; own_names: its own problem and model even when --problem/--model are
+  given (each member of an ensemble)."""
   run = run_dir.read_run(output_dir) or {}
   problem_name = (None if own_names else names.problem) or run.get("problem")
   model_name = (None if own_names else names.model) or run.get("model")
@@ -230,14 +232,14 @@ def run_at(output_dir, names, own_names=False):
     raise UserError(f"{output_dir} holds no run.json; pass --problem and --model")
   problem = registry.problem(problem_name)
   model_cls = registry.model(model_name)
-  dhp = decode_hparams_of(output_dir, problem)
+  dhp = decode_hparams_of(output_dir, problem, trained.decode_hparams)
   if names.hparams_set:
     registry.hparams(names.hparams_set)  # a mistyped name is still an error
   hparams = experiment.apply_eval_time_overrides(run_dir.read_hparams(output_dir),
-                                                FLAGS.hparams, model_cls)
+                                                hparams_overrides, model_cls)
   mixed_precision.resolve_auto(hparams, log_to_stderr)
   experiment.validate(problem, model_cls, hparams)
-  checkpoint = checkpoint_of(output_dir)
+  checkpoint = checkpoint_of(output_dir, trained)
   # The vocabulary lives where the run was trained from, unless --data_dir says otherwise.
   data = (os.path.expanduser(names.data_dir) if names.data_dir
           else run.get("data_dir") or data_dir(names))
@@ -245,17 +247,17 @@ def run_at(output_dir, names, own_names=False):
   return problem, model_cls, hparams, data, checkpoint, dhp
 
 
-def checkpoint_of(output_dir):
-  """The checkpoint --checkpoint_path or --checkpoint names in a run."""
-  if FLAGS.checkpoint == "best":
-    if FLAGS.checkpoint_path:
+def checkpoint_of(output_dir, trained):
+  """The checkpoint --checkpoint_path or --checkpoint (TrainedRunOptions) names in a run."""
+  if trained.checkpoint == "best":
+    if trained.checkpoint_path:
       raise UserError("--checkpoint=best and --checkpoint_path name two checkpoints; give "
                       "one of them")
     return best_checkpoints.best_checkpoints(output_dir)[0]
-  return decoder.find_checkpoint(output_dir, FLAGS.checkpoint_path)
+  return decoder.find_checkpoint(output_dir, trained.checkpoint_path)
 
 
-def decode_hparams_of(output_dir, problem):
+def decode_hparams_of(output_dir, problem, given):
   """--decode_hparams over the search settings saved with the run (decode.json), as the
   problem's decoder declares them (speech adds its language model's)."""
   saved = run_settings.read(output_dir)
@@ -264,13 +266,13 @@ def decode_hparams_of(output_dir, problem):
     print(f"decode settings saved with the run ({run_settings.path(output_dir)}): {given}"
           "; --decode_hparams overrides them", file=sys.stderr)
   return problem.decoder_class.DECODE_HPARAMS.from_string(
-      FLAGS.decode_hparams, "--decode_hparams", base=saved)
+      given, "--decode_hparams", base=saved)
 
 
-def note_weights(checkpoint):
+def note_weights(checkpoint, raw_weights):
   """Says on stderr which weights of the checkpoint a binary uses."""
   if ema.has_averages(checkpoint):
-    which = ("raw weights (--raw_weights)" if FLAGS.raw_weights else
+    which = ("raw weights (--raw_weights)" if raw_weights else
              "exponential moving average of the weights (--raw_weights for the raw ones)")
     print(f"using the {which} of {checkpoint}", file=sys.stderr)
 

@@ -15,6 +15,7 @@ speech).
 """
 import os
 import sys
+import typing
 
 from t2t_lite import machine, options
 from t2t_lite.bin import common_flags
@@ -67,19 +68,21 @@ common_flags.define_flags(TrainedRunOptions, DecoderOptions, machine.ThreadOptio
                           DataCheckOptions)
 
 
-def _decoder(names, output_dir):
-  """(decoder, its run's output_dir) of --output_dir, or of the --ensemble runs."""
-  if not FLAGS.ensemble:
+def _decoder(names, output_dir, config):
+  """The decoder of --output_dir, or of the --ensemble runs."""
+  trained = config.trained
+  if not config.decoding.ensemble:
     problem, model_cls, hparams, data_dir, checkpoint, dhp = common_flags.run_at(
-        output_dir, names)
-    common_flags.note_weights(checkpoint)
+        output_dir, names, trained, config.hparams)
+    common_flags.note_weights(checkpoint, trained.raw_weights)
     return problem.decoder_class.from_checkpoint(problem, model_cls, hparams, data_dir,
-                                                 checkpoint, dhp, FLAGS.raw_weights)
-  runs = [os.path.expanduser(r.strip()) for r in FLAGS.ensemble.split(",") if r.strip()]
+                                                 checkpoint, dhp, trained.raw_weights)
+  runs = [os.path.expanduser(r.strip()) for r in config.decoding.ensemble.split(",")
+          if r.strip()]
   models, first = [], None
   for run in runs:
     problem, model_cls, hparams, data_dir, checkpoint, dhp = common_flags.run_at(
-        run, names, own_names=True)
+        run, names, trained, config.hparams, own_names=True)
     if not issubclass(problem.decoder_class, decoder.TextDecoder):
       raise UserError(f"--ensemble decodes token models; {run} is a run of problem "
                       f"'{problem.name}', decoded by {problem.decoder_class.__name__}")
@@ -93,9 +96,9 @@ def _decoder(names, output_dir):
             ensemble.vocabulary_fingerprint(first[4][feature])):
           raise UserError(f"--ensemble: the {feature} vocabulary of {run} differs from "
                           f"that of {runs[0]}; ensemble members must share it")
-    common_flags.note_weights(checkpoint)
+    common_flags.note_weights(checkpoint, trained.raw_weights)
     models.append(decoder.restored_model(model_cls, hparams, checkpoint, problem.has_inputs,
-                                         FLAGS.raw_weights))
+                                         trained.raw_weights))
   problem, hparams, data_dir, dhp, _ = first
   combined = ensemble.Ensemble(models, names=runs)
   print(f"decoding with an ensemble of {len(models)} runs: {', '.join(runs)}",
@@ -103,18 +106,18 @@ def _decoder(names, output_dir):
   return problem.decoder_class(problem, combined, hparams, data_dir, dhp)
 
 
-def _tune(dec, output_dir):
+def _tune(dec, settings):
   problem, dhp = dec.problem, dec.dhp
   if not problem.decode_metrics:
     raise UserError(f"--tune_decode_hparams: problem '{problem.name}' has no decode metric "
                     "(e.g. bleu) to tune against")
   metric_name = problem.decode_metrics[0]
   metric = decoder.DECODED_METRICS[metric_name]
-  penalties = tuning.parse_grid(FLAGS.tune_length_penalties or dhp.length_penalty, str,
+  penalties = tuning.parse_grid(settings.tune_length_penalties or dhp.length_penalty, str,
                                 "--tune_length_penalties")
-  beams = tuning.parse_grid(FLAGS.tune_beam_sizes or str(dhp.beam_size), int,
+  beams = tuning.parse_grid(settings.tune_beam_sizes or str(dhp.beam_size), int,
                             "--tune_beam_sizes")
-  alphas = tuning.parse_grid(FLAGS.tune_alphas, float, "--tune_alphas")
+  alphas = tuning.parse_grid(settings.tune_alphas, float, "--tune_alphas")
   for value in penalties + beams + alphas:  # a value out of range fails before decoding
     name = {str: "length_penalty", int: "beam_size", float: "alpha"}[type(value)]
     dhp.replace(**{name: value})
@@ -125,10 +128,10 @@ def _tune(dec, output_dir):
     return type(dec)(problem, dec.model, dec.hparams, dec.data_dir, tried)
 
   samples = "all" if dhp.num_samples < 0 else f"the first {dhp.num_samples}"
-  print(f"tuning on {samples} {FLAGS.decode_split} examples against {metric_name} "
+  print(f"tuning on {samples} {settings.decode_split} examples against {metric_name} "
         f"({metric.implementation}); length = output words / reference words")
   print(tuning.header(metric_name), flush=True)
-  _, best = tuning.tune(decoder_for, FLAGS.decode_split, dhp.num_samples, metric, penalties,
+  _, best = tuning.tune(decoder_for, settings.decode_split, dhp.num_samples, metric, penalties,
                         beams, alphas, log=lambda line: print(line, flush=True))
   print(f"best: length_penalty={best.length_penalty},beam_size={best.beam_size},"
         f"alpha={best.alpha:g} ({metric_name} {best.score:.2f}, length {best.length_ratio:.3f})")
@@ -136,57 +139,73 @@ def _tune(dec, output_dir):
                      alpha=best.alpha)
 
 
+class Config(typing.NamedTuple):
+  """t2t-decoder's run configuration, built once from the flags in main."""
+  decoding: DecoderOptions
+  trained: TrainedRunOptions
+  data_check: DataCheckOptions
+  hparams: str  # --hparams: changes of the eval-time hparams
+  output_dir: str | None
+
+
 def main(argv):
   common_flags.configure_threads()  # not logged: stdout is the output, stderr for errors
   names = common_flags.load_registrations_and_gin()
-  if FLAGS.ensemble and FLAGS.output_dir:
+  config = Config(DecoderOptions.from_flags(FLAGS), TrainedRunOptions.from_flags(FLAGS),
+                  DataCheckOptions.from_flags(FLAGS), FLAGS.hparams,
+                  os.path.expanduser(FLAGS.output_dir) if FLAGS.output_dir else None)
+  if config.decoding.ensemble and config.output_dir:
     raise UserError("--ensemble names the runs to decode with; drop --output_dir")
-  if not FLAGS.ensemble:
+  if not config.decoding.ensemble:
     common_flags.require(names, "output_dir")
-  elif FLAGS.save_decode_hparams:
+  elif config.decoding.save_decode_hparams:
     raise UserError("--save_decode_hparams saves into one run's output_dir; tune or save "
                     "with --output_dir instead of --ensemble")
-  elif FLAGS.checkpoint_path:
+  elif config.trained.checkpoint_path:
     raise UserError("--checkpoint_path names one run's checkpoint; the runs of --ensemble "
                     "are read at --checkpoint (latest or best)")
-  if FLAGS.tune_lm and FLAGS.tune_decode_hparams:
+  decode(names, config)
+
+
+def decode(names, config):
+  settings, output_dir = config.decoding, config.output_dir
+  if settings.tune_lm and settings.tune_decode_hparams:
     raise UserError("--tune_lm tunes a speech language model's weights, "
                     "--tune_decode_hparams the search of a token model; give one of them")
-  output_dir = os.path.expanduser(FLAGS.output_dir) if FLAGS.output_dir else None
-  out_path = os.path.expanduser(FLAGS.decode_to_file) if FLAGS.decode_to_file else None
+  out_path = os.path.expanduser(settings.decode_to_file) if settings.decode_to_file else None
   if out_path and not os.path.isdir(os.path.dirname(os.path.abspath(out_path))):
-    raise UserError(f"--decode_to_file={FLAGS.decode_to_file}: its folder does not exist")
-  dec = _decoder(names, output_dir)
-  dec.problem.check_split(FLAGS.decode_split, "--decode_split")
-  reads_split = FLAGS.tune_decode_hparams or FLAGS.tune_lm or not (
-      FLAGS.decode_from_file or FLAGS.decode_interactive or FLAGS.score_file or
-      FLAGS.save_decode_hparams)
+    raise UserError(f"--decode_to_file={settings.decode_to_file}: its folder does not exist")
+  dec = _decoder(names, output_dir, config)
+  dec.problem.check_split(settings.decode_split, "--decode_split")
+  reads_split = settings.tune_decode_hparams or settings.tune_lm or not (
+      settings.decode_from_file or settings.decode_interactive or settings.score_file or
+      settings.save_decode_hparams)
   if reads_split:
-    dec.problem.check_data(dec.data_dir, [FLAGS.decode_split],
-                           verify=DataCheckOptions.from_flags(FLAGS).verify_data,
+    dec.problem.check_data(dec.data_dir, [settings.decode_split],
+                           verify=config.data_check.verify_data,
                            log=lambda line: print(line, file=sys.stderr))
   if dec.dhp.return_beams and not isinstance(dec, decoder.TextDecoder):
     raise UserError(f"--decode_hparams=return_beams=true: problem '{dec.problem.name}' "
                     f"decodes with {type(dec).__name__}, which writes no n-best lists")
-  if FLAGS.tune_decode_hparams:
-    chosen = _tune(dec, output_dir)
+  if settings.tune_decode_hparams:
+    chosen = _tune(dec, settings)
   else:
     chosen = dec.dhp
-  if FLAGS.save_decode_hparams:
+  if settings.save_decode_hparams:
     print(f"saved {run_settings.save(output_dir, chosen)}: later decodes and exports of "
           f"{output_dir} search with these settings")
-  if FLAGS.tune_decode_hparams:
+  if settings.tune_decode_hparams:
     return
-  if FLAGS.tune_lm:
-    dec.tune_lm(FLAGS.decode_split)
-  elif FLAGS.score_file:
-    dec.score_file(os.path.expanduser(FLAGS.score_file), out_path)
-  elif FLAGS.decode_from_file:
-    dec.decode_from_file(os.path.expanduser(FLAGS.decode_from_file), out_path)
-  elif FLAGS.decode_interactive:
+  if settings.tune_lm:
+    dec.tune_lm(settings.decode_split)
+  elif settings.score_file:
+    dec.score_file(os.path.expanduser(settings.score_file), out_path)
+  elif settings.decode_from_file:
+    dec.decode_from_file(os.path.expanduser(settings.decode_from_file), out_path)
+  elif settings.decode_interactive:
     dec.interactive(sys.stdin, sys.stdout)
-  elif not FLAGS.save_decode_hparams:
-    dec.decode_dataset(FLAGS.decode_split)
+  elif not settings.save_decode_hparams:
+    dec.decode_dataset(settings.decode_split)
 
 
 def run():

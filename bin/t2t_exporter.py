@@ -76,7 +76,7 @@ def main(argv):
   if dhp.return_beams:
     raise UserError("--decode_hparams=return_beams=true is for t2t-decoder's n-best lists; "
                     "an export returns the best output")
-  common_flags.note_weights(checkpoint)
+  common_flags.note_weights(checkpoint, FLAGS.raw_weights)
   step = checkpoint.rsplit("-", 1)[-1]
   step = step if step.isdigit() else "0"
   default_name = step if settings.export_format == "savedmodel" else f"ctranslate2-{step}"

@@ -17,6 +17,7 @@ more workers may join, on this machine or others:
 import json
 import os
 import sys
+import typing
 
 from t2t_lite import experiment, metrics, options
 from t2t_lite.bin import common_flags
@@ -62,44 +63,55 @@ common_flags.define_gin_flags()
 TRIALS_FILE = "trials.json"
 
 
+class Config(typing.NamedTuple):
+  """t2t-sweep's run configuration, built once from the flags in main."""
+  settings: SweepOptions
+  gin_files: list  # --gin_file and --gin_param, passed on to every trial
+  gin_params: list
+  given: frozenset  # the flags given on the command line
+
+
 def main(argv):
-  SweepOptions.from_flags(FLAGS)  # the declared bounds (--parallel=0 is refused)
+  config = Config(SweepOptions.from_flags(FLAGS), FLAGS.gin_file, FLAGS.gin_param,
+                  frozenset(n for n in ("worker", "storage", "study_name", "sort_by")
+                            if FLAGS[n].present))
+  settings = config.settings
   for name in ("sweep_file", "output_dir"):
-    if not FLAGS[name].value:
+    if not getattr(settings, name):
       raise UserError(f"missing --{name}")
-  sweep = spec.load(os.path.expanduser(FLAGS.sweep_file), FLAGS.t2t_usr_dir,
+  sweep = spec.load(os.path.expanduser(settings.sweep_file), settings.t2t_usr_dir,
                     experiment.load_registrations)
   if sweep.search is not None:
-    return search_main(sweep)
+    return search_main(sweep, config)
   for name in ("worker", "storage", "study_name"):
-    if FLAGS[name].present:
+    if name in config.given:
       raise UserError(f"--{name} is for a [search]; {sweep.path} has none")
-  checked = validate.check_all(sweep, FLAGS.gin_file, FLAGS.gin_param)
+  checked = validate.check_all(sweep, config.gin_files, config.gin_params)
   metrics = sorted({m for c in checked.values() for m in c.eval_metrics})
-  if FLAGS.sort_by not in metrics:
-    raise UserError(f"--sort_by={FLAGS.sort_by} is not an eval metric of these trials"
-                    f"{suggestion(FLAGS.sort_by, metrics)}")
-  sweep_dir = os.path.abspath(os.path.expanduser(FLAGS.output_dir))
-  if FLAGS.print_commands:
+  if settings.sort_by not in metrics:
+    raise UserError(f"--sort_by={settings.sort_by} is not an eval metric of these trials"
+                    f"{suggestion(settings.sort_by, metrics)}")
+  sweep_dir = os.path.abspath(os.path.expanduser(settings.output_dir))
+  if settings.print_commands:
     for trial in sweep.trials:
-      print(runner.shell_command(runner.command(sweep, trial, sweep_dir, FLAGS.gin_file,
-                                                FLAGS.gin_param)))
+      print(runner.shell_command(runner.command(sweep, trial, sweep_dir, config.gin_files,
+                                                config.gin_params)))
     return
   print(f"validated {len(sweep.trials)} trial(s) of {sweep.path}", flush=True)
   os.makedirs(sweep_dir, exist_ok=True)
   run_dir.write_atomic(os.path.join(sweep_dir, TRIALS_FILE), json.dumps(
       [{"index": t.index, "name": t.name, "overrides": t.overrides,
-        "command": runner.command(sweep, t, sweep_dir, FLAGS.gin_file, FLAGS.gin_param)}
+        "command": runner.command(sweep, t, sweep_dir, config.gin_files, config.gin_params)}
        for t in sweep.trials], indent=2))
-  status = runner.Runner(sweep, checked, sweep_dir, FLAGS.gin_file, FLAGS.gin_param,
-                         parallel=FLAGS.parallel, progress_secs=FLAGS.progress_secs).run()
+  status = runner.Runner(sweep, checked, sweep_dir, config.gin_files, config.gin_params,
+                         parallel=settings.parallel, progress_secs=settings.progress_secs).run()
   results = {t.name: {"status": status.get(t.name, "not started"),
                       "curves": report.eval_curves(os.path.join(sweep_dir, t.name))}
              for t in sweep.trials}
-  table, _, _ = report.rows(sweep.trials, results, FLAGS.sort_by)
+  table, _, _ = report.rows(sweep.trials, results, settings.sort_by)
   csv_path, md_path = report.write_summary(sweep_dir, table)
   png_path = report.plot_curves(os.path.join(sweep_dir, report.CURVES_PNG), sweep.trials,
-                                results, FLAGS.sort_by)
+                                results, settings.sort_by)
   with open(md_path) as f:
     print(f.read(), end="")
   print(f"wrote {csv_path}, {md_path} and {png_path}")
@@ -111,24 +123,25 @@ def main(argv):
     raise KeyboardInterrupt
 
 
-def search_main(sweep):
+def search_main(sweep, config):
   """A [search]: validate the space, join (or create) the study, run trials, report."""
-  if FLAGS["sort_by"].present:
+  settings = config.settings
+  if "sort_by" in config.given:
     raise UserError("--sort_by is for grid, zip and random sweeps: a [search] ranks by its "
                     "metric")
-  checked, notes = validate.check_search(sweep, FLAGS.gin_file, FLAGS.gin_param)
+  checked, notes = validate.check_search(sweep, config.gin_files, config.gin_params)
   metric = sweep.search.metric
   direction = sweep.search.direction or (
       "maximize" if metrics.higher_is_better(metric) else "minimize")
-  sweep_dir = os.path.abspath(os.path.expanduser(FLAGS.output_dir))
-  url = FLAGS.storage or study_lib.default_storage(sweep_dir)
-  name = FLAGS.study_name or os.path.basename(sweep_dir)
-  description = study_lib.description(sweep, checked, direction, FLAGS.gin_file,
-                                      FLAGS.gin_param)
+  sweep_dir = os.path.abspath(os.path.expanduser(settings.output_dir))
+  url = settings.storage or study_lib.default_storage(sweep_dir)
+  name = settings.study_name or os.path.basename(sweep_dir)
+  description = study_lib.description(sweep, checked, direction, config.gin_files,
+                                      config.gin_params)
   study_lib.quiet()
-  if FLAGS.print_commands:
-    found = search.trial_commands(sweep, sweep_dir, url, name, description, FLAGS.gin_file,
-                                  FLAGS.gin_param)
+  if settings.print_commands:
+    found = search.trial_commands(sweep, sweep_dir, url, name, description, config.gin_files,
+                                  config.gin_params)
     if found is None:
       print(f"t2t-sweep: no trial yet: study '{name}' is not in {study_lib.shown_url(url)}; "
             "run t2t-sweep without --print_commands to start the search", file=sys.stderr)
@@ -141,16 +154,16 @@ def search_main(sweep):
   for note in notes:
     print(note, flush=True)
   os.makedirs(sweep_dir, exist_ok=True)
-  storage = study_lib.open_storage(url, FLAGS.heartbeat_secs)
+  storage = study_lib.open_storage(url, settings.heartbeat_secs)
   the_study = study_lib.open_study(storage, name, description,
                                    sampler=study_lib.make_sampler(sweep.search),
                                    pruner=study_lib.pruner_of(description))
   worker = search.SearchWorker(
       sweep=sweep, study=the_study, storage=storage, storage_url=url, sweep_dir=sweep_dir,
-      extra_files=FLAGS.gin_file, extra_params=FLAGS.gin_param, parallel=FLAGS.parallel,
-      progress_secs=FLAGS.progress_secs, heartbeat_secs=FLAGS.heartbeat_secs)
+      extra_files=config.gin_files, extra_params=config.gin_params, parallel=settings.parallel,
+      progress_secs=settings.progress_secs, heartbeat_secs=settings.heartbeat_secs)
   outcome = worker.run()
-  if FLAGS.worker:
+  if settings.worker:
     print(f"worker {worker.name} {'stopped' if outcome == 'interrupted' else 'done'}: "
           f"{worker.done_count()} of {sweep.search.trials} trials of study '{name}' done")
   else:

@@ -95,7 +95,8 @@ def main(argv):
     # A trial of a t2t-sweep search reports its evaluations to the study (study_trial.*).
     listeners += pruning.listeners(pruning.configured(), log_line)
   trainer = Trainer(problem, model_cls, hparams, output_dir, data_dir, options=options,
-                    runner=runner, listeners=listeners)
+                    runner=runner, listeners=listeners,
+                    input_options=input_pipeline.InputOptions.from_config())
   if schedule.startswith("train"):
     if cluster.is_chief():  # the other workers write nothing into output_dir
       run_dir.prepare(output_dir, run, hparams)

@@ -5,12 +5,22 @@ longer of its inputs and targets, examples are grouped into length buckets, and 
 whose longest example has L tokens is batched batch_size // L examples at a time. In
 training, examples longer than max_length (or batch_size when max_length is 0) are dropped.
 """
-import gin
 import tensorflow as tf
 
-from t2t_lite import machine
+from t2t_lite import machine, options
 from t2t_lite.data import packing, sortagrad
 from t2t_lite.errors import UserError
+from t2t_lite.options import setting
+
+
+@options.group("make_dataset")  # the gin name config.gin files have always used
+class InputOptions(options.Options):
+  """How the training input is read (gin: make_dataset.shuffle_buffer_size = 500)."""
+  shuffle_buffer_size: int = setting(10000, "Training examples shuffled together (per "
+                                     "input pipeline).", flag="", minimum=1)
+
+
+DEFAULT_INPUT = InputOptions()
 
 
 def bucket_boundaries(max_length, min_length=8, length_bucket_step=1.1):
@@ -42,9 +52,8 @@ def example_length(example):
   return length
 
 
-@gin.configurable(allowlist=["shuffle_buffer_size"])
 def make_dataset(problem, hparams, data_dir, split, training, seed=None,
-                 input_context=None, batch_size=None, shuffle_buffer_size=10000):
+                 input_context=None, batch_size=None, input_options=DEFAULT_INPUT):
   """The batched dataset of one split of `problem`.
 
   Training data is shuffled (seeded when `seed` is given) and repeats forever; eval data
@@ -53,7 +62,7 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
   members: Problem.weighted_data_files) is sampled by rate in training."""
   batch_size = batch_size or hparams.batch_size
   groups = problem.weighted_data_files(data_dir, split)
-  parts = [_records(files, training, seed, input_context, shuffle_buffer_size)
+  parts = [_records(files, training, seed, input_context, input_options.shuffle_buffer_size)
            for _, files in groups]
   if len(parts) == 1:
     ds = parts[0]

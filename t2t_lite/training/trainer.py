@@ -132,8 +132,10 @@ def build_model(model_cls, hparams):
 class Trainer:
 
   def __init__(self, problem, model_cls, hparams, output_dir, data_dir,
-               options=TrainerOptions(), runner=None, log=log_line, listeners=()):
+               options=TrainerOptions(), runner=None, log=log_line, listeners=(),
+               input_options=input_pipeline.DEFAULT_INPUT):
     self.problem, self.hparams = problem, hparams
+    self.input_options = input_options
     self.listeners = list(listeners)
     self.stop_reason = None  # why the last train() ended before train_steps, if it did
     self.output_dir, self.data_dir = output_dir, data_dir
@@ -236,7 +238,8 @@ class Trainer:
     def fn(input_context=None):
       return input_pipeline.make_dataset(problem, self.hparams, self.data_dir, split,
                                          training, seed=self.options.seed,
-                                         input_context=input_context)
+                                         input_context=input_context,
+                                         input_options=self.input_options)
     return fn
 
   def _data_error(self, split, error):
