@@ -66,6 +66,7 @@ setup(
             "t2t-sweep=t2t_lite.bin.t2t_sweep:run",
             "t2t-local-cluster=t2t_lite.bin.t2t_local_cluster:run",
             "t2t-launch=t2t_lite.bin.t2t_launch:run",
+            "t2t-serve=t2t_lite.bin.t2t_serve:run",
         ],
     },
 )
