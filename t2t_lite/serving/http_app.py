@@ -44,6 +44,10 @@ class ServerState:
     self.batcher = None
     self.ready = False
     self.draining = False
+    # Decode requests whose handler started, and those answered (any status): equal after
+    # a drain, which the drain's log line reports.
+    self.accepted = 0
+    self.answered = 0
 
   def set_ready(self, ready):
     self.ready = ready
@@ -220,6 +224,7 @@ def _counted(state, name, handler):
   """The handler, with its answer counted and timed, and HttpError made a response."""
   async def endpoint(request):
     started = time.perf_counter()
+    state.accepted += 1
     try:
       response = await handler(request)
     except HttpError as e:
@@ -228,6 +233,7 @@ def _counted(state, name, handler):
     except ClientDisconnect:
       state.metrics.errors.labels("client_disconnected").inc()
       response = Response(status_code=499)
+    state.answered += 1
     state.metrics.requests.labels(name, str(response.status_code)).inc()
     state.metrics.latency.labels(name).observe(time.perf_counter() - started)
     return response
