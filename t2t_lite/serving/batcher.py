@@ -1,5 +1,7 @@
 """Dynamic batching: request items that arrive within `max_delay_s` of the first waiting
 one are decoded together, up to `max_batch_size` items or `max_batch_tokens` of input;
+the first item waits only while requests arrive faster than one per `max_delay_s` (a
+moving average of the gaps between them), so a lone client never waits for company;
 each batch is sorted by length (less padding) and its results go back to each item's
 future. One batch decodes at a time, in one worker thread, so the event loop keeps
 accepting requests meanwhile (TensorFlow and CTranslate2 release the GIL) and the next
@@ -49,6 +51,8 @@ class Batcher:
     self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="decode")
     self._last_batch_s = 0.1
     self._task = None
+    self._last_arrival = None
+    self._mean_gap_s = float("inf")  # moving average of the time between requests
 
   @property
   def depth(self):
@@ -64,6 +68,12 @@ class Batcher:
       batches = math.ceil((len(self._pending) + len(prepared)) / self.max_batch_size)
       raise QueueFull(max(1, math.ceil(batches * self._last_batch_s)))
     loop = asyncio.get_running_loop()
+    now = time.perf_counter()
+    if self._last_arrival is not None:
+      gap = now - self._last_arrival
+      self._mean_gap_s = gap if math.isinf(self._mean_gap_s) else \
+          0.8 * self._mean_gap_s + 0.2 * gap
+    self._last_arrival = now
     items = [Item(payload, length, n_best, loop.create_future())
              for payload, length in prepared]
     self._pending.extend(items)
@@ -113,7 +123,8 @@ class Batcher:
       while not self._pending:
         await self._wait_for_arrival()
       deadline = self._pending[0].arrived + self.max_delay_s
-      while not self._full() and time.perf_counter() < deadline:
+      while (not self._full() and self._mean_gap_s < self.max_delay_s and
+             time.perf_counter() < deadline):
         await self._wait_for_arrival(deadline - time.perf_counter())
       batch = sorted(self._take(), key=lambda item: item.length)
       if not batch:
