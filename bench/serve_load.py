@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import socket
 import statistics
@@ -178,12 +179,16 @@ def sigterm_under_load(args, inputs):
     proc.send_signal(signal.SIGTERM)
     return await task
   _, _, answers = asyncio.run(scenario())
-  code, log = proc.wait(timeout=120), proc.stdout.read()
+  code = proc.wait(timeout=120)
+  log = proc.stdout.read()
   answered = sum(isinstance(a, tuple) for a in answers)
   refused = sum(isinstance(a, Exception) for a in answers)
-  drained = [line for line in log.splitlines() if "drained" in line]
-  return {"exit_status": code, "client_answers": answered, "refused_after_sigterm": refused,
-          "server": drained[0] if drained else log[-500:]}
+  drained = re.search(r"drained: (\d+) of (\d+) accepted requests answered", log)
+  accepted = int(drained.group(2)) if drained else None
+  return {"exit_status": code, "server_accepted": accepted,
+          "server_answered": int(drained.group(1)) if drained else None,
+          "client_answers": answered, "not_accepted_after_sigterm": refused,
+          "every_accepted_request_answered": code == 0 and accepted == answered}
 
 
 def main():

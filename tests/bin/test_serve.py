@@ -265,3 +265,41 @@ def test_speech_server_transcribes_wav_bytes_and_base64_like_the_decoder(speech_
     assert server.metric('t2t_serve_requests_total{code="200",endpoint="transcribe"}') == 9
   finally:
     assert server.stop() == 0
+
+
+def test_tf_serving_predict_request_runs_through_the_exported_signature(text):
+  """The REST :predict body of the serving guide, as the PredictRequest TensorFlow Serving
+  makes of it, run through the SavedModel in this process: the decoder's outputs."""
+  import tensorflow as tf
+  import tensorflow_text  # noqa: F401  (the export's sentencepiece ops)
+
+  from t2t_lite.serving import tf_serving
+  signature = tf.saved_model.load(text["exports"]["saved_model"]).signatures["serving_default"]
+  sources = text["sources"][:8]
+  body = json.loads(json.dumps(tf_serving.rest_body("serving_default", {"inputs": sources})))
+  assert body == {"signature_name": "serving_default", "inputs": {"inputs": sources}}
+  request = tf_serving.predict_request("enxx", "serving_default", signature,
+                                       tf_serving.inputs_of_rest_body(body))
+  request = type(request).FromString(request.SerializeToString())  # as sent over gRPC
+  response = tf_serving.predict(signature, request)
+  outputs = tf.make_ndarray(response.outputs["outputs"])
+  assert [o.decode() for o in outputs] == text["decoded"][:8]
+  assert tf.make_ndarray(response.outputs["scores"]).shape == (8,)
+  with pytest.raises(Exception, match="takes inputs"):
+    tf_serving.predict_request("enxx", "serving_default", signature, {"text": sources})
+  wav = tf_serving.rest_body("serving_default", {"wav": [b"RIFF\x00"]})
+  assert tf_serving.inputs_of_rest_body(wav) == {"wav": [b"RIFF\x00"]}
+
+
+def test_ctranslate2_n_best_lists_come_from_one_beam_search(text):
+  from t2t_lite.serving.ctranslate2_engine import CTranslate2Engine
+  engine = CTranslate2Engine(text["exports"]["ctranslate2"], intra_threads=1, beam_size=4)
+  sources = text["sources"][:4]
+  payloads = [engine.prepare(s)[0] for s in sources]
+  results = engine.decode(payloads, n_best=3)
+  best = engine.decode(payloads, n_best=1)
+  for result, single in zip(results, best):
+    assert len(result.n_best) == 3 and result.n_best[0] == result.best == single.best
+    scores = [h.score for h in result.n_best]
+    assert scores == sorted(scores, reverse=True)
+    assert len({h.text for h in result.n_best}) == 3
