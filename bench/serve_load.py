@@ -3,9 +3,9 @@
 For each concurrency level (--concurrency), N clients send one-sentence translate
 requests back to back over keep-alive connections, drawing from a realistic mix of
 sentence lengths (one to four sentences of --sources joined: half single sentences, a few
-four times as long); each level sends --requests requests in all. Three setups, in an
-order that alternates over --rounds (the machine is shared; alternating spreads its slow
-phases over all of them):
+four times as long); each level sends --requests requests in all. Three setups, run back
+to back at each level in an order that rotates over levels and --rounds (the machine is
+shared; alternating spreads its slow phases over all of them):
 
   direct      ctranslate2.Translator.translate_batch in this process, on the same
               sentences in batches of the level's size (1 at one client)
@@ -218,29 +218,31 @@ def main():
   began = time.time()
   results = {}  # (setup, level) -> [round results]
   setups = ["direct", "batched", "unbatched"]
+  translator = ctranslate2.Translator(args.export_dir, device="cpu",
+                                      intra_threads=args.threads, inter_threads=1)
+  translator.translate_batch([tokenizer.encode(sources[0])])  # warm up
   for r in range(args.rounds):
     if r and time.time() - began > args.budget_s * (r / (r + 1)):
       print(f"stopping after {r} round(s): --budget_s", flush=True)
       break
-    order = setups[r % 3:] + setups[:r % 3]
-    for setup in order:
-      if setup == "direct":
-        translator = ctranslate2.Translator(args.export_dir, device="cpu",
-                                            intra_threads=args.threads, inter_threads=1)
-        translator.translate_batch([tokenizer.encode(sources[0])])  # warm up
-        for level in levels:
-          results.setdefault((setup, level), []).append(
-              run_direct_level(translator, tokenizer, inputs, level))
-        del translator
-      else:
-        proc = start_server(args, free_port(), 16 if setup == "batched" else 1)
-        port = int(next(a.split("=")[1] for a in proc.args if a.startswith("--port=")))
-        for level in levels:
-          results.setdefault((setup, level), []).append(
-              run_server_level(port, inputs, level))
-        code, _ = stop_server(proc)
-        assert code == 0, code
-      print(f"round {r + 1}: {setup} done", flush=True)
+    # Both servers stay up for the round; each level runs the three setups back to back,
+    # in an order that rotates, so a slow phase of the shared machine hits all of them.
+    servers = {"batched": start_server(args, free_port(), 16),
+               "unbatched": start_server(args, free_port(), 1)}
+    for i, level in enumerate(levels):
+      order = setups[(r + i) % 3:] + setups[:(r + i) % 3]
+      for setup in order:
+        if setup == "direct":
+          row = run_direct_level(translator, tokenizer, inputs, level)
+        else:
+          port = int(next(a.split("=")[1] for a in servers[setup].args
+                          if a.startswith("--port=")))
+          row = run_server_level(port, inputs, level)
+        results.setdefault((setup, level), []).append(row)
+    for proc in servers.values():
+      code, _ = stop_server(proc)
+      assert code == 0, code
+    print(f"round {r + 1} done ({time.time() - began:.0f} s)", flush=True)
   table = {f"{s}@{c}": {k: statistics.median(x[k] for x in v) for k in v[0]}
            for (s, c), v in results.items()}
   print("| setup | clients | sentences/s | tokens/s | p50 ms | p95 ms | p99 ms |")

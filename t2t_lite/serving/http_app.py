@@ -225,6 +225,7 @@ def _counted(state, name, handler):
   async def endpoint(request):
     started = time.perf_counter()
     state.accepted += 1
+    state.metrics.in_flight.inc()
     try:
       response = await handler(request)
     except HttpError as e:
@@ -234,6 +235,7 @@ def _counted(state, name, handler):
       state.metrics.errors.labels("client_disconnected").inc()
       response = Response(status_code=499)
     state.answered += 1
+    state.metrics.in_flight.dec()
     state.metrics.requests.labels(name, str(response.status_code)).inc()
     state.metrics.latency.labels(name).observe(time.perf_counter() - started)
     return response

@@ -33,6 +33,8 @@ class ServerMetrics:
                                         registry=r)
     self.queue_depth = prom.Gauge("t2t_serve_queue_depth", "Items waiting to be decoded",
                                   registry=r)
+    self.in_flight = prom.Gauge("t2t_serve_requests_in_flight", "Translate and transcribe "
+                                "requests accepted and not yet answered", registry=r)
     self.ready = prom.Gauge("t2t_serve_ready", "1 once the model is loaded and warmed up, "
                             "0 before and while draining", registry=r)
 

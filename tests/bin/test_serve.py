@@ -159,8 +159,9 @@ def test_saved_model_server_answers_like_the_decoder_ready_after_warm_up_and_dra
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
       in_flight = [pool.submit(translate_all, i) for i in range(4)]
       deadline = time.time() + 60
-      while server.metric("t2t_serve_queue_depth") == 0 and time.time() < deadline:
+      while server.metric("t2t_serve_requests_in_flight") < 4 and time.time() < deadline:
         pass
+      assert server.metric("t2t_serve_queue_depth") > 0  # most are still to be decoded
       server.proc.send_signal(signal.SIGTERM)
       answers = [f.result() for f in in_flight]
     assert [a[0] for a in answers] == [200] * 4
@@ -200,7 +201,7 @@ def test_limits_are_413_bad_input_400_and_a_full_queue_429(text):
         (json.dumps({"text": " ".join(["house"] * 45)}), 413, "input 0 has "),
         (json.dumps({"text": ["a"] * 4}), 413, "4 inputs in one request; at most 3 "
                                                "(--max_request_sentences)"),
-        (json.dumps({"text": "a " * 1500}), 413, "the request body has 3013 bytes; at most "
+        (json.dumps({"text": "a " * 1500}), 413, "the request body has 3012 bytes; at most "
                                                  "2000 are accepted (--max_body_bytes)"),
         ('{"text": "a house"', 400, "the request body is not valid JSON"),
         ('["a house"]', 400, "the request body must be a JSON object"),
