@@ -20,8 +20,9 @@ class ServeOptions(options.Options):
                                 "1 turns dynamic batching off.", minimum=1)
   max_batch_tokens: int = setting(0, "Also cap a batch's total input length in tokens "
                                   "(speech: 10 ms frames); 0: no cap.", minimum=0)
-  max_batch_delay_ms: float = setting(5.0, "How long the first request of a batch waits "
-                                      "for others to join it.", minimum=0)
+  max_batch_delay_ms: float = setting(5.0, "How long the first request of a batch may "
+                                      "wait for others to join it (only while requests "
+                                      "arrive faster than one per this delay).", minimum=0)
   max_queue: int = setting(256, "Sentences waiting to be decoded at most; beyond it a "
                               "request is refused with HTTP 429 and Retry-After.", minimum=1)
   request_timeout_s: float = setting(30.0, "A request not answered within this many seconds "
