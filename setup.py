@@ -6,6 +6,8 @@ hparams/ and bin/ are mapped into it so that generic names never land in site-pa
 from setuptools import setup
 
 SUBPACKAGES = ["problems", "models", "hparams", "bin"]
+SERVE = ["starlette>=0.40", "uvicorn>=0.30", "uvloop", "httptools", "prometheus-client>=0.20",
+         "tensorflow-serving-api>=2.21,<2.22"]
 
 setup(
     name="t2t-lite",
@@ -45,15 +47,22 @@ setup(
     # postgresql+psycopg://...).
     # serve: CTranslate2, for t2t-exporter --export_format=ctranslate2 and
     # t2t-benchmark --decode_engine=ctranslate2 (a CPU wheel from PyPI); the export tests run it.
+    # t2t-serve's HTTP stack: Starlette (the small ASGI toolkit FastAPI is built on) on
+    # uvicorn (the reference ASGI server; with uvloop's event loop and httptools' HTTP
+    # parser, which it picks up when installed: less time per request), prometheus-client
+    # (Prometheus' own client) for /metrics; tensorflow-serving-api for TF Serving's
+    # PredictRequest protos (2.21.x: its tensorflow requirement is the 2.21.0 pinned
+    # above). The tests start t2t-serve, so the test extra has them too.
     # profile: tensorboard-plugin-profile, TensorBoard's Profile tab (t2t-trainer --profile_steps).
     # jsonschema and pyyaml: the TFJob manifests t2t-launch writes are read back and checked
     # against the CRD's schema. pytest-xdist: the suite runs in two processes, a test module
     # per process (CI's two cores; most tests are single-threaded TensorFlow start-up and
     # tiny models).
     extras_require={"test": ["pytest", "pytest-xdist", "jiwer", "ruff", "psycopg[binary]",
-                             "ctranslate2>=4.5", "jsonschema", "pyyaml"],
+                             "ctranslate2>=4.5", "jsonschema", "pyyaml", *SERVE],
                     "speech": ["kenlm"], "postgresql": ["psycopg[binary]"],
-                    "serve": ["ctranslate2>=4.5"], "profile": ["tensorboard-plugin-profile"]},
+                    "serve": ["ctranslate2>=4.5", *SERVE],
+                    "profile": ["tensorboard-plugin-profile"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",
@@ -66,6 +75,7 @@ setup(
             "t2t-sweep=t2t_lite.bin.t2t_sweep:run",
             "t2t-local-cluster=t2t_lite.bin.t2t_local_cluster:run",
             "t2t-launch=t2t_lite.bin.t2t_launch:run",
+            "t2t-serve=t2t_lite.bin.t2t_serve:run",
         ],
     },
 )

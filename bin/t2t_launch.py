@@ -1,6 +1,9 @@
 """t2t-launch: runs a t2t-trainer command line on a cluster. It checks the trainer's flags
 (and gin) here, as t2t-trainer would, then writes the manifests (Kubeflow TFJob) or prints
-the commands (every host of a Cloud TPU VM slice) that run exactly that command:
+the commands (every host of a Cloud TPU VM slice) that run exactly that command; or, with
+--target=serving, checks a t2t-serve command line and writes the manifests that serve the
+export (t2t-serve Deployment + Service + HorizontalPodAutoscaler; for a SavedModel also
+TensorFlow Serving and a KServe InferenceService):
 
   t2t-launch --image=ghcr.io/me/t2t:1 --num_workers=4 --gpus_per_worker=8 --pvc=t2t-runs \\
       -- --strategy=multi_worker_mirrored --problem=translate_ende_wmt32k \\
@@ -9,6 +12,9 @@ the commands (every host of a Cloud TPU VM slice) that run exactly that command:
 
   t2t-launch --target=tpu_vm --tpu_name=my-v4-32 --zone=us-central2-b --tpu_hosts=4 \\
       -- --problem=... --output_dir=gs://my-bucket/runs/ende
+
+  t2t-launch --target=serving --image=ghcr.io/me/t2t:1 --pvc=t2t-runs --cpu=4 \\
+      --memory=8Gi -- --export_dir=/runs/ende/export/250000 --max_batch_size=32
 """
 import os
 import re
@@ -20,12 +26,13 @@ from t2t_lite.bin import common_flags, trainer_flags
 from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import RunOptions
-from t2t_lite.launch import tf_config, tfjob, tpu_vm, yaml_text
+from t2t_lite.launch import serving, tf_config, tfjob, tpu_vm, yaml_text
 from t2t_lite.options import setting
+from t2t_lite.serving.server_options import ServeOptions
 from t2t_lite.training import cluster
 from t2t_lite.training.trainer import TrainerOptions
 
-TARGETS = ("tfjob", "tpu_vm")
+TARGETS = ("tfjob", "tpu_vm", "serving")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 
@@ -35,7 +42,8 @@ class LaunchOptions(cluster.ClusterShape):
   """t2t-launch's settings (the trainer's own come after --)."""
   target: str = setting("tfjob", "tfjob: write a Kubeflow TFJob manifest for Kubernetes; "
                         "tpu_vm: print the commands that run the trainer on every host of "
-                        "a Cloud TPU VM slice.", choices=TARGETS)
+                        "a Cloud TPU VM slice; serving: write the Kubernetes manifests that "
+                        "serve an export (t2t-serve flags after --).", choices=TARGETS)
   image: str | None = setting(None, "tfjob: the container image, with t2t_lite (and your "
                               "--t2t_usr_dir, gin files and data paths) in it.")
   job_name: str | None = setting(None, "tfjob: the TFJob's name (default: the last part of "
@@ -60,6 +68,18 @@ class LaunchOptions(cluster.ClusterShape):
   port: int = setting(tf_config.DEFAULT_PORT, "tfjob: the port TensorFlow's servers listen "
                       "on in every pod.", minimum=1, maximum=65535)
   manifest_dir: str = setting(".", "tfjob: where JOB.tfjob.yaml (and JOB.pvc.yaml) go.")
+  replicas: int = setting(2, "serving: pods at least (the autoscaler's minimum).",
+                          minimum=1)
+  max_replicas: int = setting(8, "serving: pods at most (the autoscaler's maximum).",
+                              minimum=1)
+  target_cpu_percent: int = setting(70, "serving: the autoscaler adds pods above this "
+                                    "average CPU use (% of --cpu).", minimum=1, maximum=100)
+  grace_period_s: int = setting(60, "serving: seconds a pod has to drain after SIGTERM "
+                                "(terminationGracePeriodSeconds); at least t2t-serve's "
+                                "--request_timeout_s + 10.", minimum=1)
+  tf_serving_image: str = setting("tensorflow/serving", "serving, SavedModel: TensorFlow "
+                                  "Serving's image (pin a release, e.g. "
+                                  "tensorflow/serving:2.19.0).")
   tpu_name: str | None = setting(None, "tpu_vm: the TPU VM slice's name.")
   zone: str | None = setting(None, "tpu_vm: its zone, e.g. us-central2-b.")
   project: str | None = setting(None, "tpu_vm: its Google Cloud project (default: "
@@ -182,10 +202,12 @@ def launch_tfjob(settings, trainer_args, values, run_options):
 
 
 def _write(directory, filename, document):
+  """Writes one manifest (a dict) or several (a list) atomically."""
   path = os.path.join(directory, filename)
   tmp = path + ".tmp"
   with open(tmp, "w") as f:
-    f.write(yaml_text.dump(document))
+    f.write(yaml_text.dump_all(document) if isinstance(document, list)
+            else yaml_text.dump(document))
   os.replace(tmp, path)
   return path
 
@@ -212,8 +234,90 @@ def launch_tpu_vm(settings, trainer_args, values, run_options):
     print(line)
 
 
+def parse_serve_flags(args):
+  """The t2t-serve command line checked as t2t-serve checks it; its ServeOptions."""
+  values = flags.FlagValues()
+  common_flags.define_flags(ServeOptions, flag_values=values)
+  try:
+    values(["t2t-serve", *args])
+  except flags.Error as e:
+    raise UserError(f"t2t-serve flags after --: {e}") from None
+  for flag in ("host", "port"):
+    if values[flag].present:
+      raise UserError(f"--{flag} after --: the pods listen on 0.0.0.0:{serving.SERVE_PORT}, "
+                      "which the manifests' probes and Service use; leave it out")
+  settings = ServeOptions.from_flags(values)
+  settings.check()
+  return settings
+
+
+def _serving_name(settings, export_dir):
+  """--job_name, else the export's run (runs/enxx/export/1000 -> enxx)."""
+  parts = [p for p in export_dir.rstrip("/").split("/") if p and not p.isdigit()]
+  default = parts[-2] if len(parts) > 1 and parts[-1] == "export" else (parts or [""])[-1]
+  return _job_name(settings, "/" + default)
+
+
+def launch_serving(settings, serve_args):
+  if not settings.image:
+    raise UserError("--target=serving needs --image (a container image with t2t_lite "
+                    "installed with its [serve] extra)")
+  if settings.max_replicas < settings.replicas:
+    raise UserError(f"--max_replicas={settings.max_replicas} is below --replicas="
+                    f"{settings.replicas}")
+  serve = parse_serve_flags(serve_args)
+  export_dir = serve.export_dir
+  if not export_dir.startswith("gs://"):
+    if not settings.pvc:
+      raise UserError(f"--export_dir={export_dir}: every pod must read it; use a gs:// path, "
+                      "or mount the claim holding it with --pvc and put it under "
+                      "--mount_path")
+    if not export_dir.startswith(settings.mount_path.rstrip("/") + "/"):
+      raise UserError(f"--export_dir={export_dir} is not under --mount_path="
+                      f"{settings.mount_path}, where --pvc={settings.pvc} is mounted")
+  if settings.grace_period_s < serve.request_timeout_s:
+    raise UserError(f"--grace_period_s={settings.grace_period_s} is shorter than t2t-serve's "
+                    f"--request_timeout_s={serve.request_timeout_s:g}: a pod could be killed "
+                    "with requests still being answered")
+  _check_quantities(settings)
+  name = _serving_name(settings, export_dir)
+  pod = serving.Pod(settings.namespace, tfjob.Resources(settings.gpus_per_worker,
+                                                        settings.cpu, settings.memory),
+                    tfjob.Storage(settings.pvc, settings.mount_path),
+                    settings.service_account, settings.grace_period_s)
+  scaling = serving.Scaling(settings.replicas, settings.max_replicas,
+                            settings.target_cpu_percent)
+  os.makedirs(settings.manifest_dir, exist_ok=True)
+  files = [_write(settings.manifest_dir, f"{name}.serve.yaml", serving.t2t_serve(
+      name, settings.image, serve_args, pod, scaling))]
+  if serve.engine == "saved_model":
+    base, version = os.path.split(export_dir.rstrip("/"))
+    if not version.isdigit():
+      raise UserError(f"--export_dir={export_dir}: TensorFlow Serving and KServe load "
+                      "BASE/VERSION/ (a numbered folder, as t2t-exporter's default "
+                      "OUTPUT_DIR/export/STEP); export into a numbered folder")
+    files.append(_write(settings.manifest_dir, f"{name}.tf-serving.yaml", serving.tf_serving(
+        f"{name}-tf-serving", settings.tf_serving_image, name, base, pod, settings.replicas)))
+    files.append(_write(settings.manifest_dir, f"{name}.kserve.yaml", [serving.kserve(
+        f"{name}-kserve", serving.storage_uri(base, pod.storage), pod, scaling)]))
+  print(f"wrote {', '.join(files)}: t2t-serve {name} ({settings.replicas}-"
+        f"{settings.max_replicas} pods)" +
+        (f", TensorFlow Serving {name}-tf-serving (model {name}, base path {base}) and "
+         f"KServe {name}-kserve" if serve.engine == "saved_model" else ""))
+  for f in files:
+    print(f"kubectl apply -f {f}")
+  print(f"kubectl -n {settings.namespace} port-forward service/{name} "
+        f"{serving.SERVE_PORT}:{serving.SERVE_PORT}")
+
+
 def main(argv):
   settings = LaunchOptions.from_flags(FLAGS)
+  if settings.target == "serving":
+    if len(argv) < 2:
+      raise UserError("give the t2t-serve flags after --, e.g. t2t-launch --target=serving "
+                      "--image=IMAGE --pvc=CLAIM -- --export_dir=/runs/enxx/export/1000")
+    launch_serving(settings, argv[1:])
+    return
   trainer_args = argv[1:]
   if not trainer_args:
     raise UserError("give the t2t-trainer flags after --, e.g. t2t-launch --image=IMAGE -- "

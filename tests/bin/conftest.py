@@ -1,9 +1,11 @@
 import fcntl
 import json
 import os
+import time
 
 import pytest
 
+from tests import speech_data
 from tests.bin.helpers import FAST, run, write_lines
 from tests.problems.synthetic_language import corpus
 
@@ -60,3 +62,27 @@ def _train_translation(tmp_path):
   return {"out": out, "log": proc.stdout, "pairs": test,
           "test_src": write_lines(tmp_path / "test.src", [s for s, _ in test]),
           "test_ref": write_lines(tmp_path / "test.ref", [t for _, t in test])}
+
+
+@pytest.fixture(scope="session")
+def speech_run(tmp_path_factory):
+  """deep_speech2_tiny trained by the binaries for 300 steps on 300 synthesized utterances
+  (40 held out), shared by test_speech and test_serve (they only read it, or write files
+  of their own names)."""
+  return built_once(tmp_path_factory, "speech_run", _train_speech)
+
+
+def _train_speech(directory):
+  start = time.time()
+  root = str(directory)
+  corpus = speech_data.write_corpus(os.path.join(root, "corpus"), num_train=300, num_dev=40)
+  data_dir, output_dir = os.path.join(root, "data"), os.path.join(root, "run")
+  settings = f"--problem_settings=train_manifest={corpus['train']},dev_manifest={corpus['dev']}"
+  proc = run("t2t-datagen", "--problem=speech_manifest", f"--data_dir={data_dir}", settings)
+  assert "wrote 300 train examples" in proc.stdout
+  proc = run("t2t-trainer", "--problem=speech_manifest", "--model=deep_speech2",
+             "--hparams_set=deep_speech2_tiny", f"--data_dir={data_dir}",
+             f"--output_dir={output_dir}", "--train_steps=300", "--local_eval_frequency=300",
+             "--log_step_count_steps=100", "--eval_steps=0")
+  return {"root": root, "corpus": corpus, "output_dir": output_dir, "start": start,
+          "log": proc.stdout}

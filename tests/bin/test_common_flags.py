@@ -18,7 +18,7 @@ from t2t_lite.options import setting
 README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
 BINARIES = ["t2t_datagen", "t2t_trainer", "t2t_decoder", "t2t_bleu", "t2t_exporter",
             "t2t_avg_checkpoints", "t2t_benchmark", "t2t_sweep", "t2t_local_cluster",
-            "t2t_launch"]
+            "t2t_launch", "t2t_serve"]
 # Documented once for every binary, in the README's "Binaries" introduction.
 SHARED = {"t2t_usr_dir", "registry_help", "gin_file", "gin_param"}
 
@@ -100,6 +100,7 @@ def _declared_groups():
   import t2t_lite.bin.t2t_exporter  # noqa: F401
   import t2t_lite.bin.t2t_launch  # noqa: F401
   import t2t_lite.bin.t2t_local_cluster  # noqa: F401
+  import t2t_lite.bin.t2t_serve  # noqa: F401
   import t2t_lite.bin.t2t_sweep  # noqa: F401
   import t2t_lite.bin.t2t_trainer  # noqa: F401
 

@@ -139,3 +139,56 @@ def test_the_operators_tf_config_of_every_role_trains_serves_and_evaluates(
   assert evals and evals[-1] == "6", outputs["evaluator:0"][-3000:]
   with open(os.path.join(out, "run.json")) as f:
     assert json.load(f)["problem"] == PROBLEM
+
+
+def test_serving_manifests_for_a_savedmodel_and_a_ctranslate2_export(tmp_path):
+  from tests.launch import serving_schema
+  proc = run("t2t-launch", "--target=serving", "--image=ghcr.io/me/t2t:1", "--pvc=t2t-runs",
+             "--cpu=4", "--memory=8Gi", "--replicas=3", f"--manifest_dir={tmp_path}", "--",
+             "--export_dir=/runs/enxx/export/1000", "--max_batch_size=32")
+  assert sorted(os.listdir(tmp_path)) == ["enxx.kserve.yaml", "enxx.serve.yaml",
+                                          "enxx.tf-serving.yaml"]
+  manifests = {}
+  for name in os.listdir(tmp_path):
+    with open(tmp_path / name) as f:
+      for manifest in yaml.safe_load_all(f):
+        assert serving_schema.errors(manifest) == [], (name, manifest["kind"])
+        manifests[(name, manifest["kind"])] = manifest
+  serve = manifests[("enxx.serve.yaml", "Deployment")]
+  assert serve["spec"]["template"]["spec"]["containers"][0]["args"] == [
+      "--export_dir=/runs/enxx/export/1000", "--max_batch_size=32", "--host=0.0.0.0",
+      "--port=8080"]
+  assert serving_schema.deployment_serves(serve, manifests[("enxx.serve.yaml", "Service")])
+  assert manifests[("enxx.serve.yaml", "HorizontalPodAutoscaler")]["spec"]["minReplicas"] == 3
+  tf_serving = manifests[("enxx.tf-serving.yaml", "Deployment")]
+  assert "--model_base_path=/runs/enxx/export" in \
+      tf_serving["spec"]["template"]["spec"]["containers"][0]["args"]
+  assert manifests[("enxx.kserve.yaml", "InferenceService")]["spec"]["predictor"]["model"][
+      "storageUri"] == "pvc://t2t-runs/enxx/export"
+  assert f"kubectl apply -f {tmp_path}/enxx.serve.yaml" in proc.stdout.splitlines()
+
+  ct2 = tmp_path / "ct2"
+  run("t2t-launch", "--target=serving", "--image=img", f"--manifest_dir={ct2}",
+      "--job_name=enxx-int8", "--", "--engine=ctranslate2",
+      "--export_dir=gs://bucket/enxx/ct2_int8")
+  assert os.listdir(ct2) == ["enxx-int8.serve.yaml"]  # TF Serving serves SavedModels only
+
+
+@pytest.mark.parametrize("serve,message", [
+    (["--export_dir=/runs/x/export/1", "--port=9000"],
+     "--port after --: the pods listen on 0.0.0.0:8080"),
+    (["--export_dir=/runs/x/export/1", "--max_batch_sise=3"],
+     "t2t-serve flags after --: Unknown command line flag 'max_batch_sise'"),
+    (["--export_dir=/data/x/export/1"],
+     "--export_dir=/data/x/export/1 is not under --mount_path=/runs"),
+    (["--export_dir=/runs/x/export/latest"],
+     "--export_dir=/runs/x/export/latest: TensorFlow Serving and KServe load BASE/VERSION/"),
+    (["--export_dir=/runs/x/export/1", "--request_timeout_s=120"],
+     "--grace_period_s=60 is shorter than t2t-serve's --request_timeout_s=120"),
+])
+def test_bad_serving_launches_are_one_line(tmp_path, serve, message):
+  proc = run("t2t-launch", "--target=serving", "--image=i", "--pvc=c",
+             f"--manifest_dir={tmp_path}", "--", *serve, check=False)
+  assert proc.returncode == 2, proc.stdout + proc.stderr
+  (line,) = error_lines(proc.stderr)
+  assert line.startswith(f"t2t-launch: error: {message}"), line

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from t2t_lite import speech_metrics
-from tests import speech_data
 from tests.bin.helpers import error_lines, run
 
 pytestmark = pytest.mark.slow
@@ -18,22 +17,12 @@ def _settings(corpus):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-  start = time.time()
-  root = str(tmp_path_factory.mktemp("speech"))
-  corpus = speech_data.write_corpus(os.path.join(root, "corpus"), num_train=300, num_dev=40)
-  data_dir, output_dir = os.path.join(root, "data"), os.path.join(root, "run")
-  proc = run("t2t-datagen", "--problem=speech_manifest", f"--data_dir={data_dir}",
-             _settings(corpus))
-  assert "wrote 300 train examples" in proc.stdout
-  proc = run("t2t-trainer", "--problem=speech_manifest", "--model=deep_speech2",
-             "--hparams_set=deep_speech2_tiny", f"--data_dir={data_dir}",
-             f"--output_dir={output_dir}", "--train_steps=300", "--local_eval_frequency=300",
-             "--log_step_count_steps=100", "--eval_steps=0")
+def trained(speech_run):
+  """The shared speech run (tests/bin/conftest.py: deep_speech2_tiny, 300 steps)."""
   # The trainer's own evaluation reports WER and CER on the dev split.
-  assert "eval at step 300 (dev, 40 examples): ctc_loss" in proc.stdout
-  assert " wer " in proc.stdout and " cer " in proc.stdout
-  return {"root": root, "corpus": corpus, "output_dir": output_dir, "start": start}
+  assert "eval at step 300 (dev, 40 examples): ctc_loss" in speech_run["log"]
+  assert " wer " in speech_run["log"] and " cer " in speech_run["log"]
+  return speech_run
 
 
 def test_trains_to_low_cer_on_held_out_utterances(trained):
