@@ -30,6 +30,8 @@ def add_audio_hparams(hp):
   hp.add_hparam("audio_time_mask_width", 40)
   # utterance: each utterance's own mean/variance; global: the training set's (a stream
   # knows them from its first frame), measured from the data unless given here.
+  # Training only: each utterance at one of these speeds (Kaldi's [0.9, 1.0, 1.1]).
+  hp.add_hparam("audio_speed_perturbation", [], list)
   hp.add_hparam("audio_normalization", "utterance")
   hp.add_hparam("audio_global_mean", [], list)
   hp.add_hparam("audio_global_std", [], list)

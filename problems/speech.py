@@ -213,9 +213,20 @@ class SpeechProblem(problem.Problem):
     """Samples of the waveform (its frames grow with them)."""
     return tf.shape(example["waveform"])[0]
 
+  def check_hparams(self, hparams):
+    super().check_hparams(hparams)
+    audio.check_speed_perturbation(hparams.audio_speed_perturbation)
+
+  def uses_example_seeds(self, hparams):
+    return bool(hparams.audio_speed_perturbation)
+
   def preprocess_example(self, example, training, hparams):
     self.check_hparams(hparams)
-    features = audio.features_from_waveform(example["waveform"], hparams, training)
+    waveform = example["waveform"]
+    if training and hparams.audio_speed_perturbation:
+      waveform = audio.speed_perturbed(waveform, hparams.audio_speed_perturbation,
+                                       example[problem.EXAMPLE_SEED])
+    features = audio.features_from_waveform(waveform, hparams, training)
     return {"inputs": features, "inputs_length": tf.shape(features)[0],
             "targets": example["targets"]}
 

@@ -4,6 +4,7 @@ that turns a 16 kHz waveform into normalized log-mel filterbank features (input 
 The front end is plain tf ops so it runs inside the tf.data map: log-mel filterbanks
 (80 bins, 25 ms window, 10 ms step by default), optional deltas and delta-deltas,
 mean/variance normalization, and SpecAugment time/frequency masks for training only.
+Speed perturbation (training only) resamples the waveform before all of it.
 
 Normalization is per utterance (each utterance's own statistics: the offline default) or
 global (the training set's statistics, measured once from the data and kept in the run's
@@ -33,6 +34,9 @@ HPARAMS = (
     spec("audio_freq_mask_width", int, "SpecAugment: widest frequency mask", minimum=0),
     spec("audio_time_masks", int, "SpecAugment: time masks", minimum=0),
     spec("audio_time_mask_width", int, "SpecAugment: widest time mask", minimum=0),
+    spec("audio_speed_perturbation", list, "training only: each utterance plays at one of "
+         "these speeds (e.g. [0.9,1.0,1.1]), its waveform resampled before the features; "
+         "empty: off"),
     spec("audio_normalization", str, "mean/variance normalization with each utterance's "
          "own statistics, or the training set's (global: streamable)",
          choices=("utterance", "global")),
@@ -156,6 +160,40 @@ def spec_augment(features, freq_masks=2, freq_mask_width=15, time_masks=2,
   max_time = tf.minimum(time_mask_width,
                         tf.cast(tf.cast(frames, tf.float32) * max_time_fraction, tf.int32))
   return mask(features, 0, frames, max_time, time_masks)
+
+
+def check_speed_perturbation(factors):
+  """Raises UserError unless factors are positive numbers."""
+  if not all(isinstance(f, (int, float)) and not isinstance(f, bool) and 0.5 <= f <= 2.0
+             for f in factors):
+    raise UserError(f"hparam audio_speed_perturbation={list(factors)} must list speeds "
+                    "between 0.5 and 2.0, e.g. [0.9,1.0,1.1] (empty: off)")
+
+
+def change_speed(waveform, factor):
+  """A waveform [n] played `factor` times as fast (tempo and pitch, as sox's `speed` and
+  Kaldi's speed perturbation): resampled to round(n / factor) samples in the frequency
+  domain, which low-passes exactly at the new Nyquist frequency when speeding up (no
+  aliasing) and interpolates band-limited when slowing down. Returns float32 samples in
+  the int16 scale / 32768."""
+  x = tf.cast(waveform, tf.float32)
+  if waveform.dtype == tf.int16:
+    x /= 32768.0
+  n = tf.shape(x)[0]
+  m = tf.maximum(tf.cast(tf.round(tf.cast(n, tf.float32) / factor), tf.int32), 1)
+  spectrum = tf.signal.rfft(x)
+  bins = m // 2 + 1
+  kept = spectrum[:tf.minimum(bins, tf.shape(spectrum)[0])]
+  kept = tf.pad(kept, [[0, bins - tf.shape(kept)[0]]])
+  return tf.signal.irfft(kept, [m]) * (tf.cast(m, tf.float32) / tf.cast(n, tf.float32))
+
+
+def speed_perturbed(waveform, factors, example_seed):
+  """The waveform at the speed factors[example_seed % len(factors)] (unchanged at 1)."""
+  index = tf.cast(example_seed % len(factors), tf.int32)
+  factor = tf.gather(tf.constant(factors, tf.float32), index)
+  x = tf.cast(waveform, tf.float32) / (32768.0 if waveform.dtype == tf.int16 else 1.0)
+  return tf.cond(tf.equal(factor, 1.0), lambda: x, lambda: change_speed(x, factor))
 
 
 def unnormalized_features(waveform, hparams):
