@@ -139,18 +139,29 @@ def normalize(features, epsilon=1e-5):
 
 
 def spec_augment(features, freq_masks=2, freq_mask_width=15, time_masks=2,
-                 time_mask_width=40, max_time_fraction=0.2, blocks=1, seed=None):
+                 time_mask_width=40, max_time_fraction=0.2, blocks=1, seed=None,
+                 stateless_seed=None):
   """SpecAugment (Park et al., 2019) without time warping: `freq_masks` bands of up to
   `freq_mask_width` bins and `time_masks` spans of up to `time_mask_width` frames (and at
   most max_time_fraction of the utterance) are set to zero, the normalized mean.
-  With deltas, features hold `blocks` copies of the bins; a band masks all of them."""
+  With deltas, features hold `blocks` copies of the bins; a band masks all of them.
+  With `stateless_seed` (int64 [2], e.g. from the example's seed) the masks are a function
+  of it alone: the same on every run and after a resume."""
   frames, bins = tf.shape(features)[0], tf.shape(features)[1] // blocks
+  draws = []
+
+  def uniform(maxval):
+    if stateless_seed is None:
+      return tf.random.uniform([], 0, maxval, tf.int32, seed=seed)
+    draws.append(None)  # each draw its own seed: the example's, offset by the draw's index
+    return tf.random.stateless_uniform(
+        [], stateless_seed + tf.constant([0, len(draws)], tf.int64), 0, maxval, tf.int32)
 
   def mask(x, axis, size, max_width, count):
     positions = tf.range(size)
     for _ in range(count):
-      width = tf.random.uniform([], 0, max_width + 1, tf.int32, seed=seed)
-      start = tf.random.uniform([], 0, tf.maximum(size - width, 0) + 1, tf.int32, seed=seed)
+      width = uniform(max_width + 1)
+      start = uniform(tf.maximum(size - width, 0) + 1)
       inside = (positions >= start) & (positions < start + width)
       keep = tf.cast(~inside, x.dtype)
       x *= keep[:, None] if axis == 0 else tf.tile(keep, [blocks])[None, :]
@@ -252,9 +263,10 @@ def stream_log_mel(pending, samples, final, frames_before, hparams):
   return frames, x[tf.minimum(count * frame_step, available):]
 
 
-def features_from_waveform(waveform, hparams, training=False):
+def features_from_waveform(waveform, hparams, training=False, example_seed=None):
   """The model's input features [frames, bins * (3 with deltas)] from a waveform [n],
-  configured by the audio_* hparams."""
+  configured by the audio_* hparams. In training, an `example_seed` (int64) makes the
+  SpecAugment masks a function of it (deterministic and resumable)."""
   x = unnormalized_features(waveform, hparams)
   if hparams.audio_normalization == "global":
     x = normalize_globally(x, hparams)
@@ -263,7 +275,9 @@ def features_from_waveform(waveform, hparams, training=False):
   if training and hparams.audio_spec_augment:
     x = spec_augment(x, hparams.audio_freq_masks, hparams.audio_freq_mask_width,
                      hparams.audio_time_masks, hparams.audio_time_mask_width,
-                     blocks=3 if hparams.audio_add_deltas else 1)
+                     blocks=3 if hparams.audio_add_deltas else 1,
+                     stateless_seed=None if example_seed is None else tf.stack(
+                         [tf.cast(example_seed, tf.int64), tf.constant(1, tf.int64)]))
   return x
 
 

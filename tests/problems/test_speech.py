@@ -146,3 +146,21 @@ def test_speed_perturbation_is_seeded_resumable_and_training_only(corpus, tmp_pa
   dev_plain = input_pipeline.make_dataset(problem, hp_off, data_dir, "dev", training=False)
   for a, b in zip(dev, dev_plain):
     np.testing.assert_array_equal(a["inputs"].numpy(), b["inputs"].numpy())
+
+
+def test_spec_augment_masks_follow_the_example_seed(corpus, tmp_path):
+  problem = _manifest_problem(corpus)
+  data_dir = str(tmp_path / "data")
+  problem.generate_data(data_dir, log=lambda m: None)
+  hp = registry.hparams("deep_speech2_tiny")
+  problem.update_hparams(hp, data_dir)
+  hp.audio_spec_augment = True
+  assert problem.uses_example_seeds(hp)
+
+  def first_batches(seed):
+    it = iter(input_pipeline.make_dataset(problem, hp, data_dir, "train", True, seed=seed))
+    return [next(it)["inputs"].numpy() for _ in range(3)]
+  a, b, other = first_batches(5), first_batches(5), first_batches(6)
+  assert all(np.array_equal(x, y) for x, y in zip(a, b))
+  assert any((x == 0).sum() for x in a)  # something was masked
+  assert not all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, other))
