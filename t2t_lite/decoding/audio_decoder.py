@@ -290,10 +290,15 @@ class AudioDecoder(decoder.Decoder):
     """Transcribes utterances of a split; prints reference and hypothesis; returns
     {"wer", "cer"}."""
     examples = self._split_examples(split)
-    texts = self.transcribe_waveforms([w for w, _ in examples])
-    for (_, reference), text in zip(examples, texts):
+    waveforms = [w for w, _ in examples]
+    timed = self.transcribe_with_word_times(waveforms) if self.dhp.word_timestamps else None
+    texts = ([t["transcript"] for t in timed] if timed is not None
+             else self.transcribe_waveforms(waveforms))
+    for i, ((_, reference), text) in enumerate(zip(examples, texts)):
       log(f"TARGET: {reference}")
       log(f"OUTPUT: {text}")
+      if timed is not None:
+        log(f"WORDS: {json.dumps(timed[i]['words'])}")
     rates = speech_metrics.error_rates(texts, [r for _, r in examples])
     log(f"decoded {len(examples)} {split} utterances: WER {rates['wer']:.4f}  "
         f"CER {rates['cer']:.4f}")

@@ -85,3 +85,12 @@ def test_word_timestamps_with_pieces(trained, tmp_path):
     assert [w["word"] for w in t["words"]] == t["transcript"].split()
     times = [x for w in t["words"] for x in (w["start"], w["end"])]
     assert times == sorted(times)
+  # A split's decode logs each utterance's timed words after its transcript.
+  proc = run("t2t-decoder", f"--output_dir={trained['run']}",
+             "--decode_hparams=beam_size=1,num_samples=3,word_timestamps=true")
+  lines = proc.stdout.splitlines()
+  outputs = [i for i, line in enumerate(lines) if line.startswith("OUTPUT: ")]
+  assert len(outputs) == 3
+  for i in outputs:
+    words = json.loads(lines[i + 1][len("WORDS: "):])
+    assert [w["word"] for w in words] == lines[i][len("OUTPUT: "):].split()
