@@ -232,6 +232,10 @@ class DeepSpeech2(T2TModel):
     self.output_layer = keras.layers.Dense(hp.target_vocab_size,
                                            kernel_initializer=common.fresh(init))
 
+  @classmethod
+  def output_frame_stride(cls, hp):
+    return int(np.prod(hp.conv_time_strides))
+
   def output_lengths(self, input_lengths):
     return reduced_lengths(input_lengths, self.time_strides)
 

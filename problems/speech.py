@@ -222,9 +222,23 @@ class SpeechProblem(problem.Problem):
     """Samples of the waveform (its frames grow with them)."""
     return tf.shape(example["waveform"])[0]
 
+  def check_hparams(self, hparams):
+    super().check_hparams(hparams)
+    audio.check_speed_perturbation(hparams.audio_speed_perturbation)
+
+  def uses_example_seeds(self, hparams):
+    # Speed perturbation and SpecAugment draw from the example's seed.
+    return bool(hparams.audio_speed_perturbation) or hparams.audio_spec_augment
+
   def preprocess_example(self, example, training, hparams):
     self.check_hparams(hparams)
-    features = audio.features_from_waveform(example["waveform"], hparams, training)
+    waveform = example["waveform"]
+    # The input pipeline adds it to training examples (uses_example_seeds).
+    seed = (example[problem.EXAMPLE_SEED] if training and self.uses_example_seeds(hparams)
+            else None)
+    if training and hparams.audio_speed_perturbation:
+      waveform = audio.speed_perturbed(waveform, hparams.audio_speed_perturbation, seed)
+    features = audio.features_from_waveform(waveform, hparams, training, seed)
     return {"inputs": features, "inputs_length": tf.shape(features)[0],
             "targets": example["targets"]}
 

@@ -222,6 +222,13 @@ class T2TModel(keras.Model):
     raise NotImplementedError(f"model {self.registry_name()} emits no per-frame "
                               "probabilities")
 
+  @classmethod
+  def output_frame_stride(cls, hp: HParams) -> int:
+    """CTC models: input feature frames per frame of frame_log_probs (the time stride of
+    the model's front end), which word timestamps convert to seconds."""
+    raise NotImplementedError(f"model {cls.registry_name()} emits no per-frame "
+                              "probabilities")
+
   def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True,
                   batch_size=None):
     """(symbols_to_logits_fn, initial state) for search.py.

@@ -24,18 +24,29 @@ def random_transcript(rng):
   return " ".join(words)
 
 
-def synthesize(text, rng):
+def synthesize(text, rng, word_gap=0.0, word_times=None):
+  """The utterance of `text`. With word_gap, that many seconds of silence go before and
+  after each space tone, and `word_times` (a list) receives each word's (start, end) in
+  seconds: its first letter tone's start and its last one's end."""
   pitch = 1.0 + rng.uniform(-0.04, 0.04)
   harmonic = rng.uniform(0.0, 0.4)
   loudness = rng.uniform(0.3, 0.8)
   pieces = [np.zeros(int(RATE * rng.uniform(0.02, 0.08)))]
-  for ch in text:
+  for i, ch in enumerate(text):
     n = int(RATE * rng.uniform(0.06, 0.09))
     t = np.arange(n) / RATE
     f = FREQUENCIES[ch] * pitch
     tone = np.sin(2 * np.pi * f * t) + harmonic * np.sin(4 * np.pi * f * t)
     envelope = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.005)  # 5 ms ramps: no clicks
+    gap = [np.zeros(int(RATE * word_gap))] if ch == " " and word_gap else []
+    pieces += gap
+    start = sum(len(p) for p in pieces) / RATE
+    if word_times is not None and ch != " " and (i == 0 or text[i - 1] == " "):
+      word_times.append([start, None])
     pieces.append(tone * envelope / (1 + harmonic))
+    if word_times is not None and ch != " ":
+      word_times[-1][1] = start + n / RATE
+    pieces += gap
     pieces.append(np.zeros(int(RATE * rng.uniform(0.02, 0.04))))
   pieces.append(np.zeros(int(RATE * rng.uniform(0.02, 0.08))))
   signal = loudness * np.concatenate(pieces)

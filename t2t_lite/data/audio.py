@@ -4,6 +4,7 @@ that turns a 16 kHz waveform into normalized log-mel filterbank features (input 
 The front end is plain tf ops so it runs inside the tf.data map: log-mel filterbanks
 (80 bins, 25 ms window, 10 ms step by default), optional deltas and delta-deltas,
 mean/variance normalization, and SpecAugment time/frequency masks for training only.
+Speed perturbation (training only) resamples the waveform before all of it.
 
 Normalization is per utterance (each utterance's own statistics: the offline default) or
 global (the training set's statistics, measured once from the data and kept in the run's
@@ -35,6 +36,9 @@ class AudioHParams(HParamsGroup):
   audio_freq_mask_width: int = setting(27, "SpecAugment: widest frequency mask", minimum=0)
   audio_time_masks: int = setting(2, "SpecAugment: time masks", minimum=0)
   audio_time_mask_width: int = setting(40, "SpecAugment: widest time mask", minimum=0)
+  audio_speed_perturbation: list = setting(
+      [], "training only: each utterance plays at one of these speeds (e.g. [0.9,1.0,1.1]), "
+      "its waveform resampled before the features; empty: off")
   audio_normalization: str = setting(
       "utterance", "mean/variance normalization with each utterance's own statistics, or "
       "the training set's (global: a stream knows them from its first frame)",
@@ -138,18 +142,29 @@ def normalize(features, epsilon=1e-5):
 
 
 def spec_augment(features, freq_masks=2, freq_mask_width=15, time_masks=2,
-                 time_mask_width=40, max_time_fraction=0.2, blocks=1, seed=None):
+                 time_mask_width=40, max_time_fraction=0.2, blocks=1, seed=None,
+                 stateless_seed=None):
   """SpecAugment (Park et al., 2019) without time warping: `freq_masks` bands of up to
   `freq_mask_width` bins and `time_masks` spans of up to `time_mask_width` frames (and at
   most max_time_fraction of the utterance) are set to zero, the normalized mean.
-  With deltas, features hold `blocks` copies of the bins; a band masks all of them."""
+  With deltas, features hold `blocks` copies of the bins; a band masks all of them.
+  With `stateless_seed` (int64 [2], e.g. from the example's seed) the masks are a function
+  of it alone: the same on every run and after a resume."""
   frames, bins = tf.shape(features)[0], tf.shape(features)[1] // blocks
+  draws = []
+
+  def uniform(maxval):
+    if stateless_seed is None:
+      return tf.random.uniform([], 0, maxval, tf.int32, seed=seed)
+    draws.append(None)  # each draw its own seed: the example's, offset by the draw's index
+    return tf.random.stateless_uniform(
+        [], stateless_seed + tf.constant([0, len(draws)], tf.int64), 0, maxval, tf.int32)
 
   def mask(x, axis, size, max_width, count):
     positions = tf.range(size)
     for _ in range(count):
-      width = tf.random.uniform([], 0, max_width + 1, tf.int32, seed=seed)
-      start = tf.random.uniform([], 0, tf.maximum(size - width, 0) + 1, tf.int32, seed=seed)
+      width = uniform(max_width + 1)
+      start = uniform(tf.maximum(size - width, 0) + 1)
       inside = (positions >= start) & (positions < start + width)
       keep = tf.cast(~inside, x.dtype)
       x *= keep[:, None] if axis == 0 else tf.tile(keep, [blocks])[None, :]
@@ -159,6 +174,40 @@ def spec_augment(features, freq_masks=2, freq_mask_width=15, time_masks=2,
   max_time = tf.minimum(time_mask_width,
                         tf.cast(tf.cast(frames, tf.float32) * max_time_fraction, tf.int32))
   return mask(features, 0, frames, max_time, time_masks)
+
+
+def check_speed_perturbation(factors):
+  """Raises UserError unless factors are positive numbers."""
+  if not all(isinstance(f, (int, float)) and not isinstance(f, bool) and 0.5 <= f <= 2.0
+             for f in factors):
+    raise UserError(f"hparam audio_speed_perturbation={list(factors)} must list speeds "
+                    "between 0.5 and 2.0, e.g. [0.9,1.0,1.1] (empty: off)")
+
+
+def change_speed(waveform, factor):
+  """A waveform [n] played `factor` times as fast (tempo and pitch, as sox's `speed` and
+  Kaldi's speed perturbation): resampled to round(n / factor) samples in the frequency
+  domain, which low-passes exactly at the new Nyquist frequency when speeding up (no
+  aliasing) and interpolates band-limited when slowing down. Returns float32 samples in
+  the int16 scale / 32768."""
+  x = tf.cast(waveform, tf.float32)
+  if waveform.dtype == tf.int16:
+    x /= 32768.0
+  n = tf.shape(x)[0]
+  m = tf.maximum(tf.cast(tf.round(tf.cast(n, tf.float32) / factor), tf.int32), 1)
+  spectrum = tf.signal.rfft(x)
+  bins = m // 2 + 1
+  kept = spectrum[:tf.minimum(bins, tf.shape(spectrum)[0])]
+  kept = tf.pad(kept, [[0, bins - tf.shape(kept)[0]]])
+  return tf.signal.irfft(kept, [m]) * (tf.cast(m, tf.float32) / tf.cast(n, tf.float32))
+
+
+def speed_perturbed(waveform, factors, example_seed):
+  """The waveform at the speed factors[example_seed % len(factors)] (unchanged at 1)."""
+  index = tf.cast(example_seed % len(factors), tf.int32)
+  factor = tf.gather(tf.constant(factors, tf.float32), index)
+  x = tf.cast(waveform, tf.float32) / (32768.0 if waveform.dtype == tf.int16 else 1.0)
+  return tf.cond(tf.equal(factor, 1.0), lambda: x, lambda: change_speed(x, factor))
 
 
 def unnormalized_features(waveform, hparams):
@@ -217,9 +266,10 @@ def stream_log_mel(pending, samples, final, frames_before, hparams):
   return frames, x[tf.minimum(count * frame_step, available):]
 
 
-def features_from_waveform(waveform, hparams, training=False):
+def features_from_waveform(waveform, hparams, training=False, example_seed=None):
   """The model's input features [frames, bins * (3 with deltas)] from a waveform [n],
-  configured by the audio_* hparams."""
+  configured by the audio_* hparams. In training, an `example_seed` (int64) makes the
+  SpecAugment masks a function of it (deterministic and resumable)."""
   x = unnormalized_features(waveform, hparams)
   if hparams.audio_normalization == "global":
     x = normalize_globally(x, hparams)
@@ -228,7 +278,9 @@ def features_from_waveform(waveform, hparams, training=False):
   if training and hparams.audio_spec_augment:
     x = spec_augment(x, hparams.audio_freq_masks, hparams.audio_freq_mask_width,
                      hparams.audio_time_masks, hparams.audio_time_mask_width,
-                     blocks=3 if hparams.audio_add_deltas else 1)
+                     blocks=3 if hparams.audio_add_deltas else 1,
+                     stateless_seed=None if example_seed is None else tf.stack(
+                         [tf.cast(example_seed, tf.int64), tf.constant(1, tf.int64)]))
   return x
 
 

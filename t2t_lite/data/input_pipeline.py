@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from t2t_lite import machine, options
 from t2t_lite.data import packing, sortagrad
+from t2t_lite.data.problem import EXAMPLE_SEED
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 
@@ -75,17 +76,26 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
   sorted_epochs = hparams.sortagrad_epochs if training and split == "train" else 0
   if sorted_epochs and hparams.packed_length:
     raise UserError("hparam sortagrad_epochs needs unpacked batches (packed_length=0)")
-  ds = _batches(ds, problem, hparams, training, batch_size)
+  ds = _batches(ds, problem, hparams, training, batch_size, seed)
   if sorted_epochs:  # SortaGrad: shortest first, then the shuffled input above
     ds = _batches(sortagrad.sorted_examples(problem, data_dir, sorted_epochs, input_context),
-                  problem, hparams, training, batch_size).concatenate(ds)
+                  problem, hparams, training, batch_size,
+                  None if seed is None else seed + 1).concatenate(ds)
   return _with_threads(ds.prefetch(tf.data.AUTOTUNE))
 
 
-def _batches(ds, problem, hparams, training, batch_size):
+def _batches(ds, problem, hparams, training, batch_size, seed=None):
   """Serialized examples -> model features, batched (by length buckets, or packed)."""
-  ds = ds.map(parse_fn(problem, hparams, training), num_parallel_calls=tf.data.AUTOTUNE,
-              deterministic=True)
+  if training and problem.uses_example_seeds(hparams):
+    # Each example's seed is the next of a seeded stream, as sample_by_rate's choices:
+    # the same for the same seed, and a resumed run continues the stream.
+    ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed))
+    parse = parse_fn(problem, hparams, training)
+    ds = ds.map(lambda serialized, example_seed: parse(serialized, example_seed),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  else:
+    ds = ds.map(parse_fn(problem, hparams, training), num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
   if training and hparams.packed_length:
     return _packed_batches(ds, hparams.packed_length, batch_size)
   max_length = hparams.max_length or batch_size
@@ -157,9 +167,14 @@ def _packed_batches(ds, length, batch_size):
 
 
 def parse_fn(problem, hparams, training):
-  """Serialized example -> model features (the problem's decoding and preprocessing)."""
-  return lambda serialized: problem.preprocess_example(problem.decode_example(serialized),
-                                                       training, hparams)
+  """Serialized example (and its seed, for problems that use_example_seeds) -> model
+  features (the problem's decoding and preprocessing)."""
+  def parse(serialized, example_seed=None):
+    example = problem.decode_example(serialized)
+    if example_seed is not None:
+      example[EXAMPLE_SEED] = example_seed
+    return problem.preprocess_example(example, training, hparams)
+  return parse
 
 
 def find_corrupt_file(problem, files):

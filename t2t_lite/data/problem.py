@@ -46,6 +46,10 @@ class ProblemSettings(options.Options):
   field_flags = False
 
 
+# The feature the input pipeline adds to training examples of problems that use_example_seeds.
+EXAMPLE_SEED = "example_seed"
+
+
 class Problem(abc.ABC):
   """Base class. Subclasses implement `feature_encoders` and `generate_encoded_samples`."""
 
@@ -267,6 +271,13 @@ class Problem(abc.ABC):
     filterbanks). Batching pads every feature to the longest in the batch; bucketing
     measures an example by the first dimension of its inputs or targets, the longer."""
     return example
+
+  def uses_example_seeds(self, hparams) -> bool:
+    """Whether preprocess_example, in training, reads example[EXAMPLE_SEED]: an int64 the
+    input pipeline draws for each example from the run's seed (a seeded stream whose
+    position is checkpointed with the input, so a resumed run draws the same ones), for
+    random augmentation that is deterministic and resumable."""
+    return False
 
   def sort_length(self, example):
     """The length SortaGrad sorts decoded examples by (in-graph): the longer of inputs and

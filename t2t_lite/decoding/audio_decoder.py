@@ -9,8 +9,13 @@ word_bonus=..`) the model's per-frame probabilities are searched by ctc_lm's pre
 search, scoring ln p_ctc + lm_weight ln p_lm + word_bonus |words|. With lm_weight=0 and
 word_bonus=0 the LM cannot change a score, and TensorFlow's own beam search runs.
 `tune_lm` tries a grid of both on a split and prints the table.
+
+With `word_timestamps=true` each transcript's words are timed by its CTC alignment
+(ctc_timing): `--decode_to_file=OUT` also writes OUT.words.jsonl, one JSON object per
+input, {"transcript": "...", "words": [{"word": "...", "start": s, "end": s}, ...]}.
 """
 import dataclasses
+import json
 import os
 import sys
 
@@ -20,7 +25,7 @@ import tensorflow as tf
 from t2t_lite import options, speech_metrics
 from t2t_lite.data import audio
 from t2t_lite.data.text_encoder import write_text_atomically
-from t2t_lite.decoding import ctc_lm, decoder, ngram_lm
+from t2t_lite.decoding import ctc, ctc_lm, ctc_timing, decoder, ngram_lm
 from t2t_lite.decoding.batching import map_length_sorted
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
@@ -39,6 +44,10 @@ class AudioDecodeHParams(decoder.DecodeHParams):
   lm_weight: float = setting(0.5, "with lm_path: the weight of ln p_lm (DeepSpeech2's "
                              "alpha)", minimum=0)
   word_bonus: float = setting(1.0, "with lm_path: added per word (DeepSpeech2's beta)")
+  word_timestamps: bool = setting(False, "each word's start and end time from the CTC "
+                                  "alignment: --decode_to_file also writes FILE.words.jsonl "
+                                  "(stdout: JSON lines instead of text); an export gains "
+                                  "word_start_seconds and word_end_seconds outputs")
 
   def uses_lm(self):
     """Whether the language model can change any score."""
@@ -93,8 +102,16 @@ class AudioDecoder(decoder.Decoder):
     streams = type(self.model).streams(self.hparams) and (
         self.hparams.audio_normalization == "global" and not self.hparams.audio_add_deltas)
     serving = speech_streaming.StreamingSpeechServing if streams else export.SpeechServing
+    timing = (export.WordTiming(self._words, self.frame_seconds)
+              if self.dhp.word_timestamps else None)
     return serving(export.with_dtype(self.model, dtype), self.problem, self.hparams,
-                   self.data_dir, self.dhp.search())
+                   self.data_dir, self.dhp.search(), timing)
+
+  @property
+  def frame_seconds(self):
+    """Seconds of audio per frame of the model's frame_log_probs."""
+    stride = type(self.model).output_frame_stride(self.hparams)
+    return self.hparams.audio_frame_step_ms / 1000.0 * stride
 
   def tflite_model(self, dtype="float32"):
     """One utterance's waveform in, CTC greedy ids out (pieces: the vocabulary's, with a
@@ -139,6 +156,26 @@ class AudioDecoder(decoder.Decoder):
       ids = self._transcribe(inputs, lengths)
       return [self.encoder.decode(row) for row in ids.numpy().tolist()]
     return self._batched(waveforms, transcribe)
+
+  def _best_ids(self, log_probs):
+    """The transcript ids this decoder's search finds in one utterance's log_probs."""
+    if self.dhp.uses_lm():
+      return self.lm_search(self.dhp.lm_weight, self.dhp.word_bonus).decode(log_probs)[0]
+    ids = ctc.decode(tf.constant(log_probs[None], tf.float32),
+                     tf.constant([len(log_probs)], tf.int32), self.dhp.beam_size)
+    return [i for i in ids.numpy()[0].tolist() if i]
+
+  def transcribe_with_word_times(self, waveforms):
+    """int16 waveforms -> [{"transcript", "words": [{"word", "start", "end"}]}] (seconds),
+    each word timed by the best CTC alignment of the transcript the search finds."""
+    results = []
+    for log_probs in self.frame_log_probs(waveforms):
+      ids = self._best_ids(log_probs)
+      spans = ctc_timing.forced_alignment(log_probs, ids)
+      words = ctc_timing.word_times(ids, spans, self._words, self.frame_seconds)
+      results.append({"transcript": self.encoder.decode(ids), "words": [
+          {"word": w, "start": start, "end": end} for w, start, end in words]})
+    return results
 
   def _split_examples(self, split):
     """[(int16 waveform, reference transcript)] of the first num_samples of a split."""
@@ -212,12 +249,20 @@ class AudioDecoder(decoder.Decoder):
     every line also holds a reference transcript, logs WER and CER."""
     log = log or (lambda m: print(m, file=sys.stderr))
     entries = self._read_list(path)
-    texts = self.transcribe_waveforms([self.problem.load_audio(w) for w, _ in entries])
+    waveforms = [self.problem.load_audio(w) for w, _ in entries]
+    timed = None
+    if self.dhp.word_timestamps:
+      timed = self.transcribe_with_word_times(waveforms)
+      texts = [t["transcript"] for t in timed]
+    else:
+      texts = self.transcribe_waveforms(waveforms)
     text = "".join(t + "\n" for t in texts)
     if out_path:
       write_text_atomically(out_path, text)
+      if timed is not None:
+        write_text_atomically(out_path + ".words.jsonl", _json_lines(timed))
     else:
-      sys.stdout.write(text)
+      sys.stdout.write(_json_lines(timed) if timed is not None else text)
     references = [r for _, r in entries]
     if entries and all(r is not None for r in references):
       rates = speech_metrics.error_rates(texts, [self.encoder.decode(self.encoder.encode(r))
@@ -232,8 +277,11 @@ class AudioDecoder(decoder.Decoder):
       if not line:
         return
       try:
-        text = self.transcribe_waveforms([self.problem.load_audio(line.strip())])[0]
-        stdout.write(text + "\n")
+        waveforms = [self.problem.load_audio(line.strip())]
+        if self.dhp.word_timestamps:
+          stdout.write(_json_lines(self.transcribe_with_word_times(waveforms)))
+        else:
+          stdout.write(self.transcribe_waveforms(waveforms)[0] + "\n")
       except UserError as e:
         stdout.write(f"error: {e}\n")
       stdout.flush()
@@ -242,11 +290,20 @@ class AudioDecoder(decoder.Decoder):
     """Transcribes utterances of a split; prints reference and hypothesis; returns
     {"wer", "cer"}."""
     examples = self._split_examples(split)
-    texts = self.transcribe_waveforms([w for w, _ in examples])
-    for (_, reference), text in zip(examples, texts):
+    waveforms = [w for w, _ in examples]
+    timed = self.transcribe_with_word_times(waveforms) if self.dhp.word_timestamps else None
+    texts = ([t["transcript"] for t in timed] if timed is not None
+             else self.transcribe_waveforms(waveforms))
+    for i, ((_, reference), text) in enumerate(zip(examples, texts)):
       log(f"TARGET: {reference}")
       log(f"OUTPUT: {text}")
+      if timed is not None:
+        log(f"WORDS: {json.dumps(timed[i]['words'])}")
     rates = speech_metrics.error_rates(texts, [r for _, r in examples])
     log(f"decoded {len(examples)} {split} utterances: WER {rates['wer']:.4f}  "
         f"CER {rates['cer']:.4f}")
     return rates
+
+
+def _json_lines(timed):
+  return "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in timed)

@@ -9,7 +9,8 @@ Signatures:
   For a language model the inputs are prompts that the outputs continue.
 - speech: `serving_default` wav: string [b] (16 kHz, 16-bit PCM WAV files' bytes) ->
   outputs: string [b]; `waveform` waveform: float32 [b, n] in [-1, 1], length: int32 [b]
-  -> outputs: string [b].
+  -> outputs: string [b]. Exported with word timestamps, both also return
+  word_start_seconds and word_end_seconds: float32 [b, words], -1 past the last word.
 - any model (PredictServing): `predict` takes the batched features of the model's
   decode_feature_spec and returns outputs: int32 [b, t] and scores [b].
 
@@ -17,11 +18,14 @@ Reduced precision (`with_dtype`): a bfloat16 or float16 export stores its weight
 bits (half the size on disk) and computes in 16 bits; what needs float32's precision or
 range still computes in it (layer norms, the attention softmax, the search's scores).
 """
+import typing
+
 import keras
 import tensorflow as tf
 from tensorflow.python.trackable import data_structures
 
 from t2t_lite.data import audio, text_encoder
+from t2t_lite.decoding import ctc, ctc_timing
 from t2t_lite.errors import UserError
 from t2t_lite.serving import graph_text
 
@@ -106,14 +110,28 @@ class TextServing(tf.Module):
     return {"serving_default": self.serve, "ids": self.ids}
 
 
-class SpeechServing(tf.Module):
+class WordTiming(typing.NamedTuple):
+  """What word timing outputs need: how pieces make words (ctc_lm.Words) and the seconds
+  of one frame of the model's frame_log_probs."""
+  words: typing.Any
+  frame_seconds: float
 
-  def __init__(self, model, problem, hparams, data_dir, search):
+
+class SpeechServing(tf.Module):
+  """With `word_timing` (greedy search only), the transcribing signatures also return
+  each word's `word_start_seconds` and `word_end_seconds` [b, words] (-1 past the last
+  word; the words are the transcript's, split at spaces)."""
+
+  def __init__(self, model, problem, hparams, data_dir, search, word_timing=None):
     super().__init__()
     self.model = _untracked(model)
     self._problem, self._hparams = problem, hparams
     self._detokenize = problem.detokenizer(data_dir)
     self._search = search
+    if word_timing is not None and search.beam_size != 1:
+      raise UserError("word timestamps in an export come from the greedy CTC alignment; "
+                      "export with --decode_hparams=beam_size=1,word_timestamps=true")
+    self._word_timing = word_timing
 
   def _features(self, waveform, length):
     """One utterance's features, from the problem's own (eval-mode) preprocessing."""
@@ -130,9 +148,14 @@ class SpeechServing(tf.Module):
         lambda args: self._features(*args), (waveform, length),
         fn_output_signature=tf.RaggedTensorSpec([None, depth], tf.float32, ragged_rank=0))
     frames = tf.cast(features.row_lengths(), tf.int32)
-    ids, _ = self.model.predict({"inputs": features.to_tensor(), "inputs_length": frames},
-                                self._search)
-    return {"outputs": self._detokenize(ids)}
+    inputs = {"inputs": features.to_tensor(), "inputs_length": frames}
+    if self._word_timing is None:
+      ids, _ = self.model.predict(inputs, self._search)
+      return {"outputs": self._detokenize(ids)}
+    log_probs, lengths = self.model.frame_log_probs(inputs)
+    starts, ends = ctc_timing.greedy_word_times(log_probs, lengths, *self._word_timing)
+    return {"outputs": self._detokenize(ctc.greedy(log_probs, lengths)),
+            "word_start_seconds": starts, "word_end_seconds": ends}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="wav")])
   def serve(self, wav):

@@ -34,9 +34,9 @@ def check_streamable(model_cls, hparams):
 class StreamingSpeechServing(export.SpeechServing):
   """SpeechServing's signatures, plus `stream_start` and `stream`."""
 
-  def __init__(self, model, problem, hparams, data_dir, search):
+  def __init__(self, model, problem, hparams, data_dir, search, word_timing=None):
     check_streamable(type(model), hparams)
-    super().__init__(model, problem, hparams, data_dir, search)
+    super().__init__(model, problem, hparams, data_dir, search, word_timing)
     initial = self._initial_state()
     self._names = sorted(initial)
     specs = [self._spec(name, initial[name]) for name in self._names]

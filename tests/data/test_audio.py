@@ -97,3 +97,24 @@ def test_features_follow_hparams_and_augment_only_in_training():
   tf.random.set_seed(3)
   train_feats = audio.features_from_waveform(x, hp, training=True).numpy()
   assert (train_feats == 0).sum() > (eval_feats.numpy() == 0).sum()
+
+
+def test_change_speed_scales_length_and_pitch():
+  rate = audio.SAMPLE_RATE
+  t = np.arange(rate) / rate
+  tone = (0.5 * np.sin(2 * np.pi * 440.0 * t) * 32767).astype(np.int16)
+  for factor in (0.9, 1.1):
+    out = audio.change_speed(tf.constant(tone), factor).numpy()
+    assert len(out) == round(rate / factor)
+    peak = np.argmax(np.abs(np.fft.rfft(out))) * rate / len(out)
+    assert abs(peak - 440.0 * factor) <= 2.0
+    assert abs(np.sqrt(np.mean(out ** 2)) - 0.5 / np.sqrt(2)) < 0.01  # loudness kept
+  same = audio.speed_perturbed(tf.constant(tone), [1.0], tf.constant(7, tf.int64)).numpy()
+  np.testing.assert_array_equal(same, tone / 32768.0)
+
+
+def test_speed_perturbation_needs_sensible_factors():
+  audio.check_speed_perturbation([0.9, 1, 1.1])
+  for bad in ([0.0, 1.0], [3.0], ["fast"]):
+    with pytest.raises(UserError, match=r"audio_speed_perturbation=.* must list speeds"):
+      audio.check_speed_perturbation(bad)

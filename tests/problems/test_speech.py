@@ -104,3 +104,64 @@ def test_librispeech_through_tfds_mock_data(tmp_path):
     assert all(ex["waveform"].dtype == tf.int16 and ex["waveform"].shape[0] > 0
                for ex in examples)
     assert all((ex["targets"].numpy() >= 2).all() for ex in examples)  # chars, no EOS
+
+
+def _frame_counts(ds, batches):
+  """Each batch's utterance lengths in frames (sorted: a batch's order is bucketing's)."""
+  it = iter(ds)
+  return [sorted(next(it)["inputs_length"].numpy().tolist()) for _ in range(batches)]
+
+
+def test_speed_perturbation_is_seeded_resumable_and_training_only(corpus, tmp_path):
+  problem = _manifest_problem(corpus)
+  data_dir = str(tmp_path / "data")
+  problem.generate_data(data_dir, log=lambda m: None)
+  hp = registry.hparams("deep_speech2_tiny")
+  problem.update_hparams(hp, data_dir)
+  plain = _frame_counts(input_pipeline.make_dataset(problem, hp, data_dir, "train", True,
+                                                    seed=5), 6)
+  hp.audio_speed_perturbation = [0.9, 1.0, 1.1]
+  assert problem.uses_example_seeds(hp)
+
+  def train(seed=5):
+    return input_pipeline.make_dataset(problem, hp, data_dir, "train", True, seed=seed)
+  perturbed = _frame_counts(train(), 6)
+  assert perturbed != plain  # the same examples, most at another speed
+  assert _frame_counts(train(), 6) == perturbed  # the same seed, the same speeds
+  assert _frame_counts(train(seed=6), 6) != perturbed
+  # Resumed from a checkpoint of the iterator after 2 batches: the same next batches.
+  it = iter(train())
+  for _ in range(2):
+    next(it)
+  checkpoint = tf.train.Checkpoint(iterator=it)
+  path = checkpoint.save(str(tmp_path / "input" / "ckpt"))
+  expected = [sorted(next(it)["inputs_length"].numpy().tolist()) for _ in range(3)]
+  resumed = iter(train())
+  tf.train.Checkpoint(iterator=resumed).restore(path)
+  assert [sorted(next(resumed)["inputs_length"].numpy().tolist())
+          for _ in range(3)] == expected
+  # Evaluation and decoding never perturb.
+  dev = input_pipeline.make_dataset(problem, hp, data_dir, "dev", training=False)
+  hp_off = registry.hparams("deep_speech2_tiny")
+  problem.update_hparams(hp_off, data_dir)
+  dev_plain = input_pipeline.make_dataset(problem, hp_off, data_dir, "dev", training=False)
+  for a, b in zip(dev, dev_plain):
+    np.testing.assert_array_equal(a["inputs"].numpy(), b["inputs"].numpy())
+
+
+def test_spec_augment_masks_follow_the_example_seed(corpus, tmp_path):
+  problem = _manifest_problem(corpus)
+  data_dir = str(tmp_path / "data")
+  problem.generate_data(data_dir, log=lambda m: None)
+  hp = registry.hparams("deep_speech2_tiny")
+  problem.update_hparams(hp, data_dir)
+  hp.audio_spec_augment = True
+  assert problem.uses_example_seeds(hp)
+
+  def first_batches(seed):
+    it = iter(input_pipeline.make_dataset(problem, hp, data_dir, "train", True, seed=seed))
+    return [next(it)["inputs"].numpy() for _ in range(3)]
+  a, b, other = first_batches(5), first_batches(5), first_batches(6)
+  assert all(np.array_equal(x, y) for x, y in zip(a, b))
+  assert any((x == 0).sum() for x in a)  # something was masked
+  assert not all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, other))
