@@ -21,15 +21,15 @@ Peers run under their own Python (--eole_python, --hf_python; bench/README.md sa
 make those virtualenvs); t2t_lite never imports them. For every checkpoint (every
 --eval_every steps) the table has the step, the training wall-clock seconds (checkpoint
 file time minus the training process's start, so start-up counts and decoding does not) and
-the dev BLEU of a beam-4 decode of the first --dev_samples dev sentences; at the last step,
-the test BLEU at beam 4. Each toolkit decodes with its own beam search and its own default
-length penalty; its sentencepiece pieces become text through the shared model
-(t2t-decoder detokenizes with the same model), and sacrebleu scores all of them with one
-signature. Rows go to WORK/results.jsonl as they are measured (a rerun skips what is
-there); WORK/results.md and WORK/quality.png are rewritten at the end.
+the dev BLEU of a beam-4 decode of --dev_samples dev sentences spread evenly over the
+split; at the last step, the test BLEU at beam 4. Each toolkit decodes with its own beam
+search and its own default length penalty; its sentencepiece pieces become text through
+the shared model (t2t-decoder detokenizes with the same model), and sacrebleu scores all
+of them with one signature. Rows go to WORK/results.jsonl as they are measured (a rerun
+skips what is there); WORK/results.md and WORK/quality.png are rewritten at the end.
 
   /work/venv-mt/bin/python bench/make_mt_corpus.py --lang=fr --out=/work/mtdata/corpus
-  nice /work/venv-mt/bin/python bench/quality_compare.py \\
+  /work/venv-mt/bin/python bench/quality_compare.py \\
       --corpus=/work/mtdata/corpus/en-fr --src=en --tgt=fr --work=/work/mtdata/qc \\
       --eole_python=/work/peers/eole-venv/bin/python --hf_python=/work/peers/hf-venv/bin/python \\
       --steps=600 --batch_tokens=2048 --warmup=200 --eval_every=150
@@ -47,7 +47,9 @@ PROBLEM = "translate_from_files"
 
 
 def run(cmd, log_path, env=None):
-  """Runs cmd niced, its output appended to log_path; one error line if it fails."""
+  """Runs cmd under nice (+10; start this script itself without nice, or the toolkits run
+  at 19 and starve behind other users' nice-10 jobs), its output appended to log_path; one
+  error line if it fails."""
   with open(log_path, "a") as log:
     log.write("$ " + " ".join(cmd) + "\n")
     log.flush()
@@ -102,11 +104,11 @@ def summarize(rows):
   """
   table = {}
   for r in rows:
-    entry = table.setdefault(r["toolkit"], {"dev": [], "test": None, "params": None})
+    entry = table.setdefault(r["toolkit"], {"dev": [], "test": {}, "params": None})
     if r["kind"] == "dev":
       entry["dev"].append(r)
-    elif r["kind"] == "test":
-      entry["test"] = r
+    elif r["kind"] == "test":  # one per step it was measured at
+      entry["test"][r["step"]] = r
     elif r["kind"] == "params":
       entry["params"] = r["params"]
   for entry in table.values():
@@ -123,11 +125,10 @@ def markdown(table, budget):
   lines = ["| toolkit | params | step | train s | dev BLEU | dev len | test BLEU | test len |",
            "|---|---|---|---|---|---|---|---|"]
   for toolkit, e in table.items():
-    test = e["test"]
     for r in e["dev"]:
-      last = test is not None and r["step"] == test["step"]
-      test_bleu = f"{test['bleu']:.2f}" if last else ""
-      test_len = f"{test['length_ratio']:.3f}" if last else ""
+      test = e["test"].get(r["step"])
+      test_bleu = f"{test['bleu']:.2f}" if test else ""
+      test_len = f"{test['length_ratio']:.3f}" if test else ""
       lines.append(
           f"| {toolkit} | {e['params'] or ''} | {r['step']} | {r['seconds']:.0f} | "
           f"{r['bleu']:.2f} | {r['length_ratio']:.3f} | {test_bleu} | {test_len} |")
@@ -180,6 +181,14 @@ def report(work):
 # --- data shared by every toolkit -------------------------------------------------------
 
 
+def spread(lines, n):
+  """n lines evenly spaced over the file (all when n is 0 or more than there are): the
+  corpus files are sorted by source, so the first n would all start alike."""
+  if not n or n >= len(lines):
+    return lines
+  return [lines[i * len(lines) // n] for i in range(n)]
+
+
 def prepare(args):
   """t2t-datagen (which trains the shared sentencepiece model), then every split as pieces."""
   data_dir = os.path.join(args.work, "t2t_data")
@@ -199,7 +208,7 @@ def prepare(args):
     for lang in (args.src, args.tgt):
       lines = read_lines(os.path.join(c, f"{split}.{lang}"))
       if split == "dev":
-        lines = lines[:args.dev_samples]
+        lines = spread(lines, args.dev_samples)
         write_lines(os.path.join(pieces, f"dev.{lang}"), lines)
       if split == "test":
         lines = lines[:args.test_samples] if args.test_samples else lines

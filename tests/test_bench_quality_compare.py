@@ -30,6 +30,8 @@ def _rows():
                        length_ratio=0.9, signature=SIG))
     rows.append(dict(toolkit=toolkit, kind="test", step=300, seconds=seconds[-1], bleu=14.0,
                      length_ratio=0.95, signature=SIG))
+  rows.append(dict(toolkit="a", kind="test", step=200, seconds=20, bleu=9.0, length_ratio=0.8,
+                   signature=SIG))  # a test at an earlier step too (--steps=200 rerun)
   return rows
 
 
@@ -53,10 +55,11 @@ def test_equal_wall_clock_reads_the_last_checkpoint_within_the_shortest_run():
   assert table["a"]["at_budget"]["step"] == 300
   assert table["b"]["at_budget"] is None  # b's first checkpoint came at 40 s
   assert [r["step"] for r in table["b"]["dev"]] == [100, 200, 300]
-  assert table["b"]["params"] == 1010 and table["b"]["test"]["bleu"] == 14.0
+  assert table["b"]["params"] == 1010 and table["b"]["test"][300]["bleu"] == 14.0
   text = qc.markdown(table, budget)
   assert "| a | 1000 | 300 | 30 | 15.00 | 0.900 | 14.00 | 0.950 |" in text
   assert "| a | 1000 | 100 | 10 | 5.00 | 0.900 |  |  |" in text
+  assert "| a | 1000 | 200 | 20 | 10.00 | 0.900 | 9.00 | 0.800 |" in text
   assert "- a: step 300 (30 s), dev BLEU 15.00" in text
   assert "- b: no checkpoint yet" in text
   assert "sacrebleu: " + SIG in text
@@ -108,3 +111,10 @@ def test_unknown_toolkit_is_refused(tmp_path, capsys):
     qc.main(["--work", str(tmp_path), "--corpus", str(tmp_path), "--toolkits", "t2t_lite,x"])
   assert exit_info.value.code == 2
   assert "unknown toolkit(s) ['x']" in capsys.readouterr().err
+
+
+def test_dev_sample_is_spread_over_the_sorted_split():
+  qc = _module()
+  lines = [str(i) for i in range(10)]
+  assert qc.spread(lines, 3) == ["0", "3", "6"]
+  assert qc.spread(lines, 0) == lines and qc.spread(lines, 20) == lines
