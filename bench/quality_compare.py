@@ -513,6 +513,10 @@ def main(argv=None):
   unknown = set(args.toolkits.split(",")) - set(CLASSES)
   if unknown:
     p.error(f"unknown toolkit(s) {sorted(unknown)}; choose from {','.join(CLASSES)}")
+  for name, flag in (("eole", "eole_python"), ("hf_marian", "hf_python")):
+    if name in args.toolkits.split(",") and not os.path.exists(getattr(args, flag)):
+      p.error(f"--{flag}={getattr(args, flag)} does not exist; make that virtualenv "
+              f"(bench/README.md) or leave {name} out of --toolkits")
   compare(args)
   return 0
 

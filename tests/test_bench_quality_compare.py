@@ -118,3 +118,12 @@ def test_dev_sample_is_spread_over_the_sorted_split():
   lines = [str(i) for i in range(10)]
   assert qc.spread(lines, 3) == ["0", "3", "6"]
   assert qc.spread(lines, 0) == lines and qc.spread(lines, 20) == lines
+
+
+def test_missing_peer_python_is_one_error_line(tmp_path, capsys):
+  qc = _module()
+  with pytest.raises(SystemExit) as exit_info:
+    qc.main(["--work", str(tmp_path), "--corpus", str(tmp_path), "--toolkits", "eole",
+             "--eole_python", str(tmp_path / "none" / "python")])
+  assert exit_info.value.code == 2
+  assert "--eole_python=" in capsys.readouterr().err

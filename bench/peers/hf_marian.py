@@ -169,6 +169,10 @@ def main(argv=None):
   p.add_argument("--beam", type=int, default=4)
   p.add_argument("--batch_size", type=int, default=32)
   args = p.parse_args(argv)
+  if args.mode == "train" and not args.tgt:
+    p.error("train needs --tgt (the target pieces, line-aligned with --src)")
+  if args.mode == "translate" and not args.checkpoint:
+    p.error("translate needs --checkpoint (a step_N.pt that train wrote)")
   train(args) if args.mode == "train" else translate(args)
   return 0
 
