@@ -3,7 +3,13 @@
 Only one import name is installed, `t2t_lite`. The top-level folders problems/, models/,
 hparams/ and bin/ are mapped into it so that generic names never land in site-packages.
 """
+import re
+
 from setuptools import setup
+
+# One version, t2t_lite.__version__ (read as text: importing t2t_lite needs its dependencies).
+with open("t2t_lite/__init__.py", encoding="utf-8") as init:
+  VERSION = re.search(r'__version__ = "([^"]+)"', init.read()).group(1)
 
 SUBPACKAGES = ["problems", "models", "hparams", "bin"]
 SERVE = ["starlette>=0.40", "uvicorn>=0.30", "uvloop", "httptools", "prometheus-client>=0.20",
@@ -11,7 +17,7 @@ SERVE = ["starlette>=0.40", "uvicorn>=0.30", "uvloop", "httptools", "prometheus-
 
 setup(
     name="t2t-lite",
-    version="0.1.0",
+    version=VERSION,
     description="Tensor2Tensor-style research framework for sequence modeling on TensorFlow 2",
     python_requires=">=3.11",  # tomllib (t2t-sweep's sweep files)
     packages=["t2t_lite", "t2t_lite.data", "t2t_lite.layers", "t2t_lite.training",

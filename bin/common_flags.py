@@ -11,6 +11,7 @@ import sys
 
 from absl import app, flags, logging
 
+import t2t_lite
 from t2t_lite import experiment, gin_config, machine, mixed_precision, options, registry
 from t2t_lite.data import mixture
 from t2t_lite.decoding import decoder, run_settings
@@ -158,8 +159,14 @@ def require(names, *wanted, flag_values=FLAGS):
 
 
 def run_main(main, prog):
-  """absl's app.run, with UserError shown as one line and exit status 2."""
+  """absl's app.run, with UserError shown as one line and exit status 2, and --version."""
+  if "version" not in FLAGS:
+    flags.DEFINE_bool("version", False, "Print t2t_lite's version and exit.")
+
   def wrapped(argv):
+    if FLAGS.version:
+      print(f"{prog} (t2t_lite) {t2t_lite.__version__}")
+      return 0
     logging.set_verbosity(logging.WARNING)  # our own progress lines go to stdout
     try:
       return main(argv)

@@ -10,10 +10,12 @@ import sys
 import pytest
 from absl import flags
 
+import t2t_lite
 from t2t_lite import options
 from t2t_lite.bin import common_flags
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
+from tests.bin import helpers
 
 README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
 BINARIES = ["t2t_datagen", "t2t_trainer", "t2t_decoder", "t2t_bleu", "t2t_exporter",
@@ -120,3 +122,9 @@ def test_every_declared_bound_refuses_the_values_outside_it():
           group(**{name: bad})
         checked += 1
   assert checked >= 30  # train_steps, eval_steps, batch, beam_size, num_workers, ...
+
+
+def test_binaries_print_the_version_and_exit_zero():
+  for name in ("t2t-trainer", "t2t-serve"):
+    proc = helpers.run(name, "--version")
+    assert proc.stdout.strip() == f"{name} (t2t_lite) {t2t_lite.__version__}"

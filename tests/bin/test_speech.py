@@ -7,6 +7,7 @@ import time
 import pytest
 
 from t2t_lite import speech_metrics
+from tests import speech_data
 from tests.bin.helpers import error_lines, run
 
 pytestmark = pytest.mark.slow
