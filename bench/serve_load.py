@@ -244,19 +244,21 @@ def main():
     # in an order that rotates, so a slow phase of the shared machine hits all of them.
     servers = {"batched": start_server(args, free_port(), 16),
                "unbatched": start_server(args, free_port(), 1)}
-    for i, level in enumerate(levels):
-      order = setups[(r + i) % 3:] + setups[:(r + i) % 3]
-      for setup in order:
-        if setup == "direct":
-          row = run_direct_level(translator, tokenizer, inputs, level)
-        else:
-          port = int(next(a.split("=")[1] for a in servers[setup].args
-                          if a.startswith("--port=")))
-          row = run_server_level(port, inputs, level, servers[setup].pid)
-        results.setdefault((setup, level), []).append(row)
-    for proc in servers.values():
-      code, _ = stop_server(proc)
-      assert code == 0, code
+    try:
+      for i, level in enumerate(levels):
+        order = setups[(r + i) % 3:] + setups[:(r + i) % 3]
+        for setup in order:
+          if setup == "direct":
+            row = run_direct_level(translator, tokenizer, inputs, level)
+          else:
+            port = int(next(a.split("=")[1] for a in servers[setup].args
+                            if a.startswith("--port=")))
+            row = run_server_level(port, inputs, level, servers[setup].pid)
+          results.setdefault((setup, level), []).append(row)
+    finally:  # no server outlives the bench, even when a level fails
+      for proc in servers.values():
+        code, _ = stop_server(proc)
+        assert code == 0, code
     print(f"round {r + 1} done ({time.time() - began:.0f} s)", flush=True)
   table = {f"{s}@{c}": {k: statistics.median(x[k] for x in v) for k in v[0]}
            for (s, c), v in results.items()}
