@@ -13,9 +13,14 @@ shared; alternating spreads its slow phases over all of them):
   unbatched   t2t-serve --engine=ctranslate2 --max_batch_size=1
 
 It prints, per setup and level, the median over rounds of throughput (sentences/s,
-output tokens/s) and p50/p95/p99 latency (ms; direct: per translate_batch call), and the
-ratios the serving guide asks for. --sigterm also sends SIGTERM to a batched server in the
-middle of a 16-client load and checks every request the server accepted was answered.
+output tokens/s), p50/p95/p99 latency (ms; direct: per translate_batch call) and CPU time
+per sentence (the server process's, from /proc; direct: this process's), and the ratios
+the serving guide asks for. On a shared machine the CPU times are the steadier measure: a
+process that decodes without pause (direct) gets a smaller share of a busy CPU than one
+that sleeps between requests (the server), which flatters the server's wall times.
+
+--sigterm also sends SIGTERM to a batched server in the middle of a 16-client load and
+checks that every request the server accepted was answered.
 
   python bench/serve_load.py --export_dir=runs/enxx/ct2 --sources=test.src --rounds=3
 
@@ -136,14 +141,24 @@ def output_tokens(answers):
              if isinstance(a, tuple) and a[0] == 200)
 
 
-def run_server_level(port, inputs, clients):
+def cpu_seconds(pid):
+  """User + system CPU time of a process and its threads (from /proc)."""
+  with open(f"/proc/{pid}/stat") as f:
+    fields = f.read().rsplit(")", 1)[1].split()
+  return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_server_level(port, inputs, clients, pid):
+  cpu = cpu_seconds(pid)
   seconds, latencies, answers = asyncio.run(load(port, inputs, clients))
+  cpu = cpu_seconds(pid) - cpu
   ok = sum(isinstance(a, tuple) and a[0] == 200 for a in answers)
   if ok != len(inputs):
     raise SystemExit(f"{len(inputs) - ok} of {len(inputs)} requests failed: "
                      f"{next(a for a in answers if not (isinstance(a, tuple) and a[0] == 200))}")
   return {"sentences_s": len(inputs) / seconds,
-          "tokens_s": output_tokens(answers) / seconds, **_latency(latencies)}
+          "tokens_s": output_tokens(answers) / seconds, **_latency(latencies),
+          "cpu_ms": 1000 * cpu / len(inputs)}
 
 
 def _latency(latencies):
@@ -154,7 +169,7 @@ def run_direct_level(translator, tokenizer, inputs, batch_size):
   """CTranslate2's translate_batch on the same inputs, tokenized and detokenized as the
   server does, batch_size sentences per call."""
   latencies, tokens = [], 0
-  start = time.perf_counter()
+  start, cpu = time.perf_counter(), time.process_time()
   for i in range(0, len(inputs), batch_size):
     call = time.perf_counter()
     batch = [tokenizer.encode(t) for t in inputs[i:i + batch_size]]
@@ -162,9 +177,9 @@ def run_direct_level(translator, tokenizer, inputs, batch_size):
     outputs = [tokenizer.decode(r.hypotheses[0]) for r in results]
     latencies.append(time.perf_counter() - call)
     tokens += sum(len(o.split()) for o in outputs)
-  seconds = time.perf_counter() - start
+  seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
   return {"sentences_s": len(inputs) / seconds, "tokens_s": tokens / seconds,
-          **_latency(latencies)}
+          **_latency(latencies), "cpu_ms": 1000 * cpu / len(inputs)}
 
 
 def sigterm_under_load(args, inputs):
@@ -229,30 +244,33 @@ def main():
     # in an order that rotates, so a slow phase of the shared machine hits all of them.
     servers = {"batched": start_server(args, free_port(), 16),
                "unbatched": start_server(args, free_port(), 1)}
-    for i, level in enumerate(levels):
-      order = setups[(r + i) % 3:] + setups[:(r + i) % 3]
-      for setup in order:
-        if setup == "direct":
-          row = run_direct_level(translator, tokenizer, inputs, level)
-        else:
-          port = int(next(a.split("=")[1] for a in servers[setup].args
-                          if a.startswith("--port=")))
-          row = run_server_level(port, inputs, level)
-        results.setdefault((setup, level), []).append(row)
-    for proc in servers.values():
-      code, _ = stop_server(proc)
-      assert code == 0, code
+    try:
+      for i, level in enumerate(levels):
+        order = setups[(r + i) % 3:] + setups[:(r + i) % 3]
+        for setup in order:
+          if setup == "direct":
+            row = run_direct_level(translator, tokenizer, inputs, level)
+          else:
+            port = int(next(a.split("=")[1] for a in servers[setup].args
+                            if a.startswith("--port=")))
+            row = run_server_level(port, inputs, level, servers[setup].pid)
+          results.setdefault((setup, level), []).append(row)
+    finally:  # no server outlives the bench, even when a level fails
+      for proc in servers.values():
+        code, _ = stop_server(proc)
+        assert code == 0, code
     print(f"round {r + 1} done ({time.time() - began:.0f} s)", flush=True)
   table = {f"{s}@{c}": {k: statistics.median(x[k] for x in v) for k in v[0]}
            for (s, c), v in results.items()}
-  print("| setup | clients | sentences/s | tokens/s | p50 ms | p95 ms | p99 ms |")
-  print("|---|---|---|---|---|---|---|")
+  print("| setup | clients | sentences/s | tokens/s | p50 ms | p95 ms | p99 ms | CPU ms/sentence |")
+  print("|---|---|---|---|---|---|---|---|")
   for setup in setups:
     for level in levels:
       row = table.get(f"{setup}@{level}")
       if row:
         print(f"| {setup} | {level} | {row['sentences_s']:.1f} | {row['tokens_s']:.0f} | "
-              f"{row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['p99_ms']:.1f} |")
+              f"{row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['p99_ms']:.1f} | "
+              f"{row['cpu_ms']:.2f} |")
   top = max(levels)
   if f"batched@{top}" in table:
     print(f"batched at {top} clients / direct batch {top}: "
@@ -262,6 +280,11 @@ def main():
     print(f"p99 at 1 client, batched / direct single call: "
           f"{table['batched@1']['p99_ms'] / table['direct@1']['p99_ms']:.2f}x; unbatched: "
           f"{table['unbatched@1']['p99_ms'] / table['direct@1']['p99_ms']:.2f}x")
+  if f"batched@{top}" in table:
+    print(f"CPU per sentence, batched server at {top} clients / direct batch {top}: "
+          f"{table[f'batched@{top}']['cpu_ms'] / table[f'direct@{top}']['cpu_ms']:.2f}x; "
+          "at 1 client, batched / direct: "
+          f"{table['batched@1']['cpu_ms'] / table['direct@1']['cpu_ms']:.2f}x")
   if args.sigterm:
     table["sigterm"] = sigterm_under_load(args, sentence_mix(sources, 600, seed=1))
     print(f"SIGTERM under load: {table['sigterm']}")

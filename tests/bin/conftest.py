@@ -83,6 +83,6 @@ def _train_speech(directory):
   proc = run("t2t-trainer", "--problem=speech_manifest", "--model=deep_speech2",
              "--hparams_set=deep_speech2_tiny", f"--data_dir={data_dir}",
              f"--output_dir={output_dir}", "--train_steps=300", "--local_eval_frequency=300",
-             "--log_step_count_steps=100", "--eval_steps=0")
+             "--log_step_count_steps=100", "--eval_steps=0", timeout=900)
   return {"root": root, "corpus": corpus, "output_dir": output_dir, "start": start,
           "log": proc.stdout}
