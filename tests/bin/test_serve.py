@@ -20,8 +20,6 @@ from t2t_lite.data import audio
 from t2t_lite.training.local_cluster import free_ports
 from tests.bin.helpers import ENV, binary, run, write_lines
 
-pytest.importorskip("ctranslate2")
-pytest.importorskip("starlette")
 pytestmark = pytest.mark.slow
 
 SENTENCES = 40
@@ -308,3 +306,18 @@ def test_ctranslate2_n_best_lists_come_from_one_beam_search(text):
     scores = [h.score for h in result.n_best]
     assert scores == sorted(scores, reverse=True)
     assert len({h.text for h in result.n_best}) == 3
+
+
+def test_a_request_not_answered_in_time_gets_504_and_still_counts_as_answered(text):
+  # 1 ms cannot hold the decoding of 32 sentences: every request times out, and the drain
+  # still finds every accepted request answered (a 504 is an answer).
+  server = Server("--engine=ctranslate2", f"--export_dir={text['exports']['ctranslate2']}",
+                  "--request_timeout_s=0.001")
+  try:
+    server.wait_for("t2t-serve: ready")
+    status, _, answer = server.translate((text["sources"] * 4)[:32])
+    assert status == 504
+    assert answer["error"] == "not answered within 0.001 s (--request_timeout_s)"
+    assert server.metric('t2t_serve_errors_total{reason="timeout"}') == 1
+  finally:
+    assert server.stop() == 0
