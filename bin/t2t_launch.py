@@ -133,18 +133,25 @@ def _check_shape(settings, strategy):
                     "parameter_server --num_workers and --num_ps")
 
 
+def _check_shared(flag, path, settings, need):
+  """`path` (--flag) must be where every pod finds it: gs://, or under --mount_path with a
+  --pvc mounted there; `need` says what the pods do with it and how to provide it."""
+  if path.startswith("gs://"):
+    return
+  if not settings.pvc:
+    raise UserError(f"--{flag}={path}: every pod must {need} with --pvc and put it under "
+                    "--mount_path")
+  if not path.startswith(settings.mount_path.rstrip("/") + "/"):
+    raise UserError(f"--{flag}={path} is not under --mount_path={settings.mount_path}, "
+                    f"where --pvc={settings.pvc} is mounted")
+
+
 def _check_storage(settings, values):
   """output_dir must be storage every pod shares; an explicit data_dir a path every pod
   has (in the image, on the claim, or gs://)."""
-  output_dir, data_dir = values.output_dir, values.data_dir
-  if not output_dir.startswith("gs://"):
-    if not settings.pvc:
-      raise UserError(f"--output_dir={output_dir}: every pod must reach it; use a gs:// "
-                      "path, or mount a shared claim with --pvc and put it under "
-                      "--mount_path")
-    if not output_dir.startswith(settings.mount_path.rstrip("/") + "/"):
-      raise UserError(f"--output_dir={output_dir} is not under --mount_path="
-                      f"{settings.mount_path}, where --pvc={settings.pvc} is mounted")
+  data_dir = values.data_dir
+  _check_shared("output_dir", values.output_dir, settings,
+                "reach it; use a gs:// path, or mount a shared claim")
   if data_dir and not (data_dir.startswith("gs://") or os.path.isabs(data_dir)):
     raise UserError(f"--data_dir={data_dir}: give an absolute path (in the image or on the "
                     "claim) or a gs:// path; a relative one depends on the pod's directory")
@@ -267,14 +274,8 @@ def launch_serving(settings, serve_args):
                     f"{settings.replicas}")
   serve = parse_serve_flags(serve_args)
   export_dir = serve.export_dir
-  if not export_dir.startswith("gs://"):
-    if not settings.pvc:
-      raise UserError(f"--export_dir={export_dir}: every pod must read it; use a gs:// path, "
-                      "or mount the claim holding it with --pvc and put it under "
-                      "--mount_path")
-    if not export_dir.startswith(settings.mount_path.rstrip("/") + "/"):
-      raise UserError(f"--export_dir={export_dir} is not under --mount_path="
-                      f"{settings.mount_path}, where --pvc={settings.pvc} is mounted")
+  _check_shared("export_dir", export_dir, settings,
+                "read it; use a gs:// path, or mount the claim holding it")
   if settings.grace_period_s < serve.request_timeout_s:
     raise UserError(f"--grace_period_s={settings.grace_period_s} is shorter than t2t-serve's "
                     f"--request_timeout_s={serve.request_timeout_s:g}: a pod could be killed "
