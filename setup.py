@@ -64,8 +64,8 @@ setup(
     # against the CRD's schema. pytest-xdist: the suite runs in two processes, a test module
     # per process (CI's two cores; most tests are single-threaded TensorFlow start-up and
     # tiny models).
-    extras_require={"test": ["pytest", "pytest-xdist", "jiwer", "ruff", "psycopg[binary]",
-                             "ctranslate2>=4.5", "jsonschema", "pyyaml", *SERVE],
+    extras_require={"test": ["pytest", "pytest-xdist", "jiwer", "ruff", "import-linter",
+                             "psycopg[binary]", "ctranslate2>=4.5", "jsonschema", "pyyaml", *SERVE],
                     "speech": ["kenlm"], "postgresql": ["psycopg[binary]"],
                     "serve": ["ctranslate2>=4.5", *SERVE],
                     "profile": ["tensorboard-plugin-profile"]},

@@ -8,11 +8,10 @@ and, with --json, one JSON line instead.
 """
 import json
 
-from t2t_lite import options
+from t2t_lite import bleu, options
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.data import text_files
-from t2t_lite.decoding import bleu
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 

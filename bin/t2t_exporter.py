@@ -22,7 +22,7 @@ from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS, TrainedRunOptions
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
-from t2t_lite.serving import ctranslate2_export, export, small_export
+from t2t_lite.serving import ctranslate2_export, export, exporters, small_export
 
 
 @options.group()
@@ -86,13 +86,15 @@ def main(argv):
     raise UserError(f"{export_dir} already exists; pass another --export_dir or delete it")
   dec = problem.decoder_class.from_checkpoint(problem, model_cls, hparams, data_dir,
                                               checkpoint, dhp, FLAGS.raw_weights)
+  exporter = exporters.exporter_for(dec)
   if settings.export_format == "ctranslate2":
-    dec.export_ctranslate2(export_dir, settings.quantization, settings.max_positions)
+    exporter.export_ctranslate2(export_dir, settings.quantization, settings.max_positions)
     return
-  module = dec.serving_module(settings.export_dtype)
+  module = exporter.serving_module(settings.export_dtype)
   if settings.weights_dtype != "float32":
     module = small_export.ReducedPrecisionServing(module, dec.model, settings.weights_dtype)
-  tflite = dec.tflite_model(settings.weights_dtype) if settings.tflite else None  # errors first
+  # Before anything is written, so a refused --tflite leaves no export behind.
+  tflite = exporter.tflite_model(settings.weights_dtype) if settings.tflite else None
   export.export(module, export_dir)
   narrow = [d for d in (settings.export_dtype, settings.weights_dtype) if d != "float32"]
   print(f"exported {checkpoint} to {export_dir}" +

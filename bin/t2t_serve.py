@@ -28,7 +28,7 @@ def main(argv):
   export_dir = os.path.expanduser(settings.export_dir)
   if not os.path.isdir(export_dir):
     raise UserError(f"--export_dir={settings.export_dir} is not a folder")
-  from t2t_lite.serving import server
+  from t2t_lite.serving import server  # Starlette and uvicorn: after the checks above
   return server.serve(settings.replace(export_dir=export_dir),
                       log=common_flags.log_to_stderr)
 

@@ -26,8 +26,10 @@ from t2t_lite.data.speech_encoders import (
   normalize_transcript,
 )
 from t2t_lite.data.text_encoder import TokenTextEncoder, ensure_dir
-from t2t_lite.decoding import ngram_lm
-from t2t_lite.decoding.audio_decoder import AudioDecoder
+from t2t_lite.decoding import (
+  audio_decoder,  # noqa: F401  (the ctc_frames decoder)
+  ngram_lm,
+)
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 
@@ -67,9 +69,7 @@ class SpeechProblem(problem.Problem):
     """Where datagen writes the word language model (an ARPA file)."""
     return os.path.join(data_dir, f"{self.name}.lm.arpa")
 
-  @property
-  def decoder_class(self):
-    return AudioDecoder
+  emits = "ctc_frames"
 
   def feature_spec(self, hparams):
     return {"inputs": tf.TensorSpec([None, audio.feature_depth(hparams)], tf.float32),

@@ -21,10 +21,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-from t2t_lite import memory, options
+from t2t_lite import memory, options, search
 from t2t_lite.data import input_pipeline, text_encoder
 from t2t_lite.data.text_encoder import EOS_ID
-from t2t_lite.decoding import ensemble, search
+from t2t_lite.decoding import ensemble
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 from t2t_lite.serving import ctranslate2_export, export

@@ -7,14 +7,18 @@ Tensor2Tensor's teacher-forced eval metrics.
 
 Each metric declares its direction (higher_is_better), which best-checkpoint keeping and
 early stopping read. A user's own metric is registered with `register_metric`, direction
-included, and then named in a problem's eval_metrics.
+included, and then named in a problem's eval_metrics. Metrics of decoded text (BLEU, ...)
+are declared here too (DECODED_METRICS, register_decoded_metric): the decoders compute
+them, and everything that ranks by a metric reads its direction from this one module.
 """
 import dataclasses
 import math
+import typing
 from collections.abc import Callable
 
 import tensorflow as tf
 
+from t2t_lite import bleu
 from t2t_lite.errors import UserError, suggestion
 
 # Below this probability a label's log-probability loses precision (float32 subnormals).
@@ -191,21 +195,55 @@ def register_metric(name: str, compute: Callable[[dict], float], *,
   return METRICS[name]
 
 
+def _bleu(hypotheses, references):
+  result, signature = bleu.corpus_bleu(hypotheses, references)
+  return result.score, signature
+
+
+class DecodedMetric(typing.NamedTuple):
+  """A metric of decoded text: what computes it, (hypotheses, references) -> (score,
+  signature of how it was computed), and which way is better."""
+  implementation: str
+  compute: Callable[[list, list], tuple[float, str]]
+  higher_is_better: bool
+
+
+# Metrics of decoded text that a problem may list in decode_metrics, by name.
+DECODED_METRICS = {"bleu": DecodedMetric("sacrebleu", _bleu, higher_is_better=True)}
+
+
+def register_decoded_metric(name: str, implementation: str,
+                            compute: Callable[[list, list], tuple[float, str]], *,
+                            higher_is_better: bool) -> DecodedMetric:
+  """Adds a metric of decoded text (e.g. chrF, TER) that problems may list in
+  decode_metrics."""
+  old = DECODED_METRICS.get(name)
+  if old is not None and old.higher_is_better != higher_is_better:
+    raise UserError(f"decode metric '{name}' is registered twice, with opposite directions")
+  DECODED_METRICS[name] = DecodedMetric(implementation, compute, higher_is_better)
+  return DECODED_METRICS[name]
+
+
+def check_decoded_metric_names(names, problem_name):
+  for name in names:
+    if name not in DECODED_METRICS:
+      raise UserError(f"problem '{problem_name}' asks for unknown decode metric '{name}'"
+                      f"{suggestion(name, DECODED_METRICS)}")
+
+
 def direction(name: str) -> bool | None:
   """Whether a larger value of metric `name` is a better model, as declared with the
-  metric (METRICS here, decoder.DECODED_METRICS for metrics of decoded text, either
-  extended by register_metric / register_decoded_metric); a mixture member's `member/metric`
-  takes the direction of `metric`. None for a name nobody declared.
+  metric (METRICS for teacher-forced metrics, DECODED_METRICS for metrics of decoded text,
+  either extended by register_metric / register_decoded_metric); a mixture member's
+  `member/metric` takes the direction of `metric`. None for a name nobody declared.
 
   The one place that ranks trials (t2t-sweep), keeps the best checkpoint (--best_metric)
   and steers a search reads directions from."""
-  # decoder imports this module (through t2t_model): imported here, not at the top.
-  from t2t_lite.decoding import decoder
   base = name.rsplit("/", 1)[-1]
   if base in METRICS:
     return METRICS[base].higher_is_better
-  if base in decoder.DECODED_METRICS:
-    return decoder.DECODED_METRICS[base].higher_is_better
+  if base in DECODED_METRICS:
+    return DECODED_METRICS[base].higher_is_better
   return None
 
 

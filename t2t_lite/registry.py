@@ -1,11 +1,11 @@
-"""Name -> object registries for problems, models, hparams sets, optimizers and schedules.
+"""Name -> object registries for problems, models, hparams sets, optimizers and schedules,
+and the decoders and exporters of what a problem emits (Problem.emits).
 
 Names default to Tensor2Tensor's snake_case of the class or function name
 (`TranslateEndeWmt32k` -> `translate_ende_wmt32k`, `LSTMSeq2seqAttention` ->
 `lstm_seq2seq_attention`), so Tensor2Tensor users type what they already know.
 """
 import difflib
-import importlib
 import inspect
 import re
 
@@ -39,12 +39,21 @@ def _same_definition(a, b):
           and _where(a) == _where(b))
 
 
+_contracts = {}  # "module:Class" -> the class (declare_contract)
+
+
+def declare_contract(base: type) -> None:
+  """Called by the module that defines a registry's contract class, right after it."""
+  _contracts[f"{base.__module__}:{base.__qualname__}"] = base
+
+
 class Registry:
   """One kind of registered thing (e.g. all models).
 
   `contract` ("module:Class") names the base class whose contract a registered class must
   keep: it must subclass it, and the base's `check_registration(cls)` runs at registration,
-  so a missing hook or a misspelled one is an error there, not mid-run."""
+  so a missing hook or a misspelled one is an error there, not mid-run. The base's module
+  (above this one) hands the class over with `declare_contract` when it defines it."""
 
   def __init__(self, kind: str, contract: str | None = None) -> None:
     self.kind = kind
@@ -75,9 +84,9 @@ class Registry:
     if not self.contract:
       return
     module, class_name = self.contract.split(":")
-    # Imported here: the base's module imports this registry (to register its defaults).
-    base = getattr(importlib.import_module(module), class_name)
-    if not issubclass(cls, base):
+    # A subclass of the base cannot exist before the base's module declared it.
+    base = _contracts.get(self.contract)
+    if base is None or not issubclass(cls, base):
       raise UserError(f"{self.kind} '{name}' ({_where(cls)}) must subclass {module}."
                       f"{class_name}")
     cls.check_registration()  # declared by the base
@@ -101,6 +110,9 @@ hparams_sets = Registry("hparams set")
 ranged_hparams = Registry("ranged hparams set")
 optimizers = Registry("optimizer")
 learning_rate_schedules = Registry("learning-rate schedule factor")
+# Keyed by Problem.emits ("text", "ctc_frames"): decoding/ and serving/exporters.py.
+decoders = Registry("decoder")
+exporters = Registry("exporter")
 
 register_problem = problems.register
 register_model = models.register
@@ -108,19 +120,28 @@ register_hparams = hparams_sets.register
 register_ranged_hparams = ranged_hparams.register
 register_optimizer = optimizers.register
 register_learning_rate_schedule = learning_rate_schedules.register
+register_decoder = decoders.register
+register_exporter = exporters.register
 
 
 def problem(name: str):
   """An instance of the registered problem `name`, or of the mixture `a+b` of registered
   problems."""
   if MIXTURE_SEPARATOR in name:
-    # Imported here: data.mixture imports this module (at the top it would be circular).
-    from t2t_lite.data import mixture
-    return mixture.named_mixture(name)
+    if _mixture_builder is None:
+      raise UserError(f"problem '{name}' names a mixture, and t2t_lite.data.mixture (which "
+                      "builds them) is not imported; import it or t2t_lite.problems")
+    return _mixture_builder(name)
   return problems.get(name)()
 
 
 MIXTURE_SEPARATOR = "+"
+_mixture_builder = None  # name -> Problem; data/mixture.py (above this module) sets it
+
+
+def set_mixture_builder(build) -> None:
+  global _mixture_builder
+  _mixture_builder = build
 
 
 def model(name: str) -> type:

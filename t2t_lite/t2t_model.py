@@ -28,13 +28,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from t2t_lite import engine_hparams, hparams_lib, metrics, options, registry
+from t2t_lite import engine_hparams, hparams_lib, metrics, options, registry, search
 from t2t_lite.data.text_encoder import EOS_ID
-from t2t_lite.decoding import search
-from t2t_lite.decoding.search import Search
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams, HParamSpec
 from t2t_lite.options import HParamsGroup, setting
+from t2t_lite.search import Search
 
 Features = dict[str, tf.Tensor]
 
@@ -337,3 +336,6 @@ class T2TModel(keras.Model):
     """Model FLOPs of one training step (3 x forward, 2 per multiply-add) on a batch of
     `shape`, or None when the model has no formula (t2t-benchmark then reports no MFU)."""
     return None
+
+
+registry.declare_contract(T2TModel)

@@ -317,6 +317,9 @@ def named_mixture(name):
   return MixtureProblem(members=parse_name(name), name=name, task_tokens=True)
 
 
+registry.set_mixture_builder(named_mixture)  # registry.problem("a+b")
+
+
 def parse_rates(text):
   """'0.7,0.3' -> (0.7, 0.3)."""
   try:

@@ -17,7 +17,8 @@ metrics its evaluation reports. Everything the engine calls is declared here:
   HPARAMS                             hparams preprocess_example reads
   eval_metrics                        teacher-forced metrics (names in metrics.METRICS)
   decode_metrics                      metrics of decoded text (names in DECODED_METRICS)
-  decoder_class                       the Decoder that t2t-decoder and t2t-exporter use
+  emits                               what decoding reads ("text", "ctc_frames"): the key
+                                      of its decoder and exporter in the registry
   detokenizer                         in-graph ids -> text, for text metrics (WER/CER)
   weighted_data_files                 the training files and the rates to sample them by
   evaluation_parts                    parts evaluated (and reported) on their own
@@ -33,7 +34,6 @@ import tensorflow as tf
 from t2t_lite import hparams_lib, options, registry, writer_lock
 from t2t_lite.data import generator_utils, manifest
 from t2t_lite.data.text_encoder import ensure_dir
-from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
 from t2t_lite.hparams_lib import HParams
 
@@ -57,6 +57,9 @@ class Problem(abc.ABC):
   # (split name, number of shards). Subclasses may add splits (e.g. a long-length dev set).
   dataset_splits: ClassVar[tuple[tuple[str, int], ...]] = ((TRAIN, 10), (DEV, 1))
   has_inputs: ClassVar[bool] = True
+  # What decoding reads of a model trained on it: registry.decoders and registry.exporters
+  # are keyed by it ("text": token ids; "ctc_frames": per-frame CTC outputs of audio).
+  emits: ClassVar[str] = "text"
   eval_metrics: ClassVar[tuple[str, ...]] = ("accuracy", "accuracy_per_sequence",
                                              "neg_log_perplexity")
   # Metrics of decoded outputs, computed during train_and_evaluate on a sample of the eval
@@ -84,9 +87,8 @@ class Problem(abc.ABC):
 
   @property
   def decoder_class(self) -> type:
-    """The Decoder of this problem's outputs (t2t-decoder; t2t-exporter's serving module
-    comes from it too): text lines in and out, by default."""
-    return decoder.TextDecoder
+    """The Decoder registered for what this problem emits (t2t-decoder, evaluation)."""
+    return registry.decoders.get(self.emits)
 
   def check_hparams(self, hparams: HParams) -> None:
     """Raises UserError when hparams lack, or hold bad values of, the problem's HPARAMS."""
@@ -292,6 +294,9 @@ class Problem(abc.ABC):
     """An in-graph ids [b, t] -> strings [b] function for text metrics (WER/CER), or
     None when the problem reports none."""
     return None
+
+
+registry.declare_contract(Problem)
 
 
 def write_split(data_dir, name, split, paths, samples, log=print):

@@ -1,8 +1,9 @@
 """Decoding speech: WAV files (or a split's utterances) in, transcripts out.
 
-Speech problems name it as their `decoder_class`. Features come from the problem's own
-preprocessing (the same tf code as training, without SpecAugment); the model's predict
-transcribes (DeepSpeech2: CTC greedy search with beam_size=1, else CTC beam search).
+The decoder of problems that emit CTC frames (registry.decoders["ctc_frames"]). Features
+come from the problem's own preprocessing (the same tf code as training, without
+SpecAugment); the model's predict transcribes (DeepSpeech2: CTC greedy search with
+beam_size=1, else CTC beam search).
 
 With a word n-gram language model (`--decode_hparams=lm_path=LM.arpa,lm_weight=..,
 word_bonus=..`) the model's per-frame probabilities are searched by ctc_lm's prefix beam
@@ -22,14 +23,13 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from t2t_lite import options, speech_metrics
+from t2t_lite import options, registry, speech_metrics
 from t2t_lite.data import audio
 from t2t_lite.data.text_encoder import write_text_atomically
 from t2t_lite.decoding import ctc, ctc_lm, ctc_timing, decoder, ngram_lm
 from t2t_lite.decoding.batching import map_length_sorted
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
-from t2t_lite.serving import export, small_export, speech_streaming
 
 # t2t-decoder --tune_lm's grid: every lm_weight with every word_bonus.
 TUNE_LM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
@@ -54,6 +54,7 @@ class AudioDecodeHParams(decoder.DecodeHParams):
     return bool(self.lm_path) and (self.lm_weight != 0 or self.word_bonus != 0)
 
 
+@registry.register_decoder("ctc_frames")
 class AudioDecoder(decoder.Decoder):
   """The Decoder of speech problems: WAV files in, transcripts out."""
 
@@ -67,7 +68,7 @@ class AudioDecoder(decoder.Decoder):
     depth = audio.feature_depth(hparams)
     search = dhp.search()
     self._scorer = ngram_lm.WordScorer(ngram_lm.load(dhp.lm_path)) if dhp.lm_path else None
-    self._words = ctc_lm.Words(self.encoder.pieces, self.encoder.word_boundary)
+    self.words = ctc_lm.Words(self.encoder.pieces, self.encoder.word_boundary)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int16)])
     def features(waveform):
@@ -93,35 +94,11 @@ class AudioDecoder(decoder.Decoder):
                       f"model was trained with {hparams.target_vocab_size}; pass the "
                       "--data_dir the run was trained with")
 
-  def serving_module(self, dtype="float32"):
-    """WAV bytes (or float waveforms) in, transcripts out."""
-    if self.dhp.lm_path:
-      raise UserError("--decode_hparams lm_path: an exported model searches in its graph, "
-                      "without a language model; export without lm_path (t2t-decoder "
-                      "decodes with the LM)")
-    streams = type(self.model).streams(self.hparams) and (
-        self.hparams.audio_normalization == "global" and not self.hparams.audio_add_deltas)
-    serving = speech_streaming.StreamingSpeechServing if streams else export.SpeechServing
-    timing = (export.WordTiming(self._words, self.frame_seconds)
-              if self.dhp.word_timestamps else None)
-    return serving(export.with_dtype(self.model, dtype), self.problem, self.hparams,
-                   self.data_dir, self.dhp.search(), timing)
-
   @property
   def frame_seconds(self):
     """Seconds of audio per frame of the model's frame_log_probs."""
     stride = type(self.model).output_frame_stride(self.hparams)
     return self.hparams.audio_frame_step_ms / 1000.0 * stride
-
-  def tflite_model(self, dtype="float32"):
-    """One utterance's waveform in, CTC greedy ids out (pieces: the vocabulary's, with a
-    SentencePiece word boundary written as a space)."""
-    if dtype not in small_export.TFLITE_DTYPES:
-      raise UserError(f"--tflite: TFLite stores float32, float16 or int8 weights, not {dtype}")
-    pieces = [p.replace(self.encoder.word_boundary or "\0", " ") if i > 1 else ""
-              for i, p in enumerate(self.encoder.pieces)]
-    return small_export.tflite_transcriber(self.model, self.problem, self.hparams,
-                                           dtype), pieces
 
   def _batched(self, waveforms, fn):
     """fn(padded features [b, t, f], lengths [b]) -> a list per batch, over waveforms
@@ -143,7 +120,7 @@ class AudioDecoder(decoder.Decoder):
     return self._batched(waveforms, run)
 
   def lm_search(self, lm_weight, word_bonus):
-    return ctc_lm.LanguageModelSearch(self._words, self._scorer, lm_weight, word_bonus,
+    return ctc_lm.LanguageModelSearch(self.words, self._scorer, lm_weight, word_bonus,
                                       self.dhp.beam_size)
 
   def transcribe_waveforms(self, waveforms):
@@ -172,7 +149,7 @@ class AudioDecoder(decoder.Decoder):
     for log_probs in self.frame_log_probs(waveforms):
       ids = self._best_ids(log_probs)
       spans = ctc_timing.forced_alignment(log_probs, ids)
-      words = ctc_timing.word_times(ids, spans, self._words, self.frame_seconds)
+      words = ctc_timing.word_times(ids, spans, self.words, self.frame_seconds)
       results.append({"transcript": self.encoder.decode(ids), "words": [
           {"word": w, "start": start, "end": end} for w, start, end in words]})
     return results

@@ -4,26 +4,32 @@ Inputs are encoded with the problem's vocabulary, sorted by length into batches 
 is spent on padding), decoded with greedy or beam search in one traced function, and put
 back in their original order.
 
-`Decoder` is the interface of every problem's decoder (Problem.decoder_class): made from a
-trained model, it decodes a file, stdin or a split, scores decoded outputs for evaluation
-(decoded_metrics), and gives t2t-exporter its serving module. TextDecoder (here) and
-AudioDecoder (audio_decoder.py) implement it.
+`Decoder` is the interface of every problem's decoder: made from a trained model, it
+decodes a file, stdin or a split and scores decoded outputs for evaluation
+(decoded_metrics). Decoders are registered by what the problem emits (Problem.emits):
+TextDecoder (here) for "text", AudioDecoder (audio_decoder.py) for "ctc_frames";
+Problem.decoder_class looks them up. Exporting is serving's (serving/exporters.py).
 """
 import abc
 import sys
-import typing
-from collections.abc import Callable
 
 import tensorflow as tf
 
-from t2t_lite import mixed_precision, options
+from t2t_lite import mixed_precision, options, registry, search
 from t2t_lite.data.text_encoder import EOS_ID, strip_ids, write_text_atomically
-from t2t_lite.decoding import bleu, nbest, scoring, search
+from t2t_lite.decoding import nbest, scoring
 from t2t_lite.decoding.batching import map_length_sorted
-from t2t_lite.errors import UserError, suggestion
+from t2t_lite.errors import UserError
+
+# Declared with the eval metrics (metrics.py); the trainer and t2t-decoder name them here.
+from t2t_lite.metrics import (  # noqa: F401
+  DECODED_METRICS,
+  DecodedMetric,
+  check_decoded_metric_names,
+  register_decoded_metric,
+)
 from t2t_lite.options import setting
-from t2t_lite.serving import ctranslate2_export, export
-from t2t_lite.t2t_model import Search
+from t2t_lite.search import Search
 from t2t_lite.training import ema
 
 
@@ -69,42 +75,6 @@ class DecodeHParams(search.SearchSettings):
                   temperature=self.sampling_temp if random else 0.0,
                   top_k=max(self.sampling_keep_top_k, 0), seed=self.sampling_seed,
                   length_penalty=self.length_penalty, return_beams=self.return_beams)
-
-
-def _bleu(hypotheses, references):
-  result, signature = bleu.corpus_bleu(hypotheses, references)
-  return result.score, signature
-
-
-class DecodedMetric(typing.NamedTuple):
-  """A metric of decoded text: what computes it, (hypotheses, references) -> (score,
-  signature of how it was computed), and which way is better."""
-  implementation: str
-  compute: Callable[[list, list], tuple[float, str]]
-  higher_is_better: bool
-
-
-# Metrics of decoded text that a problem may list in decode_metrics, by name.
-DECODED_METRICS = {"bleu": DecodedMetric("sacrebleu", _bleu, higher_is_better=True)}
-
-
-def register_decoded_metric(name: str, implementation: str,
-                            compute: Callable[[list, list], tuple[float, str]], *,
-                            higher_is_better: bool) -> DecodedMetric:
-  """Adds a metric of decoded text (e.g. chrF, TER) that problems may list in
-  decode_metrics."""
-  old = DECODED_METRICS.get(name)
-  if old is not None and old.higher_is_better != higher_is_better:
-    raise UserError(f"decode metric '{name}' is registered twice, with opposite directions")
-  DECODED_METRICS[name] = DecodedMetric(implementation, compute, higher_is_better)
-  return DECODED_METRICS[name]
-
-
-def check_decoded_metric_names(names, problem_name):
-  for name in names:
-    if name not in DECODED_METRICS:
-      raise UserError(f"problem '{problem_name}' asks for unknown decode metric '{name}'"
-                      f"{suggestion(name, DECODED_METRICS)}")
 
 
 def restored_model(model_cls, hparams, checkpoint_path, has_inputs=True, raw_weights=False):
@@ -153,17 +123,6 @@ class Decoder(abc.ABC):
     with."""
 
   @abc.abstractmethod
-  def serving_module(self, dtype: str = "float32") -> tf.Module:
-    """The tf.Module t2t-exporter saves; its signatures() name the serving functions.
-    `dtype`: its weights and computation (export.EXPORT_DTYPES)."""
-
-  def export_ctranslate2(self, export_dir: str, quantization: str = "none",
-                         num_positions: int = 1024) -> str:
-    """Writes the model as a CTranslate2 model (serving/ctranslate2_export.py)."""
-    raise UserError(f"problem '{self.problem.name}' ({type(self).__name__}) has no "
-                    "CTranslate2 export; use --export_format=savedmodel")
-
-  @abc.abstractmethod
   def decode_from_file(self, path, out_path=None):
     """Decodes each input listed in `path`; writes one output per line (stdout if no
     out_path). Returns the outputs."""
@@ -189,10 +148,6 @@ class Decoder(abc.ABC):
     raise UserError(f"--score_file: problem '{self.problem.name}' decodes with "
                     f"{type(self).__name__}, which does not score given outputs")
 
-  def tflite_model(self, dtype="float32"):
-    """t2t-exporter --tflite: (the TFLite model's bytes, the text of each output id)."""
-    raise UserError(f"--tflite: problem '{self.problem.name}' has no TFLite export")
-
   def tune_lm(self, split="dev", log=print):
     """t2t-decoder --tune_lm: tries a grid of language-model weights on a split, logs a
     table and returns the best settings."""
@@ -200,6 +155,7 @@ class Decoder(abc.ABC):
                     "language model")
 
 
+@registry.register_decoder("text")
 class TextDecoder(Decoder):
   """Decodes text with a model: sources of a translation model, or prompts of a language
   model (which its outputs continue; an empty prompt samples from scratch)."""
@@ -224,17 +180,6 @@ class TextDecoder(Decoder):
         raise UserError(f"the {feature} vocabulary in {data_dir} has {size} tokens but the "
                         f"model was trained with {getattr(hparams, key)}; pass the "
                         "--data_dir the run was trained with")
-
-  def serving_module(self, dtype="float32"):
-    """Strings in, strings out."""
-    model = export.with_dtype(self.model, dtype, self.problem.has_inputs)
-    return export.TextServing(model, self.problem, self.encoders, self.dhp.search())
-
-  def export_ctranslate2(self, export_dir, quantization="none", num_positions=1024):
-    """A Translator (or, for a language model, a Generator) with the vocabulary's pieces
-    and its sentencepiece model."""
-    return ctranslate2_export.export(self.model, self.encoders, export_dir, quantization,
-                                     num_positions, metadata={"problem": self.problem.name})
 
   def decoded_metrics(self, split, num_samples, names):
     _, targets, outputs = self.decode_split(split, num_samples)

@@ -13,7 +13,7 @@ that maps features to the members' mean log-probabilities, for scoring given out
 """
 import tensorflow as tf
 
-from t2t_lite.decoding import search
+from t2t_lite import search
 from t2t_lite.errors import UserError
 
 

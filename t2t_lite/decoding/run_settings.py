@@ -9,8 +9,8 @@ import os
 
 import tensorflow as tf
 
+from t2t_lite.data.text_encoder import write_text_atomically
 from t2t_lite.errors import UserError
-from t2t_lite.training import run_dir
 
 FILE = "decode.json"
 # The settings of the search itself (not of batching or of what to decode).
@@ -40,5 +40,5 @@ def read(output_dir) -> dict:
 def save(output_dir, decode_hparams) -> str:
   """Writes the search settings of decode_hparams (a DecodeHParams) to decode.json."""
   values = {k: getattr(decode_hparams, k) for k in SAVED}
-  run_dir.write_atomic(path(output_dir), json.dumps(values, indent=2, sort_keys=True) + "\n")
+  write_text_atomically(path(output_dir), json.dumps(values, indent=2, sort_keys=True) + "\n")
   return path(output_dir)

@@ -36,6 +36,7 @@ import time
 import keras
 import tensorflow as tf
 
+from t2t_lite import benchmark
 from t2t_lite.errors import UserError
 from t2t_lite.kernels import deepbench_shapes
 from t2t_lite.layers import conv, recurrent
@@ -436,8 +437,6 @@ def print_table(results, skipped, peak):
 def measure(settings, log=print):
   """t2t-benchmark --kernels=deepbench: the JSON-able result (see the module docstring).
   `settings` is t2t-benchmark's BenchmarkOptions."""
-  from t2t_lite import benchmark  # noqa: PLC0415 - benchmark imports the trainer; only here
-
   peak_n = 256 if settings.smoke else 2048  # --smoke: checks that it runs, quickly
   peak = benchmark.matmul_peak_gflops(n=peak_n)
   if settings.kernel_list:

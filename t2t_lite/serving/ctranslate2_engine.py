@@ -16,7 +16,7 @@ class Tokenizer:
   def __init__(self, export_dir, description):
     self.type = description["type"]
     if self.type == "sentencepiece":
-      import sentencepiece
+      import sentencepiece  # optional: only sentencepiece vocabularies need it
       self._sp = sentencepiece.SentencePieceProcessor(
           model_file=os.path.join(export_dir, description["model"]))
 
@@ -44,7 +44,7 @@ class CTranslate2Engine(engine.Engine):
   def __init__(self, export_dir, intra_threads=0, beam_size=1, length_penalty=0.6,
                max_decoding_length=256):
     try:
-      import ctranslate2
+      import ctranslate2  # the optional [serve] dependency
     except ImportError:
       raise UserError("--engine=ctranslate2 needs the ctranslate2 package: "
                       "pip install 't2t-lite[serve]'") from None

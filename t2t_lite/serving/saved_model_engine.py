@@ -2,7 +2,9 @@
 signature (strings in, strings and scores out; tokenization inside the graph), speech
 through `waveform` (the WAV's samples, read as t2t-decoder reads them, padded into one
 batch). Search settings were fixed at export: one output per item."""
+import io
 import math
+import wave
 
 import numpy as np
 
@@ -16,7 +18,7 @@ FRAME_SAMPLES = 160  # 10 ms at 16 kHz: speech lengths count frames
 class SavedModelEngine(engine.Engine):
 
   def __init__(self, export_dir, intra_threads=0):
-    import tensorflow as tf
+    import tensorflow as tf  # heavy: a CTranslate2 server never imports it
     try:
       import tensorflow_text  # noqa: F401  (sentencepiece ops of text exports)
     except ImportError:
@@ -47,7 +49,7 @@ class SavedModelEngine(engine.Engine):
   def prepare(self, item):
     if self.kind == "text":
       return item, len(item.split()) + 1  # + EOS
-    from t2t_lite.serving import wav_input
+    from t2t_lite.serving import wav_input  # TensorFlow (data.audio): see __init__
     samples = wav_input.samples(item)
     return samples, math.ceil(len(samples) / FRAME_SAMPLES)
 
@@ -71,8 +73,6 @@ class SavedModelEngine(engine.Engine):
   def warmup_item(self):
     if self.kind == "text":
       return "warm up"
-    import io
-    import wave
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as f:
       f.setnchannels(1)

@@ -24,10 +24,11 @@ from t2t_lite.serving.server_metrics import ServerMetrics
 def load_engine(settings):
   """The engine --engine names, loaded from --export_dir."""
   if settings.engine == "ctranslate2":
+    # Each engine imports its runtime (ctranslate2, or TensorFlow): only the one served.
     from t2t_lite.serving.ctranslate2_engine import CTranslate2Engine
     return CTranslate2Engine(settings.export_dir, settings.intra_threads, settings.beam_size,
                              settings.length_penalty, settings.max_decoding_length)
-  from t2t_lite.serving.saved_model_engine import SavedModelEngine
+  from t2t_lite.serving.saved_model_engine import SavedModelEngine  # TensorFlow: see above
   return SavedModelEngine(settings.export_dir, settings.intra_threads)
 
 

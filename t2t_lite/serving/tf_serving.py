@@ -47,7 +47,7 @@ def inputs_of_rest_body(body):
 def predict_request(model_name, signature_name, signature, inputs):
   """A PredictRequest for `inputs` ({name: list of values}), checked against the
   concrete function `signature` of the exported SavedModel."""
-  from tensorflow_serving.apis import predict_pb2
+  from tensorflow_serving.apis import predict_pb2  # optional: tensorflow-serving-api
   specs = signature.structured_input_signature[1]
   if set(inputs) != set(specs):
     raise UserError(f"signature {signature_name} takes inputs {sorted(specs)}, not "
@@ -62,7 +62,7 @@ def predict_request(model_name, signature_name, signature, inputs):
 
 def predict(signature, request):
   """The PredictResponse TensorFlow Serving returns for `request` on `signature`."""
-  from tensorflow_serving.apis import predict_pb2
+  from tensorflow_serving.apis import predict_pb2  # optional: tensorflow-serving-api
   specs = signature.structured_input_signature[1]
   arguments = {}
   for name, proto in request.inputs.items():

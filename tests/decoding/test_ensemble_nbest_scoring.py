@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2t_lite import registry
+from t2t_lite import registry, search
 from t2t_lite.data.text_encoder import EOS_ID
-from t2t_lite.decoding import nbest, scoring, search
+from t2t_lite.decoding import nbest, scoring
 from t2t_lite.decoding.ensemble import Ensemble
 from t2t_lite.errors import UserError
 from t2t_lite.t2t_model import Search

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2t_lite import registry
-from t2t_lite.decoding import search
-from t2t_lite.decoding.search import Search
+from t2t_lite import registry, search
+from t2t_lite.search import Search
 
 
 def _model(**overrides):

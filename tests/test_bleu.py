@@ -1,7 +1,7 @@
 """sacrebleu's corpus BLEU, with its signature; mismatched line counts are user errors."""
 import pytest
 
-from t2t_lite.decoding import bleu
+from t2t_lite import bleu
 from t2t_lite.errors import UserError
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2t_lite.decoding import search
+from t2t_lite import search
 
 V = 5  # ids: 0 pad, 1 EOS, 2..4 symbols
 
