@@ -19,6 +19,7 @@ from t2t_lite import benchmark, experiment, machine, mixed_precision, registry
 from t2t_lite.benchmark import BenchmarkOptions
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS, RegistryOptions
+from t2t_lite.capabilities import benchmark_shapes
 from t2t_lite.data.manifest import DataCheckOptions
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import ExperimentOptions
@@ -104,7 +105,7 @@ def main(argv):
                        log=lambda line: print(line, file=sys.stderr))  # stdout: the JSON
     problem.update_hparams(hp, data_dir)
   else:
-    model_cls.set_benchmark_vocab(hp, settings.vocab_size)
+    benchmark_shapes(model_cls).set_benchmark_vocab(hp, settings.vocab_size)
   model_cls.validate_hparams(hp)
   experiment.check_names_in_hparams(hp)
   mixed_precision.resolve_auto(hp, common_flags.log_to_stderr)
@@ -112,7 +113,7 @@ def main(argv):
   result.update(hparams_set=names.hparams_set, hparams=FLAGS.hparams,
                 activation_dtype=hp.activation_dtype, threads=dataclasses.asdict(threads))
   print(json.dumps(result), flush=True)
-  _table(result, model_cls.THROUGHPUT_UNIT)
+  _table(result, benchmark_shapes(model_cls).THROUGHPUT_UNIT)
 
 
 def _kernel_suite(names, settings):

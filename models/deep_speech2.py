@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from t2t_lite import options, registry, speech_metrics
+from t2t_lite.capabilities import BenchmarkShape, BenchmarkShapes, CTCFrames, Streaming
 from t2t_lite.data import audio
 from t2t_lite.decoding import ctc
 from t2t_lite.errors import UserError
@@ -29,7 +30,7 @@ from t2t_lite.layers.conv import LookaheadConvolution, conv2d_valid
 from t2t_lite.layers.dropout import DEFAULT_BITS, DEFAULT_KERNEL, Dropout, DropoutHParams
 from t2t_lite.layers.normalization import GlobalBatchNormalization
 from t2t_lite.options import setting
-from t2t_lite.t2t_model import BenchmarkShape, T2TModel
+from t2t_lite.t2t_model import T2TModel, track_list
 
 
 def reduced_lengths(lengths, strides):
@@ -171,15 +172,8 @@ class DeepSpeech2HParams(options.HParamsGroup):
                          "conv2d's own gradients) or hoisted (the CPU-profiled ones); same "
                          "weights either way", choices=kernels.CHOICES, eval_time=True)
 
-
-@registry.register_model
-class DeepSpeech2(T2TModel):
-
-  HPARAMS = (common.InitializerHParams, DropoutHParams, audio.AudioHParams,
-             DeepSpeech2HParams)
-
   @classmethod
-  def check_hparams(cls, hp):
+  def check_between(cls, hp):
     conv = [hp.conv_filters, hp.conv_time_kernels, hp.conv_freq_kernels,
             hp.conv_time_strides, hp.conv_freq_strides]
     if len({len(c) for c in conv}) != 1 or not conv[0]:
@@ -188,6 +182,13 @@ class DeepSpeech2(T2TModel):
                       "one length (one entry per convolution)")
     if min(min(c) for c in conv) < 1:
       raise UserError("convolution sizes and strides must be >= 1")
+
+
+@registry.register_model
+class DeepSpeech2(T2TModel, Streaming, CTCFrames, BenchmarkShapes):
+
+  HPARAMS = (common.InitializerHParams, DropoutHParams, audio.AudioHParams,
+             DeepSpeech2HParams)
 
   @classmethod
   def streams(cls, hp):
@@ -215,13 +216,13 @@ class DeepSpeech2(T2TModel):
     init = common.initializer(hp)
     self.time_strides = list(hp.conv_time_strides)
     self.kernels = hp.kernels
-    self.convs = self.track_list("conv", [
+    self.convs = track_list(self, "conv", [
         ConvBlock(f, (kt, kf), (st, sf), hp.relu_clip, init, causal=hp.conv_causal,
                   name=f"conv_{i}")
         for i, (f, kt, kf, st, sf) in enumerate(zip(
             hp.conv_filters, hp.conv_time_kernels, hp.conv_freq_kernels,
             hp.conv_time_strides, hp.conv_freq_strides))])
-    self.rnns = self.track_list("rnn", [
+    self.rnns = track_list(self, "rnn", [
         RecurrentBlock(hp.rnn_hidden_size, hp.rnn_norm, hp.rnn_dropout, init,
                        bidirectional=hp.rnn_bidirectional, dropout_bits=hp.dropout_bits,
                        dropout_kernel=hp.dropout_kernel,

@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from t2t_lite import options, registry
+from t2t_lite import options, registry, t2t_model
+from t2t_lite.capabilities import BenchmarkShapes, CTranslate2Export, IncrementalDecoding
 from t2t_lite.errors import UserError
 from t2t_lite.layers import common
 from t2t_lite.layers.attention import MultiHeadAttention
@@ -18,7 +19,7 @@ from t2t_lite.layers.ffn import DenseReluDense
 from t2t_lite.layers.modality import ModalityHParams, SharedEmbedding
 from t2t_lite.layers.normalization import LayerNormalization
 from t2t_lite.options import setting
-from t2t_lite.t2t_model import T2TModel
+from t2t_lite.t2t_model import T2TModel, track_list
 
 
 class ResidualSublayer(keras.layers.Layer):
@@ -115,17 +116,8 @@ class TransformerHParams(options.HParamsGroup):
   pos: str = setting("timing", "position signal: sinusoids, or none",
                      choices=("timing", "none"))
 
-
-@registry.register_model
-class Transformer(T2TModel):
-  """Encoder-decoder; decoder-only (a language model) when the problem has no inputs
-  (hparams.has_inputs=False). Packed batches (features with *_segmentation/*_position)
-  keep attention within each example."""
-
-  HPARAMS = (common.InitializerHParams, DropoutHParams, ModalityHParams, TransformerHParams)
-
   @classmethod
-  def check_hparams(cls, hp):
+  def check_between(cls, hp):
     if hp.hidden_size % hp.num_heads:
       raise UserError(f"hidden_size={hp.hidden_size} must be divisible by "
                       f"num_heads={hp.num_heads}")
@@ -134,6 +126,15 @@ class Transformer(T2TModel):
       raise UserError("transformer shares one embedding between inputs and targets, but the "
                       f"problem's vocabularies differ ({hp.input_vocab_size} vs "
                       f"{hp.target_vocab_size}); use a shared vocabulary")
+
+
+@registry.register_model
+class Transformer(T2TModel, IncrementalDecoding, CTranslate2Export, BenchmarkShapes):
+  """Encoder-decoder; decoder-only (a language model) when the problem has no inputs
+  (hparams.has_inputs=False). Packed batches (features with *_segmentation/*_position)
+  keep attention within each example."""
+
+  HPARAMS = (common.InitializerHParams, DropoutHParams, ModalityHParams, TransformerHParams)
 
   def __init__(self, hparams, **kwargs):
     super().__init__(hparams, **kwargs)
@@ -162,11 +163,11 @@ class Transformer(T2TModel):
     self.input_dropout = Dropout(hp.layer_prepostprocess_dropout, hp.dropout_bits,
                                  hp.dropout_kernel)
     # Layers are attributes, not list items: Keras 3 keeps lists out of TF checkpoints.
-    self.encoder_layers = self.track_list("encoder_layer", [
+    self.encoder_layers = track_list(self, "encoder_layer", [
         EncoderLayer(hp, name=f"encoder_layer_{i}")
         for i in range(hp.num_encoder_layers or hp.num_hidden_layers)] if hp.has_inputs
         else [])
-    self.decoder_layers = self.track_list("decoder_layer", [
+    self.decoder_layers = track_list(self, "decoder_layer", [
         DecoderLayer(hp, with_encdec=hp.has_inputs, name=f"decoder_layer_{i}")
         for i in range(hp.num_decoder_layers or hp.num_hidden_layers)])
     self.encoder_norm = (LayerNormalization(epsilon=hp.norm_epsilon)
@@ -254,8 +255,7 @@ class Transformer(T2TModel):
   def decoding_fn(self, inputs, rows_per_example, max_length, use_cache=True,
                   batch_size=None):
     if not use_cache:
-      return super().decoding_fn(inputs, rows_per_example, max_length, use_cache,
-                                 batch_size)
+      return t2t_model.uncached_decoding_fn(self, inputs, rows_per_example, max_length)
     hp = self.hparams
     heads, depth = hp.num_heads, hp.hidden_size // hp.num_heads
     encdec = [None] * len(self.decoder_layers)

@@ -22,13 +22,14 @@ import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from t2t_lite import memory, options, search
+from t2t_lite.capabilities import BenchmarkShape, Streaming, benchmark_shapes
 from t2t_lite.data import input_pipeline, text_encoder
 from t2t_lite.data.text_encoder import EOS_ID
 from t2t_lite.decoding import ensemble
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
+from t2t_lite.search import Search
 from t2t_lite.serving import ctranslate2_export, export
-from t2t_lite.t2t_model import BenchmarkShape, Search
 from t2t_lite.training import learning_rate, optimizers, strategies
 from t2t_lite.training.train_step import TrainStep, mean_per_token
 from t2t_lite.training.trainer import build_model
@@ -120,7 +121,7 @@ class BenchmarkOptions(search.SearchSettings):
     """Unset shapes from the model; --smoke's tiny shapes and few steps, except for the
     settings named in `explicit` (given on the command line)."""
     changes = {}
-    shape = model_cls.benchmark_shape(smoke=self.smoke)
+    shape = benchmark_shapes(model_cls).benchmark_shape(smoke=self.smoke)
     for name in SHAPE_SETTINGS:
       if getattr(self, name) is None:
         changes[name] = getattr(shape, name)
@@ -143,7 +144,8 @@ class BenchmarkOptions(search.SearchSettings):
                           self.decode_src_len)
 
   def check(self, model_cls, replicas):
-    if self.decode_engine == "ctranslate2" and not model_cls.DECODES_TO_LENGTH:
+    to_length = benchmark_shapes(model_cls).DECODES_TO_LENGTH
+    if self.decode_engine == "ctranslate2" and not to_length:
       raise UserError(f"--decode_engine=ctranslate2: model {model_cls.registry_name()} "
                       "does not decode tokens; CTranslate2 runs token models")
     if self.quantization != "none" and self.decode_engine != "ctranslate2":
@@ -156,7 +158,7 @@ class BenchmarkOptions(search.SearchSettings):
     if self.batch % replicas:
       raise UserError(f"--batch={self.batch} must be divisible by the {replicas} replicas "
                       f"of --strategy={self.strategy}")
-    if self.decode_batch and model_cls.DECODES_TO_LENGTH and (
+    if self.decode_batch and to_length and (
         self.decode_length < self.decode_src_len):
       raise UserError("--decode_length must be at least --decode_src_len")
 
@@ -324,9 +326,9 @@ def decode_speed(model, hp, settings, profile=False):
   """Output tokens per second of the model's predict() on decode_batch synthetic inputs
   (token models: beam search to at most decode_length tokens, tokens after an EOS not
   counted; speech: CTC decoding of decode_src_len frames, also in audio seconds/s)."""
-  model_cls = type(model)
-  features = model_cls.benchmark_decode_features(hp, settings.decode_batch,
-                                                 settings.decode_src_len)
+  shapes = benchmark_shapes(type(model))
+  features = shapes.benchmark_decode_features(hp, settings.decode_batch,
+                                              settings.decode_src_len)
   search = Search(beam_size=settings.beam_size, alpha=settings.alpha,
                   extra_length=settings.decode_length - settings.decode_src_len)
   decoding = model if settings.ensemble == 1 else _ensemble(model, hp, settings.ensemble)
@@ -337,14 +339,14 @@ def decode_speed(model, hp, settings, profile=False):
   call = lambda: decode(features).numpy()  # noqa: E731
   times, out = _timed(call, settings.decode_repeats)
   seconds = statistics.median(times)
-  tokens = _output_tokens(out, stops_at_eos=model_cls.DECODES_TO_LENGTH)
-  result = {"decode": model_cls.describe_search(search) + (
+  tokens = _output_tokens(out, stops_at_eos=shapes.DECODES_TO_LENGTH)
+  result = {"decode": shapes.describe_search(search) + (
       f", ensemble of {settings.ensemble}" if settings.ensemble > 1 else ""),
             "decode_ms_per_batch": _median_ms(times), "decode_output_tokens": tokens,
             "decode_output_tokens_per_s": round(tokens / seconds, 1)}
-  if model_cls.DECODE_THROUGHPUT_KEY:
-    units = model_cls.throughput_units(hp, settings.decode_batch, settings.decode_src_len, 0)
-    result[model_cls.DECODE_THROUGHPUT_KEY] = round(units / seconds, 1)
+  if shapes.DECODE_THROUGHPUT_KEY:
+    units = shapes.throughput_units(hp, settings.decode_batch, settings.decode_src_len, 0)
+    result[shapes.DECODE_THROUGHPUT_KEY] = round(units / seconds, 1)
   if profile:
     result["decode_profile"] = profile_ops(call, calls=2)
   return result
@@ -352,7 +354,7 @@ def decode_speed(model, hp, settings, profile=False):
 
 def _ensemble(model, hp, size):
   """`model` and size - 1 more of its class and hparams, decoding as one."""
-  if not type(model).DECODES_TO_LENGTH:
+  if not benchmark_shapes(type(model)).DECODES_TO_LENGTH:
     raise UserError(f"--ensemble: model {type(model).registry_name()} does not decode "
                     "tokens step by step; ensembles combine token models")
   models = [model]
@@ -370,8 +372,8 @@ def stream_latency(model, hp, chunk_frames, repeats=20):
   step = tf.function(lambda x, state: model.stream(x, state, tf.constant(False)),
                      reduce_retracing=True)
   state, times, warmup = model.initial_stream_state(1), [], 3
-  features = type(model).benchmark_decode_features(hp, 1,
-                                                   chunk_frames * (repeats + warmup))
+  features = benchmark_shapes(type(model)).benchmark_decode_features(
+      hp, 1, chunk_frames * (repeats + warmup))
   for i in range(repeats + warmup):
     start = time.perf_counter()
     logits, state = step(features["inputs"][:, i * chunk_frames:(i + 1) * chunk_frames],
@@ -413,8 +415,8 @@ def ctranslate2_decode_speed(model, hp, settings):
                                max(settings.decode_src_len, settings.decode_length) + 1)
     size = ctranslate2_export.directory_bytes(path)
     tokens = synthetic_encoder(hp.target_vocab_size)._tokens  # pylint: disable=protected-access
-    ids = type(model).benchmark_decode_features(hp, settings.decode_batch,
-                                                settings.decode_src_len)["inputs"].numpy()
+    ids = benchmark_shapes(type(model)).benchmark_decode_features(
+        hp, settings.decode_batch, settings.decode_src_len)["inputs"].numpy()
     threads = len(os.sched_getaffinity(0))
     search = dict(beam_size=settings.beam_size, length_penalty=settings.alpha,
                   max_batch_size=settings.decode_batch)
@@ -474,6 +476,7 @@ def export_sizes(model, hp, settings):
 def input_speed(problem, hp, data_dir, batches, model_cls):
   """Examples and real units (tokens, audio seconds) per second out of the training input
   pipeline (TFRecords -> batches), and the fraction of padding in its batches."""
+  shapes = benchmark_shapes(model_cls)
   ds = input_pipeline.make_dataset(problem, hp, data_dir, "train", training=True, seed=1)
   it = iter(ds)
   next(it)
@@ -481,17 +484,18 @@ def input_speed(problem, hp, data_dir, batches, model_cls):
   for _ in range(batches):
     batch = next(it)
     examples += int(batch["targets"].shape[0])
-    r, t = model_cls.batch_units(hp, batch)
+    r, t = shapes.batch_units(hp, batch)
     real, total = real + r, total + t
   seconds = time.perf_counter() - start
   return {"input_examples_per_s": round(examples / seconds, 1),
-          f"input_{model_cls.THROUGHPUT_UNIT}_per_s": round(real / seconds, 1),
+          f"input_{shapes.THROUGHPUT_UNIT}_per_s": round(real / seconds, 1),
           "padding_fraction": round(1 - real / max(total, 1e-9), 4)}
 
 
 def measure(model_cls, hp, settings, strategy, problem=None, data_dir=None):
   """Everything t2t-benchmark reports, as one dict (see README)."""
-  unit = model_cls.THROUGHPUT_UNIT
+  shapes = benchmark_shapes(model_cls)
+  unit = shapes.THROUGHPUT_UNIT
   shape = settings.shape()
   result = {"bench": "t2t_benchmark", "model": model_cls.registry_name(),
             "batch": shape.batch, "src_len": shape.src_len, "tgt_len": shape.tgt_len,
@@ -499,7 +503,7 @@ def measure(model_cls, hp, settings, strategy, problem=None, data_dir=None):
             "replicas": strategy.num_replicas_in_sync, "precision": precision(hp),
             "host": platform.node(),
             "devices": [d.device_type for d in tf.config.list_logical_devices()]}
-  features = model_cls.benchmark_features(hp, shape)
+  features = shapes.benchmark_features(hp, shape)
   bench = TrainBench(model_cls, hp, features, strategy)
   result["params"] = int(sum(v.shape.num_elements() for v in bench.model.trainable_variables))
   if not settings.decode_only:
@@ -513,7 +517,8 @@ def measure(model_cls, hp, settings, strategy, problem=None, data_dir=None):
     result["decode_note"] = "skipped (--decode_batch=0)"
   if settings.export_sizes:
     result["export_mib"] = export_sizes(bench.model, hp, settings)
-  if settings.stream_chunk_frames and model_cls.streams(hp):
+  if (settings.stream_chunk_frames and issubclass(model_cls, Streaming)
+      and model_cls.streams(hp)):
     result.update(stream_latency(bench.model, hp, settings.stream_chunk_frames))
   if problem is not None and data_dir and not settings.decode_only:
     result.update(input_speed(problem, hp, data_dir, settings.input_batches, model_cls))
@@ -526,17 +531,18 @@ def measure(model_cls, hp, settings, strategy, problem=None, data_dir=None):
 
 def _measure_training(result, bench, model_cls, hp, settings):
   """Training speed, FLOPs and MFU (and the training profile) into result."""
-  unit, shape = model_cls.THROUGHPUT_UNIT, settings.shape()
+  shapes = benchmark_shapes(model_cls)
+  unit, shape = shapes.THROUGHPUT_UNIT, settings.shape()
   result.update(bench.speed(settings.warmup, settings.steps))
   result["memory"] = bench.memory()
   # After training's memory is measured: the 2048 x 2048 matmuls leave ~200 MB of freed
   # buffers in the process (malloc keeps them), which counted as training's before.
   result["peak_gflops"] = matmul_peak_gflops(n=256 if settings.smoke else 2048)
   seconds = result["ms_per_step"] / 1e3
-  units = model_cls.throughput_units(hp, shape.batch, shape.src_len, shape.tgt_len)
+  units = shapes.throughput_units(hp, shape.batch, shape.src_len, shape.tgt_len)
   result[f"{unit}_per_step"] = units
   result[f"{unit}_per_s"] = round(units / seconds, 1)
-  flops = model_cls.train_flops(hp, shape)
+  flops = shapes.train_flops(hp, shape)
   if flops:
     gflops = flops / seconds / 1e9
     result["gflop_per_step"] = round(flops / 1e9, 2)

@@ -205,6 +205,11 @@ class HParamsGroup(Options):
     return f"hparam {name}"
 
   @classmethod
+  def check_between(cls, hp) -> None:
+    """Checks between hparams of the whole set (e.g. hidden_size divisible by num_heads),
+    after each value was checked against its declaration. Raises UserError."""
+
+  @classmethod
   def specs(cls) -> list[HParamSpec]:
     """The declarations as HParamSpecs (what hparams_lib.validate checks)."""
     return [HParamSpec(n, t, d.help, d.bounds, d.eval_time) for n, t, d, _ in

@@ -39,19 +39,42 @@ def _same_definition(a, b):
           and _where(a) == _where(b))
 
 
-_contracts = {}  # "module:Class" -> the class (declare_contract)
+_contracts = {}  # "module:Class" -> (the class, its check of a registered class)
+_capabilities = []  # capability classes (capability), in declaration order
 
 
-def declare_contract(base: type) -> None:
-  """Called by the module that defines a registry's contract class, right after it."""
-  _contracts[f"{base.__module__}:{base.__qualname__}"] = base
+def declare_contract(base: type, check) -> None:
+  """Called by the module that defines a registry's contract class, right after it:
+  check(cls) raises UserError when a registered class breaks the contract."""
+  _contracts[f"{base.__module__}:{base.__qualname__}"] = base, check
+
+
+def capability(cls: type) -> type:
+  """Class decorator: an optional capability a registered class may inherit; registration
+  records the ones it has (Registry.having, models_with)."""
+  if cls not in _capabilities:
+    _capabilities.append(cls)
+  return cls
+
+
+def check_capability_hooks(cls: type, what: str) -> None:
+  """Raises UserError when `cls` defines a hook of a capability it does not inherit: the
+  engine would never call it (it asks isinstance first)."""
+  for cap in _capabilities:
+    if issubclass(cls, cap):
+      continue
+    hooks = sorted(n for n in vars(cap) if not n.startswith("_") and n in vars(cls))
+    if hooks:
+      raise UserError(f"{what} defines {', '.join(hooks)} of capability {cap.__name__} but "
+                      f"does not inherit it; add {cap.__module__}.{cap.__name__} to its "
+                      f"bases ({_where(cls)})")
 
 
 class Registry:
   """One kind of registered thing (e.g. all models).
 
   `contract` ("module:Class") names the base class whose contract a registered class must
-  keep: it must subclass it, and the base's `check_registration(cls)` runs at registration,
+  keep: it must subclass it, and the check the base declared runs at registration,
   so a missing hook or a misspelled one is an error there, not mid-run. The base's module
   (above this one) hands the class over with `declare_contract` when it defines it."""
 
@@ -59,6 +82,7 @@ class Registry:
     self.kind = kind
     self.contract = contract
     self._items = {}
+    self._capabilities = {}  # name -> the capability classes it inherits
 
   def register(self, name: str | None = None):
     """Decorator: `@register` or `@register("name")`."""
@@ -77,6 +101,7 @@ class Registry:
     if isinstance(obj, type):
       self._check_contract(name, obj)
       obj.registered_name = name  # a problem knows the name its data files carry
+      self._capabilities[name] = tuple(c for c in _capabilities if issubclass(obj, c))
     self._items[name] = obj
     return obj
 
@@ -85,11 +110,11 @@ class Registry:
       return
     module, class_name = self.contract.split(":")
     # A subclass of the base cannot exist before the base's module declared it.
-    base = _contracts.get(self.contract)
+    base, check = _contracts.get(self.contract, (None, None))
     if base is None or not issubclass(cls, base):
       raise UserError(f"{self.kind} '{name}' ({_where(cls)}) must subclass {module}."
                       f"{class_name}")
-    cls.check_registration()  # declared by the base
+    check(cls)
 
   def get(self, name: str):
     if name not in self._items:
@@ -102,6 +127,17 @@ class Registry:
 
   def names(self) -> list[str]:
     return sorted(self._items)
+
+  def having(self, capability_cls: type) -> list[str]:
+    """The registered names whose class inherits capability_cls."""
+    return [n for n in self.names() if capability_cls in self._capabilities.get(n, ())]
+
+  def name_of(self, obj) -> str:
+    """The name obj is registered under (its default name when it is not registered)."""
+    for name, item in self._items.items():
+      if item is obj:
+        return name
+    return default_name(obj)
 
 
 problems = Registry("problem", contract="t2t_lite.data.problem:Problem")
@@ -146,6 +182,12 @@ def set_mixture_builder(build) -> None:
 
 def model(name: str) -> type:
   return models.get(name)
+
+
+def models_with(capability_cls: type) -> list[str]:
+  """The registered models that have a capability (t2t_lite.capabilities), e.g.
+  models_with(Streaming)."""
+  return models.having(capability_cls)
 
 
 def hparams(name: str):

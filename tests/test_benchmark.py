@@ -5,8 +5,9 @@ formula gets no MFU rather than a wrong one."""
 import pytest
 
 from t2t_lite import benchmark, registry
+from t2t_lite.capabilities import BenchmarkShape, Streaming, benchmark_shapes
 from t2t_lite.errors import UserError
-from t2t_lite.t2t_model import BenchmarkShape, T2TModel
+from t2t_lite.t2t_model import T2TModel
 
 
 def _hparams(name, vocab_size, model_cls):
@@ -33,7 +34,8 @@ def test_measurement_hooks_follow_the_model_class_and_its_subclasses():
 def test_a_model_without_a_formula_reports_no_flops():
   class Other(T2TModel):
     pass
-  assert Other.train_flops(registry.hparams("transformer_tiny"), _shape(2, 3, 4)) is None
+  assert benchmark_shapes(Other).train_flops(registry.hparams("transformer_tiny"),
+                                             _shape(2, 3, 4)) is None
 
 
 # Values printed by shared/bench/common.py's seq2seq_train_flops / ds2_train_flops.
@@ -87,6 +89,7 @@ def test_streaming_latency_is_measured_per_chunk_with_the_state_carried():
   result = stream_latency(model, hp, chunk_frames=17, repeats=4)
   assert result["stream_chunk_frames"] == 17
   assert 0 < result["stream_ms_per_chunk"] <= result["stream_ms_per_chunk_max"]
+  assert issubclass(registry.model("deep_speech2"), Streaming)
   assert registry.model("deep_speech2").streams(hp)
   assert not registry.model("deep_speech2").streams(registry.hparams("deep_speech2_tiny"))
 

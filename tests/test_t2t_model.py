@@ -1,13 +1,17 @@
-"""T2TModel's contract: hparam declarations and their one validation point, feature specs,
-the default uncached decoding, predict over a Search, and the measurement defaults."""
+"""T2TModel's contract: a core of at most 12 public members, hparam declarations and their
+one validation point, feature specs, the default uncached decoding, predict over a Search,
+capabilities declared by inheritance (and recorded by the registry), and the measurement
+defaults of models without BenchmarkShapes."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2t_lite import engine_hparams, options, registry
+from t2t_lite import capabilities, engine_hparams, options, registry, t2t_model
+from t2t_lite.capabilities import BenchmarkShape, Streaming, benchmark_shapes
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
-from t2t_lite.t2t_model import BenchmarkShape, Search, T2TModel
+from t2t_lite.search import Search
+from t2t_lite.t2t_model import T2TModel
 
 VOCAB = 9
 
@@ -36,8 +40,52 @@ def _hparams(**changes):
       **{"input_vocab_size": VOCAB, "target_vocab_size": VOCAB, "has_inputs": False, **changes})
 
 
+def test_the_core_contract_is_small():
+  public = sorted(n for n in vars(T2TModel) if not n.startswith("_"))
+  assert public == sorted([
+      "call", "loss_sums", "training_loss_sums", "eval_metric_sums", "feature_spec",
+      "decode_feature_spec", "predict", "dummy_features", "build_from_features",
+      "validate_hparams", "all_hparam_specs", "registry_name"])
+
+
+def test_capabilities_are_declared_recorded_and_checked():
+  assert registry.models_with(Streaming) == ["deep_speech2"]
+  assert registry.models_with(capabilities.CTranslate2Export) == ["transformer"]
+  assert "transformer" in registry.models_with(capabilities.BenchmarkShapes)
+
+  class StreamsByName(T2TModel):
+    def call(self, features, training=False):
+      return features["targets"]
+
+    def stream(self, inputs, state, final):
+      return inputs, state
+
+  with pytest.raises(UserError, match="defines stream of capability Streaming but does "
+                     "not inherit it"):
+    registry.Registry("model", contract="t2t_lite.t2t_model:T2TModel").register(
+        StreamsByName)
+
+
+def test_checks_between_hparams_belong_to_their_group():
+  class Checked(T2TModel):
+    def call(self, features, training=False):
+      return features["targets"]
+
+    @classmethod
+    def check_hparams(cls, hp):
+      pass
+
+  with pytest.raises(UserError, match="defines check_hparams: checks between hparams are "
+                     "its hparams group's check_between"):
+    registry.Registry("model", contract="t2t_lite.t2t_model:T2TModel").register(Checked)
+  transformer = registry.model("transformer")
+  with pytest.raises(UserError, match="hidden_size=30 must be divisible by num_heads=4"):
+    transformer.validate_hparams(registry.hparams("transformer_tiny").replace(
+        hidden_size=30, num_heads=4))
+
+
 def test_hparam_specs_merge_the_class_and_its_bases():
-  names = [s.name for s in Bigram.hparam_specs()]
+  names = [s.name for s in t2t_model.hparam_specs(Bigram)]
   assert names[:2] == ["hidden_size", "num_hidden_layers"]  # T2TModel's ModelHParams
   assert names[-1] == "bigram_scale"
   assert {s.name for s in engine_hparams.SPECS} <= {s.name for s in Bigram.all_hparam_specs()}
@@ -51,7 +99,7 @@ def test_hparams_are_declared_as_groups():
       return features["targets"]
 
   with pytest.raises(UserError, match="HPARAMS must list hparams groups"):
-    Old.check_registration()
+    registry.Registry("model", contract="t2t_lite.t2t_model:T2TModel").register(Old)
 
 
 def test_validate_hparams_is_the_one_check():
@@ -88,16 +136,17 @@ def test_predict_greedy_follows_the_bigram_table():
 
 def test_measurement_defaults_are_token_models():
   hp = _hparams(has_inputs=True)
-  shape = Bigram.benchmark_shape()
+  shapes = benchmark_shapes(Bigram)  # Bigram does not inherit BenchmarkShapes
+  shape = shapes.benchmark_shape()
   assert (shape.batch, shape.src_len, shape.tgt_len) == (32, 64, 64)
-  features = Bigram.benchmark_features(hp, BenchmarkShape(2, 3, 4, VOCAB, 2))
+  features = shapes.benchmark_features(hp, BenchmarkShape(2, 3, 4, VOCAB, 2))
   assert features["inputs"].shape == (2, 3) and features["targets"].shape == (2, 4)
-  decode = Bigram.benchmark_decode_features(hp, 2, 5)["inputs"].numpy()
+  decode = shapes.benchmark_decode_features(hp, 2, 5)["inputs"].numpy()
   assert (decode[:, -1] == 1).all()  # sources end with EOS
-  assert Bigram.throughput_units(hp, 2, 3, 4) == 8
-  assert Bigram.batch_units(hp, {"targets": tf.constant([[3, 1, 0]])}) == (2, 3)
-  assert Bigram.train_flops(hp, shape) is None
-  assert Bigram.describe_search(Search(beam_size=4)) == "beam search, beam 4, cached"
+  assert shapes.throughput_units(hp, 2, 3, 4) == 8
+  assert shapes.batch_units(hp, {"targets": tf.constant([[3, 1, 0]])}) == (2, 3)
+  assert shapes.train_flops(hp, shape) is None
+  assert shapes.describe_search(Search(beam_size=4)) == "beam search, beam 4, cached"
 
 
 def test_every_registered_set_refuses_each_value_outside_its_models_declarations():

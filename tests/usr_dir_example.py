@@ -53,6 +53,7 @@ from t2t_lite import options, registry
 from t2t_lite.hparams.common_hparams import basic_params1
 from t2t_lite.layers import common
 from t2t_lite.options import setting
+from t2t_lite.capabilities import BenchmarkShapes
 from t2t_lite.t2t_model import T2TModel
 
 
@@ -63,7 +64,7 @@ class GRUSeq2seqHParams(options.HParamsGroup):
 
 
 @registry.register_model
-class GRUSeq2seq(T2TModel):
+class GRUSeq2seq(T2TModel, BenchmarkShapes):
   """Encoder GRU state initializes a decoder GRU (no attention)."""
   HPARAMS = (GRUSeq2seqHParams,)
 

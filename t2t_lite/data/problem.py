@@ -296,7 +296,7 @@ class Problem(abc.ABC):
     return None
 
 
-registry.declare_contract(Problem)
+registry.declare_contract(Problem, lambda cls: cls.check_registration())
 
 
 def write_split(data_dir, name, split, paths, samples, log=print):

@@ -13,7 +13,7 @@ that maps features to the members' mean log-probabilities, for scoring given out
 """
 import tensorflow as tf
 
-from t2t_lite import search
+from t2t_lite import search, t2t_model
 from t2t_lite.errors import UserError
 
 
@@ -50,8 +50,9 @@ class Ensemble:
     def make_decoding_fn(inputs, rows_per_example, max_length, batch_size):
       fns, states = [], []
       for model in self.models:
-        fn, state = model.decoding_fn(inputs, rows_per_example, max_length, s.use_cache,
-                                      batch_size=None if inputs is not None else batch_size)
+        fn, state = t2t_model.decoding_fn(
+            model, inputs, rows_per_example, max_length, s.use_cache,
+            batch_size=None if inputs is not None else batch_size)
         fns.append(fn)
         states.append(state)
       return search.ensemble(fns), search.ensemble_state(states)

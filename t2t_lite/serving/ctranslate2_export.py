@@ -2,7 +2,7 @@
 
 CTranslate2 (OpenNMT's inference engine; int8 on CPU) runs the export with no TensorFlow
 and no t2t_lite: a translation model as `ctranslate2.Translator`, a language model as
-`ctranslate2.Generator`. The model maps its weights (T2TModel.ctranslate2_spec); this
+`ctranslate2.Generator`. The model maps its weights (capabilities.CTranslate2Export); this
 module adds what every export shares: the vocabularies as token strings, the special
 tokens, the tokenizer a user needs for raw text, weight quantization, and an atomic write.
 
@@ -27,6 +27,7 @@ import shutil
 
 import tensorflow as tf
 
+from t2t_lite.capabilities import CTranslate2Export
 from t2t_lite.data import sentencepiece_encoder, text_encoder
 from t2t_lite.errors import UserError
 
@@ -80,10 +81,10 @@ def export(model, encoders, export_dir, quantization="none", num_positions=1024,
   except ImportError:
     raise UserError("--export_format=ctranslate2 needs the ctranslate2 package: "
                     "pip install 't2t-lite[serve]'") from None
-  spec = model.ctranslate2_spec(num_positions)
-  if spec is None:
+  if not isinstance(model, CTranslate2Export):
     raise UserError(f"model {model.registry_name()} has no CTranslate2 equivalent; export "
                     "it as a SavedModel (--export_format=savedmodel)")
+  spec = model.ctranslate2_spec(num_positions)
   has_inputs = model.hparams.has_inputs
   features = ("inputs", "targets") if has_inputs else ("targets",)
   vocab = {f: vocabulary(encoders[f]) for f in features}

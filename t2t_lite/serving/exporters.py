@@ -8,6 +8,7 @@ strings in and out, CTC-frame (speech) problems WAV bytes in and transcripts out
 import abc
 
 from t2t_lite import registry
+from t2t_lite.capabilities import Streaming
 from t2t_lite.errors import UserError
 from t2t_lite.serving import ctranslate2_export, export, small_export, speech_streaming
 
@@ -65,7 +66,7 @@ class SpeechExporter(Exporter):
                       "without a language model; export without lm_path (t2t-decoder "
                       "decodes with the LM)")
     hp = self.hparams
-    streams = type(self.model).streams(hp) and (
+    streams = isinstance(self.model, Streaming) and type(self.model).streams(hp) and (
         hp.audio_normalization == "global" and not hp.audio_add_deltas)
     serving = speech_streaming.StreamingSpeechServing if streams else export.SpeechServing
     timing = (export.WordTiming(self.decoder.words, self.decoder.frame_seconds)

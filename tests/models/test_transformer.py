@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2t_lite import registry, search
+from t2t_lite import registry, search, t2t_model
 from t2t_lite.search import Search
 
 
@@ -73,8 +73,10 @@ def test_embedding_shards_follow_num_shards():
 @pytest.mark.parametrize("beam_size", [1, 3])
 def test_cached_decoding_equals_uncached(beam_size):
   model, inputs = _model()
-  cached = model.infer(inputs, Search(beam_size=beam_size, extra_length=6, use_cache=True))
-  uncached = model.infer(inputs, Search(beam_size=beam_size, extra_length=6, use_cache=False))
+  cached = t2t_model.search_decode(
+      model, inputs, Search(beam_size=beam_size, extra_length=6, use_cache=True))
+  uncached = t2t_model.search_decode(
+      model, inputs, Search(beam_size=beam_size, extra_length=6, use_cache=False))
   np.testing.assert_array_equal(cached[0].numpy(), uncached[0].numpy())
   np.testing.assert_allclose(cached[1].numpy(), uncached[1].numpy(), rtol=1e-4, atol=1e-4)
 
@@ -108,7 +110,7 @@ def test_unshared_embeddings_allow_different_vocabularies():
   inputs = tf.constant([[19, 5, 1]])
   logits = model({"inputs": inputs, "targets": tf.constant([[3, 6, 1]])})
   assert logits.shape == (1, 3, 7)
-  ids, _ = model.infer(inputs, Search(beam_size=2, extra_length=3))
+  ids, _ = t2t_model.search_decode(model, inputs, Search(beam_size=2, extra_length=3))
   assert ids.shape[0] == 1
 
 

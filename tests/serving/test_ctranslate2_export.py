@@ -138,11 +138,8 @@ def test_vocabularies_keep_the_ids_of_every_encoder(tmp_path):
 
 
 def test_models_without_a_ctranslate2_equivalent_and_bad_settings_are_refused(tmp_path):
-  class NoSpec:
+  class NoSpec:  # not a CTranslate2Export
     hparams = _model().hparams
-
-    def ctranslate2_spec(self, num_positions):
-      return None
 
     def registry_name(self):
       return "my_model"

@@ -6,9 +6,10 @@ import pytest
 import tensorflow as tf
 
 from t2t_lite import registry
+from t2t_lite.capabilities import BenchmarkShape
 from t2t_lite.errors import UserError
+from t2t_lite.search import Search
 from t2t_lite.serving import export
-from t2t_lite.t2t_model import BenchmarkShape, Search
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
