@@ -8,7 +8,7 @@ import io
 import sentencepiece as spm
 import tensorflow as tf
 
-from t2t_lite.data.text_encoder import TextEncoder, strip_ids
+from t2t_lite.data.text_encoder import GraphVocab, TextEncoder, strip_ids
 from t2t_lite.errors import UserError
 
 MODEL_TYPES = ("unigram", "bpe")
@@ -39,6 +39,13 @@ class SentencePieceEncoder(TextEncoder):
 
   def decode(self, ids):
     return self._sp.decode(strip_ids(ids))
+
+  def graph_vocab(self):
+    return GraphVocab("sentencepiece", {"model_proto": self.model_proto})
+
+  def ctranslate2_vocab(self):
+    tokens = [self._sp.id_to_piece(i) for i in range(self._sp.get_piece_size())]
+    return tokens, tokens[self._sp.unk_id()], "sentencepiece"
 
 
 def train(model_path, texts, vocab_size, model_type="unigram", log=print):

@@ -1,6 +1,7 @@
 """Encoders between text and ids. Ids 0 and 1 are reserved for padding and end-of-sequence,
 as in Tensor2Tensor, so every problem and model agree on them."""
 import collections
+import dataclasses
 import json
 import os
 
@@ -28,8 +29,19 @@ def strip_ids(ids):
   return out
 
 
+@dataclasses.dataclass(frozen=True)
+class GraphVocab:
+  """An encoder's in-graph twin, described: serving/graph_text.py builds the tokenizer
+  `tokenizer` names ("table", "words", "sentencepiece", "task_tokens") from `args`."""
+  tokenizer: str
+  args: dict
+
+
 class TextEncoder:
-  """Base class: encode(str) -> list of ids (no EOS), decode(ids) -> str."""
+  """Base class: encode(str) -> list of ids (no EOS), decode(ids) -> str.
+
+  An encoder an export can carry also describes itself: graph_vocab (the in-graph
+  tokenizer of a SavedModel) and ctranslate2_vocab (CTranslate2's token strings)."""
 
   @property
   def vocab_size(self):
@@ -40,6 +52,17 @@ class TextEncoder:
 
   def decode(self, ids):
     raise NotImplementedError
+
+  def graph_vocab(self) -> GraphVocab:
+    raise UserError(f"cannot export a vocabulary of type {type(self).__name__}: it has no "
+                    "in-graph tokenizer (t2t_lite/serving/graph_text.py)")
+
+  def ctranslate2_vocab(self) -> tuple[list[str], str, str]:
+    """(token strings by id, unknown token, tokenization). CTranslate2 maps tokens to ids
+    through these strings; a vocabulary without an unknown token maps unknown input to
+    padding (CTranslate2 would otherwise append one more token than the model has)."""
+    raise UserError(f"cannot export a vocabulary of type {type(self).__name__} to "
+                    "CTranslate2 (t2t_lite/serving/ctranslate2_export.py)")
 
 
 class TokenTextEncoder(TextEncoder):
@@ -83,6 +106,13 @@ class TokenTextEncoder(TextEncoder):
 
   def decode(self, ids):
     return " ".join(self._tokens[i] for i in strip_ids(ids))
+
+  def graph_vocab(self):
+    return GraphVocab("table", {"pieces": self._tokens, "split": "whitespace",
+                                "unknown_id": -1, "separator": " "})
+
+  def ctranslate2_vocab(self):
+    return list(self._tokens), PAD, "whitespace"
 
   def store_to_file(self, path):
     """Writes the vocabulary atomically (a temp file, then a rename)."""
@@ -143,6 +173,9 @@ class WordTextEncoder(TextEncoder):
     return " ".join(self._words[i] if i < len(self._words) else self.OOV
                     for i in strip_ids(ids))
 
+  def graph_vocab(self):
+    return GraphVocab("words", {"words": self.words, "num_oov_buckets": self.num_oov_buckets})
+
   def store_to_file(self, path):
     write_text_atomically(path, "\n".join(self._words) + "\n")
 
@@ -170,6 +203,14 @@ class ByteTextEncoder(TextEncoder):
   def decode(self, ids):
     data = bytes(i - NUM_RESERVED_TOKENS for i in strip_ids(ids) if i >= NUM_RESERVED_TOKENS)
     return data.decode("utf-8", errors="replace")
+
+  def graph_vocab(self):
+    return GraphVocab("table", {"pieces": [*RESERVED_TOKENS, *(bytes([b]) for b in range(256))],
+                                "split": "bytes", "unknown_id": -1})
+
+  def ctranslate2_vocab(self):
+    # Bytes as "<0xNN>": sentencepiece's byte-fallback spelling.
+    return RESERVED_TOKENS + [f"<0x{b:02X}>" for b in range(256)], PAD, "bytes"
 
 
 class CharacterTextEncoder(TextEncoder):
@@ -201,6 +242,14 @@ class CharacterTextEncoder(TextEncoder):
 
   def decode(self, ids):
     return "".join(self._chars[i] if i != self._unk_id else "?" for i in strip_ids(ids))
+
+  def graph_vocab(self):
+    shown = ["", "", "?"] + self._chars[self._unk_id + 1:]
+    return GraphVocab("table", {"pieces": self._chars, "split": "chars",
+                                "unknown_id": self._unk_id, "shown": shown})
+
+  def ctranslate2_vocab(self):
+    return list(self._chars), self.UNK, "characters"
 
   def store_to_file(self, path):
     write_text_atomically(path, "".join(json.dumps(c) + "\n" for c in self._chars))
@@ -237,6 +286,10 @@ class TaskTokenEncoder(TextEncoder):
         run.append(i)
     words.append(self.base.decode(run))
     return " ".join(w for w in words if w)
+
+  def graph_vocab(self):
+    return GraphVocab("task_tokens", {"base": self.base.graph_vocab(), "tokens": self.tokens,
+                                      "first_id": self.first_id})
 
 
 def write_text_atomically(path, text):

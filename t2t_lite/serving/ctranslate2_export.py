@@ -28,7 +28,7 @@ import shutil
 import tensorflow as tf
 
 from t2t_lite.capabilities import CTranslate2Export
-from t2t_lite.data import sentencepiece_encoder, text_encoder
+from t2t_lite.data import text_encoder
 from t2t_lite.errors import UserError
 
 # Weight types of `spec.optimize(quantization=...)`; "none" keeps float32.
@@ -38,27 +38,9 @@ METADATA_FILE = "t2t_lite.json"
 
 
 def vocabulary(encoder):
-  """(token strings by id, unknown token, tokenization) of a t2t_lite text encoder.
-
-  CTranslate2 maps tokens to ids through these strings: sentencepiece pieces, whitespace
-  tokens, characters, or bytes as "<0xNN>" (sentencepiece's byte-fallback spelling). A
-  vocabulary without an unknown token maps unknown input to padding (CTranslate2 would
-  otherwise append one more token than the model has)."""
-  reserved = text_encoder.RESERVED_TOKENS
-  if isinstance(encoder, sentencepiece_encoder.SentencePieceEncoder):
-    # pylint: disable=protected-access
-    sp = encoder._sp
-    tokens = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
-    return tokens, tokens[sp.unk_id()], "sentencepiece"
-  if isinstance(encoder, text_encoder.ByteTextEncoder):
-    return reserved + [f"<0x{b:02X}>" for b in range(256)], text_encoder.PAD, "bytes"
-  if isinstance(encoder, text_encoder.CharacterTextEncoder):
-    # pylint: disable=protected-access
-    return list(encoder._chars), encoder.UNK, "characters"
-  if isinstance(encoder, text_encoder.TokenTextEncoder):
-    return list(encoder._tokens), text_encoder.PAD, "whitespace"  # pylint: disable=protected-access
-  raise UserError(f"cannot export a vocabulary of type {type(encoder).__name__} to "
-                  "CTranslate2 (t2t_lite/serving/ctranslate2_export.py)")
+  """(token strings by id, unknown token, tokenization) of a t2t_lite text encoder: what
+  the encoder declares (TextEncoder.ctranslate2_vocab)."""
+  return encoder.ctranslate2_vocab()
 
 
 def _check_tokens(tokens, feature):

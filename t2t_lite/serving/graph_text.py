@@ -1,18 +1,17 @@
 """Vocabularies as TensorFlow ops, so an exported model takes and returns strings.
 
-Each text encoder of t2t_lite.data has an in-graph twin here with the same ids and the
-same text: encode(strings [b]) -> RaggedTensor of ids [b, (n)], decode(ids [b, t]) ->
-strings [b] (cut at the first EOS, padding dropped, as text_encoder.strip_ids). Byte,
-character, token and word vocabularies (hashed buckets included) use core TF ops only
-(lookup tables); sentencepiece uses
-tensorflow_text's SentencepieceTokenizer, the standard in-graph sentencepiece (same C++
-library, so the same pieces as training), whose ops a loading process gets with
-`import tensorflow_text`.
+Each text encoder of t2t_lite.data describes its in-graph twin (TextEncoder.graph_vocab:
+which tokenizer of TOKENIZERS, with what arguments), with the same ids and the same text:
+encode(strings [b]) -> RaggedTensor of ids [b, (n)], decode(ids [b, t]) -> strings [b]
+(cut at the first EOS, padding dropped, as text_encoder.strip_ids). Byte, character,
+token and word vocabularies (hashed buckets included) use core TF ops only (lookup
+tables); sentencepiece uses tensorflow_text's SentencepieceTokenizer, the standard
+in-graph sentencepiece (same C++ library, so the same pieces as training), whose ops a
+loading process gets with `import tensorflow_text`.
 """
 import tensorflow as tf
 
-from t2t_lite.data import sentencepiece_encoder, text_encoder
-from t2t_lite.errors import UserError
+from t2t_lite.data import text_encoder
 
 
 def strip(ids):
@@ -103,7 +102,7 @@ class TaskTokenTokenizer(tf.Module):
 
   def __init__(self, base, tokens, first_id):
     super().__init__()
-    self.base, self.first_id = base, first_id
+    self.base, self.first_id = build(base), first_id
     self.table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(
             tf.constant(list(tokens), tf.string),
@@ -126,25 +125,16 @@ class TaskTokenTokenizer(tf.Module):
 
 
 def graph_tokenizer(encoder):
-  """The in-graph twin of a t2t_lite text encoder."""
-  reserved = text_encoder.RESERVED_TOKENS
-  if isinstance(encoder, text_encoder.TaskTokenEncoder):
-    return TaskTokenTokenizer(graph_tokenizer(encoder.base), encoder.tokens,
-                              encoder.first_id)
-  if isinstance(encoder, sentencepiece_encoder.SentencePieceEncoder):
-    return SentencePieceTokenizer(encoder.model_proto)
-  if isinstance(encoder, text_encoder.ByteTextEncoder):
-    return TableTokenizer([*reserved, *(bytes([b]) for b in range(256))], "bytes",
-                          unknown_id=-1)
-  if isinstance(encoder, text_encoder.CharacterTextEncoder):
-    chars = list(encoder._chars)  # pylint: disable=protected-access
-    unk = text_encoder.NUM_RESERVED_TOKENS
-    shown = ["", "", "?"] + chars[unk + 1:]
-    return TableTokenizer(chars, "chars", unknown_id=unk, shown=shown)
-  if isinstance(encoder, text_encoder.WordTextEncoder):
-    return WordTokenizer(encoder.words, encoder.num_oov_buckets)
-  if isinstance(encoder, text_encoder.TokenTextEncoder):
-    return TableTokenizer(encoder._tokens, "whitespace", unknown_id=-1,  # pylint: disable=protected-access
-                          separator=" ")
-  raise UserError(f"cannot export a vocabulary of type {type(encoder).__name__}: it has no "
-                  "in-graph tokenizer (t2t_lite/serving/graph_text.py)")
+  """The in-graph twin of a t2t_lite text encoder, as the encoder describes it
+  (TextEncoder.graph_vocab)."""
+  return build(encoder.graph_vocab())
+
+
+def build(vocab):
+  """The tokenizer a GraphVocab describes."""
+  return TOKENIZERS[vocab.tokenizer](**vocab.args)
+
+
+# GraphVocab.tokenizer -> the tokenizer class; its args are the class's arguments.
+TOKENIZERS = {"table": TableTokenizer, "words": WordTokenizer,
+              "sentencepiece": SentencePieceTokenizer, "task_tokens": TaskTokenTokenizer}
