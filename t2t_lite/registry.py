@@ -135,7 +135,7 @@ class Registry:
   def name_of(self, obj) -> str:
     """The name obj is registered under (its default name when it is not registered)."""
     for name, item in self._items.items():
-      if item is obj:
+      if _same_definition(item, obj):  # a re-imported usr_dir's class included
         return name
     return default_name(obj)
 
