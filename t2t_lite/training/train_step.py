@@ -16,12 +16,11 @@ import tensorflow as tf
 
 from t2t_lite import mixed_precision
 from t2t_lite.errors import UserError
-from t2t_lite.layers import dropout
+from t2t_lite.layers import dropout, strategy_allows
 from t2t_lite.training.ema import CHECKPOINT_KEY as EMA_KEY
 from t2t_lite.training.loss_scale import DynamicLossScale
 
 SUM = tf.distribute.ReduceOp.SUM
-
 
 
 def mean_per_token(loss_sum, tokens) -> float:
@@ -31,11 +30,14 @@ def mean_per_token(loss_sum, tokens) -> float:
 class TrainStep:
 
   def __init__(self, strategy, model, optimizer, hparams, global_step, max_nonfinite_steps,
-               jit_compile=False, update_gate=None, ema=None):
+               jit_compile=False, update_gate=None, ema=None, allows=None):
     """update_gate: a variable the learning rate is multiplied by (FactorSchedule.gate):
     a step skipped under several replicas sets it to 0 for its update. ema: an
-    ema.ExponentialMovingAverage of the weights, updated after every applied update."""
+    ema.ExponentialMovingAverage of the weights, updated after every applied update.
+    allows: what the strategy allows (its runner's StrategyAllows; by default, described
+    from `strategy`)."""
     self.strategy, self.model, self.optimizer = strategy, model, optimizer
+    self.allows = allows or strategy_allows.describe(strategy)
     self.hparams, self.global_step = hparams, global_step
     self.max_nonfinite_steps = max_nonfinite_steps
     if jit_compile and strategy.num_replicas_in_sync > 1:
@@ -143,10 +145,7 @@ class TrainStep:
 
     variables = self.model.trainable_variables
     optimizer = self.optimizer
-    # Under parameter servers Keras synchronizes even one replica's update (merge_call),
-    # which cannot sit in a tf.cond either.
-    if self.strategy.num_replicas_in_sync == 1 and not isinstance(
-        self.strategy, tf.distribute.experimental.ParameterServerStrategy):
+    if self.allows.conditional_updates:
       def apply():
         optimizer.apply_gradients(zip(grads, variables))
         if self.ema is not None:

@@ -22,6 +22,7 @@ from t2t_lite import metrics, mixed_precision, options
 from t2t_lite.data import input_pipeline
 from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
+from t2t_lite.layers import strategy_allows
 from t2t_lite.options import setting
 from t2t_lite.training import (
   effective_batch,
@@ -152,7 +153,8 @@ class Trainer:
     step_hparams = effective_batch.apply(hparams, options.effective_batch_size,
                                          self.strategy.num_replicas_in_sync, log)
     self.runner.check_hparams(step_hparams)
-    with self.strategy.scope():
+    # The layers read what the runner's strategy allows (strategy_allows.current()).
+    with self.strategy.scope(), strategy_allows.using(self.runner.allows):
       self.model = build_model(model_cls, hparams)
       self.model.build_from_features(self._dummy_features())
       self.schedule = learning_rate.FactorSchedule(hparams, options.train_steps)
@@ -167,7 +169,8 @@ class Trainer:
           aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
     self.step_fn = TrainStep(self.strategy, self.model, self.optimizer, step_hparams,
                              self.global_step, options.max_nonfinite_steps,
-                             options.jit_compile, update_gate=self.schedule.gate, ema=self.ema)
+                             options.jit_compile, update_gate=self.schedule.gate, ema=self.ema,
+                             allows=self.runner.allows)
     # Weights only (no input position): evaluation, and rollbacks after non-finite losses.
     self.weights = CheckpointKeeper(tf.train.Checkpoint(**self._checkpointed()), output_dir,
                                     options.keep_checkpoint_max, log)
