@@ -13,9 +13,9 @@ import gin
 from t2t_lite import options, registry, usr_dir
 from t2t_lite.errors import UserError, suggestion
 from t2t_lite.options import setting
-from t2t_lite.training import learning_rate, strategies
+from t2t_lite.training import learning_rate, schedules, strategies
 
-SCHEDULES = ("train", "evaluate", "train_and_evaluate", "continuous_eval")
+SCHEDULES = tuple(schedules.SCHEDULES)
 
 
 def load_registrations(t2t_usr_dir=None):

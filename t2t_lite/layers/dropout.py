@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from t2t_lite import options
+from t2t_lite.layers import strategy_allows
 from t2t_lite.ops import build
 from t2t_lite.options import HParamsGroup, setting
 
@@ -98,17 +99,17 @@ def check_kernel(kernel):
     raise ValueError(f"dropout kernel must be one of {KERNELS}, not {kernel!r}")
 
 
-def use_fused(kernel):
-  """Whether dropout_kernel `kernel` runs the fused op here (builds it on first use)."""
+def use_fused(kernel, custom_ops=True):
+  """Whether dropout_kernel `kernel` runs the fused op here (builds it on first use);
+  custom_ops: whether the strategy runs ops built in this process (StrategyAllows)."""
   check_kernel(kernel)
   if kernel == "tf":
     return False
   if kernel == "auto" and (
       tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU") or
-      # Its workers run the graphs the coordinator traces: they would need the library
-      # too (cluster.run_server loads it where it builds; dropout_kernel=fused relies on it).
-      isinstance(tf.distribute.get_strategy(),
-                 tf.distribute.experimental.ParameterServerStrategy)):
+      # parameter_server's workers would need the library too (cluster.run_server loads
+      # it where it builds; dropout_kernel=fused relies on that).
+      not custom_ops):
     return False
   return build.load(OP_SOURCE) is not None
 
@@ -138,6 +139,7 @@ class Dropout(keras.layers.Layer):
     self.kernel = kernel
     # Decided at the first training call: models that only decode never build the op.
     self._fused = None
+    self._custom_ops = strategy_allows.current().custom_ops
     self.seed_generator = keras.random.SeedGenerator() if rate > 0 else None
     # Keras' SeedGenerator is not a TF trackable: name its state variable here so that
     # checkpoints (and therefore resumed runs) carry the random stream's position.
@@ -150,7 +152,7 @@ class Dropout(keras.layers.Layer):
   def fused(self):
     """Whether training calls run the fused op (see use_fused)."""
     if self._fused is None:
-      self._fused = self.rate > 0 and use_fused(self.kernel)
+      self._fused = self.rate > 0 and use_fused(self.kernel, self._custom_ops)
     return self._fused
 
   @property

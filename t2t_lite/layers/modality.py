@@ -25,10 +25,10 @@ import tensorflow as tf
 
 from t2t_lite import metrics, options
 from t2t_lite.errors import UserError
+from t2t_lite.layers import strategy_allows
 from t2t_lite.options import HParamsGroup, setting
 
 PLACEMENTS = ("device", "host")
-HOST = "/cpu:0"
 
 
 @options.hparams_group("modality")
@@ -46,37 +46,17 @@ class ModalityHParams(HParamsGroup):
                                          choices=("sqrt_depth", "none"))
 
 
-# tf.distribute's classes as the --strategy values users know them by.
-_STRATEGY_FLAGS = {"OneDeviceStrategy": "one_device", "MirroredStrategy": "mirrored",
-                   "CollectiveAllReduceStrategy": "multi_worker_mirrored",
-                   "TPUStrategy": "tpu"}
-
-
-def host_device(strategy_class: str, replica_devices: list[str]) -> str | None:
-  """Where placement=host puts the tables under a strategy (its class name, "" for none):
-  a device to pin them to, or None when the strategy already keeps them in host memory.
-  UserError where it cannot."""
-  if strategy_class.startswith("ParameterServerStrategy"):
-    return None  # the ps tasks' memory; the strategy places them round-robin
-  if not strategy_class:
-    return HOST
-  if all("CPU" in d.upper() for d in replica_devices):
-    return None
-  flag = _STRATEGY_FLAGS.get(strategy_class, strategy_class)
-  raise UserError(f"hparam embedding_placement=host: --strategy={flag} keeps every variable "
-                  "on its replicas' devices (one copy each), so the embedding cannot stay "
-                  "in host memory; use one GPU with --strategy=default, or "
-                  "parameter_server, or embedding_placement=device")
-
-
-def _host_device_of_current_strategy():
-  if not tf.distribute.has_strategy():
-    return host_device("", [])
-  strategy = tf.distribute.get_strategy()
-  name = type(strategy).__name__
-  if name.startswith("ParameterServerStrategy"):
-    return host_device(name, [])
-  return host_device(name, list(strategy.extended.worker_devices))
+def host_device(allows: strategy_allows.StrategyAllows) -> str | None:
+  """Where placement=host puts the tables under the strategy `allows` describes: a device
+  to pin them to, or None when the strategy already keeps them in host memory. UserError
+  where it cannot."""
+  if allows.host_placement_refused:
+    raise UserError(f"hparam embedding_placement=host: --strategy="
+                    f"{allows.host_placement_refused} keeps every variable on its replicas' "
+                    "devices (one copy each), so the embedding cannot stay in host memory; "
+                    "use one GPU with --strategy=default, or parameter_server, or "
+                    "embedding_placement=device")
+  return allows.host_device
 
 
 def _on(device):
@@ -104,7 +84,7 @@ class SharedEmbedding(keras.layers.Layer):
     self.hidden_size = hidden_size
     self.multiply_by_sqrt_depth = multiply_by_sqrt_depth
     # The device the shards are pinned to (placement=host), or None: the strategy's choice.
-    self.host = _host_device_of_current_strategy() if placement == "host" else None
+    self.host = host_device(strategy_allows.current()) if placement == "host" else None
     # One initializer per shard: a shared unseeded Keras initializer repeats its values.
     # Each shard is an attribute (weights_0, ...): checkpoints do not follow Keras lists.
     shards = []

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from t2t_lite.errors import UserError
 from t2t_lite.training import run_dir
-from t2t_lite.training.trainer import EvaluationListener
+from t2t_lite.training.trainer_options import EvaluationListener
 from t2t_lite.training.watched_metric import WatchedMetric
 
 BEST_DIR = "best"

@@ -8,7 +8,7 @@ checkpoint again when its evaluation did not reach the checkpoint's state).
 """
 import tensorflow as tf
 
-from t2t_lite.training.trainer import EvaluationListener
+from t2t_lite.training.trainer_options import EvaluationListener
 from t2t_lite.training.watched_metric import WatchedMetric
 
 

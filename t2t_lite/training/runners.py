@@ -33,6 +33,7 @@ import hashlib
 import tensorflow as tf
 
 from t2t_lite.errors import UserError
+from t2t_lite.layers import strategy_allows
 from t2t_lite.training import cluster, preemption, replica_input
 from t2t_lite.training.checkpoints import CheckpointKeeper
 from t2t_lite.training.train_step import SUM, TrainStep
@@ -47,6 +48,8 @@ class Runner:
 
   def __init__(self, strategy: tf.distribute.Strategy):
     self.strategy = strategy
+    # What the strategy allows, for the step and the layers (they never ask tf.distribute).
+    self.allows = strategy_allows.describe(strategy)
 
   @property
   def is_chief(self) -> bool:

@@ -12,6 +12,7 @@ step START - 1, the profiler starts, calls run to END, and it stops.
 import tensorflow as tf
 
 from t2t_lite.errors import UserError
+from t2t_lite.training.actions import LoopAction, LoopState
 
 
 def parse_steps(text: str, where: str = "--profile_steps") -> tuple[int, int] | None:
@@ -28,8 +29,9 @@ def parse_steps(text: str, where: str = "--profile_steps") -> tuple[int, int] | 
   return start, end
 
 
-class StepProfiler:
-  """Starts and stops tf.profiler around the steps of one range; inert without one."""
+class StepProfiler(LoopAction):
+  """Starts and stops tf.profiler around the steps of one range; inert without one (an
+  action of the training loop)."""
 
   def __init__(self, steps: tuple[int, int] | None, logdir: str, log):
     self.steps, self.logdir, self.log = steps, logdir, log
@@ -61,8 +63,8 @@ class StepProfiler:
       tf.profiler.experimental.start(self.logdir)
       self.running = True
 
-  def after_call(self, step: int) -> None:
-    if self.running and step >= self.steps[1]:
+  def after_call(self, loop: LoopState) -> None:
+    if self.running and loop.step >= self.steps[1]:
       self.stop()
 
   def close(self) -> None:

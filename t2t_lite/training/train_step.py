@@ -16,12 +16,11 @@ import tensorflow as tf
 
 from t2t_lite import mixed_precision
 from t2t_lite.errors import UserError
-from t2t_lite.layers import dropout
+from t2t_lite.layers import dropout, strategy_allows
 from t2t_lite.training.ema import CHECKPOINT_KEY as EMA_KEY
 from t2t_lite.training.loss_scale import DynamicLossScale
 
 SUM = tf.distribute.ReduceOp.SUM
-
 
 
 def mean_per_token(loss_sum, tokens) -> float:
@@ -31,11 +30,14 @@ def mean_per_token(loss_sum, tokens) -> float:
 class TrainStep:
 
   def __init__(self, strategy, model, optimizer, hparams, global_step, max_nonfinite_steps,
-               jit_compile=False, update_gate=None, ema=None):
+               jit_compile=False, update_gate=None, ema=None, allows=None):
     """update_gate: a variable the learning rate is multiplied by (FactorSchedule.gate):
     a step skipped under several replicas sets it to 0 for its update. ema: an
-    ema.ExponentialMovingAverage of the weights, updated after every applied update."""
+    ema.ExponentialMovingAverage of the weights, updated after every applied update.
+    allows: what the strategy allows (its runner's StrategyAllows; by default, described
+    from `strategy`)."""
     self.strategy, self.model, self.optimizer = strategy, model, optimizer
+    self.allows = allows or strategy_allows.describe(strategy)
     self.hparams, self.global_step = hparams, global_step
     self.max_nonfinite_steps = max_nonfinite_steps
     if jit_compile and strategy.num_replicas_in_sync > 1:
@@ -47,27 +49,32 @@ class TrainStep:
     self.ema = ema
     self.accumulation_steps = hparams.gradient_accumulation_steps
     with strategy.scope():
-      agg = tf.VariableAggregation.ONLY_FIRST_REPLICA
-      self.nonfinite_run = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=agg)
-      self.nonfinite_total = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=agg)
-      # 1.0, or 0.0 during a multi-replica step whose loss was not finite (see _update).
-      self.update_gate = (update_gate if update_gate is not None else
-                          tf.Variable(1.0, trainable=False, aggregation=agg))
-      self.loss_scale = None
-      if mixed_precision.uses_loss_scaling(hparams):
-        self.loss_scale = DynamicLossScale(
-            hparams.mixed_precision_optimizer_init_loss_scale,
-            hparams.mixed_precision_loss_scale_growth_steps)
-      if self.accumulation_steps > 1:
-        # Each replica sums its own micro-batches (ON_READ: replica-local values).
-        local = dict(synchronization=tf.VariableSynchronization.ON_READ,
-                     aggregation=tf.VariableAggregation.SUM,
-                     trainable=False)
-        self._sums = [tf.Variable(tf.zeros(v.shape, v.dtype), **local)
-                      for v in model.trainable_variables]
-        # loss sum, this replica's tokens, all replicas' tokens
-        self._counts = [tf.Variable(0.0, **local) for _ in range(3)]
+      self._make_variables(update_gate)
     self.run = self._compile()
+
+  def _make_variables(self, update_gate):
+    """The step's own state, in the strategy's scope."""
+    hparams, model = self.hparams, self.model
+    agg = tf.VariableAggregation.ONLY_FIRST_REPLICA
+    self.nonfinite_run = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=agg)
+    self.nonfinite_total = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=agg)
+    # 1.0, or 0.0 during a multi-replica step whose loss was not finite (see _update).
+    self.update_gate = (update_gate if update_gate is not None else
+                        tf.Variable(1.0, trainable=False, aggregation=agg))
+    self.loss_scale = None
+    if mixed_precision.uses_loss_scaling(hparams):
+      self.loss_scale = DynamicLossScale(
+          hparams.mixed_precision_optimizer_init_loss_scale,
+          hparams.mixed_precision_loss_scale_growth_steps)
+    if self.accumulation_steps > 1:
+      # Each replica sums its own micro-batches (ON_READ: replica-local values).
+      local = dict(synchronization=tf.VariableSynchronization.ON_READ,
+                   aggregation=tf.VariableAggregation.SUM,
+                   trainable=False)
+      self._sums = [tf.Variable(tf.zeros(v.shape, v.dtype), **local)
+                    for v in model.trainable_variables]
+      # loss sum, this replica's tokens, all replicas' tokens
+      self._counts = [tf.Variable(0.0, **local) for _ in range(3)]
 
   def checkpoint_state(self):
     """Training state beside model and optimizer that checkpoints must hold."""
@@ -128,6 +135,24 @@ class TrainStep:
     ctx = tf.distribute.get_replica_context()
     if self.loss_scale is not None:
       grads = self.loss_scale.unscale(grads)
+    finite, overflow = self._finite(ctx, loss_sum, grads)
+    if self.hparams.clip_grad_norm > 0:
+      grads = self._clip_global_norm(ctx, grads)
+    self._apply(finite, grads)
+    self.global_step.assign_add(1)
+    # A loss-scale overflow neither counts as a failure nor ends a run of failures.
+    failed = tf.logical_not(tf.logical_or(finite, overflow))
+    self.nonfinite_run.assign(
+        tf.where(finite, tf.constant(0, tf.int64),
+                 self.nonfinite_run + tf.cast(failed, tf.int64)))
+    self.nonfinite_total.assign_add(tf.cast(failed, tf.int64))
+    reported = tf.logical_or(finite, overflow)
+    zero = tf.zeros_like(loss_sum)
+    return tf.where(reported, loss_sum, zero), tf.where(reported, weight, zero)
+
+  def _finite(self, ctx, loss_sum, grads):
+    """(whether the loss and the gradients are finite on every replica, whether the loss
+    scale, if any, overflowed)."""
     loss_finite = tf.math.is_finite(loss_sum)
     grads_finite = tf.math.is_finite(tf.linalg.global_norm(grads))
     if ctx.num_replicas_in_sync > 1:
@@ -138,15 +163,13 @@ class TrainStep:
     overflow = tf.constant(False)
     if self.loss_scale is not None:
       overflow = self.loss_scale.update(loss_finite, grads_finite)
-    if self.hparams.clip_grad_norm > 0:
-      grads = self._clip_global_norm(ctx, grads)
+    return finite, overflow
 
+  def _apply(self, finite, grads):
+    """The optimizer's update (and the EMA's) with `grads` where `finite`."""
     variables = self.model.trainable_variables
     optimizer = self.optimizer
-    # Under parameter servers Keras synchronizes even one replica's update (merge_call),
-    # which cannot sit in a tf.cond either.
-    if self.strategy.num_replicas_in_sync == 1 and not isinstance(
-        self.strategy, tf.distribute.experimental.ParameterServerStrategy):
+    if self.allows.conditional_updates:
       def apply():
         optimizer.apply_gradients(zip(grads, variables))
         if self.ema is not None:
@@ -162,16 +185,6 @@ class TrainStep:
       optimizer.apply_gradients(zip(grads, variables))
       if self.ema is not None:
         self.ema.update(applied=finite)
-    self.global_step.assign_add(1)
-    # A loss-scale overflow neither counts as a failure nor ends a run of failures.
-    failed = tf.logical_not(tf.logical_or(finite, overflow))
-    self.nonfinite_run.assign(
-        tf.where(finite, tf.constant(0, tf.int64),
-                 self.nonfinite_run + tf.cast(failed, tf.int64)))
-    self.nonfinite_total.assign_add(tf.cast(failed, tf.int64))
-    reported = tf.logical_or(finite, overflow)
-    zero = tf.zeros_like(loss_sum)
-    return tf.where(reported, loss_sum, zero), tf.where(reported, weight, zero)
 
   def _compile(self):
     strategy = self.strategy

@@ -148,3 +148,11 @@ def test_fused_kernel_under_mirrored_replicas():
   # CPU is split into two devices before TensorFlow starts, hence a subprocess.
   proc = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True)
   assert proc.returncode == 0, proc.stderr[-800:]
+
+
+def test_auto_kernel_follows_what_the_runners_strategy_allows():
+  from t2t_lite.layers import strategy_allows
+  # parameter_server's workers cannot run ops built in this process: no fused kernel.
+  with strategy_allows.using(strategy_allows.StrategyAllows(custom_ops=False)):
+    layer = Dropout(0.1, 8, "auto")
+  assert not layer.fused

@@ -80,16 +80,18 @@ def test_a_lookup_gathers_rows_on_each_shard_without_reading_the_table():
 def test_which_strategies_keep_the_table_in_host_memory():
   from t2t_lite.errors import UserError
   from t2t_lite.layers.modality import host_device
-  assert host_device("", []) == "/cpu:0"  # no strategy: pinned to the host CPU
-  assert host_device("ParameterServerStrategyV2", []) is None  # the ps tasks' memory
-  assert host_device("MirroredStrategy", ["/job:localhost/replica:0/task:0/device:CPU:0",
-                                          "/job:localhost/replica:0/task:0/device:CPU:1"]) \
-      is None  # CPU replicas: host memory already
-  for strategy, flag in (("MirroredStrategy", "mirrored"), ("OneDeviceStrategy", "one_device"),
-                         ("CollectiveAllReduceStrategy", "multi_worker_mirrored"),
-                         ("TPUStrategy", "tpu")):
+  from t2t_lite.layers.strategy_allows import StrategyAllows, describe
+  default = describe(tf.distribute.get_strategy())
+  assert host_device(default) == "/cpu:0"  # no strategy: pinned to the host CPU
+  cpus = describe(tf.distribute.OneDeviceStrategy("/cpu:0"))
+  assert host_device(cpus) is None  # CPU replicas: host memory already
+  gpu = describe(tf.distribute.OneDeviceStrategy("/gpu:0"))
+  assert gpu.host_placement_refused == "one_device"
+  ps = StrategyAllows(conditional_updates=False, custom_ops=False, host_device=None)
+  assert host_device(ps) is None  # the ps tasks' memory
+  for flag in ("mirrored", "one_device", "multi_worker_mirrored", "tpu"):
     with pytest.raises(UserError, match=f"--strategy={flag} keeps every variable"):
-      host_device(strategy, ["/job:worker/replica:0/task:0/device:GPU:0"])
+      host_device(StrategyAllows(host_device=None, host_placement_refused=flag))
 
 
 # The model computes on a second logical CPU, as it would on a GPU: placement=host must pin

@@ -46,3 +46,11 @@ def test_steps_evaluation_and_saves(tmp_path):
     tf.summary.scalar("x", 1.0)
   writer.flush()
   assert os.listdir(tmp_path / "summaries")
+
+
+def test_the_runner_describes_what_its_strategy_allows():
+  allows = runners.Runner(tf.distribute.get_strategy()).allows
+  assert allows.conditional_updates and allows.custom_ops
+  assert allows.host_device == "/cpu:0" and not allows.host_placement_refused
+  one_cpu = runners.Runner(tf.distribute.OneDeviceStrategy("/cpu:0")).allows
+  assert one_cpu.conditional_updates and one_cpu.host_device is None

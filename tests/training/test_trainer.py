@@ -116,7 +116,7 @@ def test_model_only_restore_reproduces_the_trained_model(data_dir, tmp_path):
   trainer, _ = _trainer(data_dir, out, steps=3)
   trainer.train()
   fresh = registry.model("transformer")(trainer.hparams)
-  fresh.build_from_features(trainer._dummy_features())
+  fresh.build_from_features(trainer.model.dummy_features(trainer.problem.has_inputs))
   status = tf.train.Checkpoint(model=fresh).restore(tf.train.latest_checkpoint(out))
   status.expect_partial().assert_existing_objects_matched()
   assert len(fresh.variables) == len(trainer.model.variables)
