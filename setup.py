@@ -68,7 +68,10 @@ setup(
                              "ctranslate2>=4.5", "jsonschema", "pyyaml", *SERVE],
                     "speech": ["kenlm"], "postgresql": ["psycopg[binary]"],
                     "serve": ["ctranslate2>=4.5", *SERVE],
-                    "profile": ["tensorboard-plugin-profile"]},
+                    "profile": ["tensorboard-plugin-profile"],
+                    # The documentation site (mkdocs.yml): MkDocs with the Material theme, and
+                    # mkdocstrings for the API pages of the public contracts.
+                    "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",
