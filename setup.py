@@ -71,7 +71,8 @@ setup(
                     "profile": ["tensorboard-plugin-profile"],
                     # The documentation site (mkdocs.yml): MkDocs with the Material theme, and
                     # mkdocstrings for the API pages of the public contracts.
-                    "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]},
+                    "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5",
+                             "mkdocstrings[python]>=0.26"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",
