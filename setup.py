@@ -22,7 +22,7 @@ setup(
     python_requires=">=3.11",  # tomllib (t2t-sweep's sweep files)
     packages=["t2t_lite", "t2t_lite.data", "t2t_lite.layers", "t2t_lite.training",
               "t2t_lite.decoding", "t2t_lite.serving", "t2t_lite.sweep",
-              "t2t_lite.kernels", "t2t_lite.launch", "t2t_lite.ops"] +
+              "t2t_lite.kernels", "t2t_lite.launch", "t2t_lite.ops", "t2t_lite.reference"] +
              [f"t2t_lite.{p}" for p in SUBPACKAGES],
     package_dir={"t2t_lite": "t2t_lite", **{f"t2t_lite.{p}": p for p in SUBPACKAGES}},
     # The custom ops' C++ sources, compiled on first use (t2t_lite/ops/build.py).
@@ -68,7 +68,11 @@ setup(
                              "psycopg[binary]", "ctranslate2>=4.5", "jsonschema", "pyyaml", *SERVE],
                     "speech": ["kenlm"], "postgresql": ["psycopg[binary]"],
                     "serve": ["ctranslate2>=4.5", *SERVE],
-                    "profile": ["tensorboard-plugin-profile"]},
+                    "profile": ["tensorboard-plugin-profile"],
+                    # The documentation site (mkdocs.yml): MkDocs with the Material theme, and
+                    # mkdocstrings for the API pages of the public contracts.
+                    "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5",
+                             "mkdocstrings[python]>=0.26"]},
     entry_points={
         "console_scripts": [
             "t2t-datagen=t2t_lite.bin.t2t_datagen:run",
@@ -82,6 +86,7 @@ setup(
             "t2t-local-cluster=t2t_lite.bin.t2t_local_cluster:run",
             "t2t-launch=t2t_lite.bin.t2t_launch:run",
             "t2t-serve=t2t_lite.bin.t2t_serve:run",
+            "t2t-docs=t2t_lite.bin.t2t_docs:run",
         ],
     },
 )

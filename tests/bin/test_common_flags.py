@@ -1,11 +1,7 @@
-"""Flags are derived from the declared option groups: every binary's flags are documented in
-its README section, every flag a README table lists exists, and every declared bound
-refuses the values outside it."""
-import json
-import os
+"""Flags are derived from the declared option groups, and every declared bound refuses the
+values outside it. (That every binary's flags are documented, with their defaults, is
+tests/docs/test_reference.py's: the reference is generated from the same declarations.)"""
 import re
-import subprocess
-import sys
 
 import pytest
 from absl import flags
@@ -16,63 +12,6 @@ from t2t_lite.bin import common_flags
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 from tests.bin import helpers
-
-README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
-BINARIES = ["t2t_datagen", "t2t_trainer", "t2t_decoder", "t2t_bleu", "t2t_exporter",
-            "t2t_avg_checkpoints", "t2t_benchmark", "t2t_sweep", "t2t_local_cluster",
-            "t2t_launch", "t2t_serve"]
-# Documented once for every binary, in the README's "Binaries" introduction.
-SHARED = {"t2t_usr_dir", "registry_help", "gin_file", "gin_param"}
-
-# Prints {flag: [default, help]} of the flags a binary defines itself.
-DUMP = """
-import importlib, json, sys
-from absl import flags
-importlib.import_module("t2t_lite.bin." + sys.argv[1])
-print(json.dumps({f.name: [f.default, f.help]
-                  for module, fs in flags.FLAGS.flags_by_module_dict().items()
-                  if module.startswith("t2t_lite") for f in fs}))
-"""
-
-
-@pytest.fixture(scope="module")
-def binary_flags():
-  procs = {b: subprocess.Popen([sys.executable, "-c", DUMP, b], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True) for b in BINARIES}
-  out = {}
-  for binary, proc in procs.items():
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 0, stderr[-3000:]
-    out[binary] = json.loads(stdout.strip().splitlines()[-1])
-  return out
-
-
-def _section(text, binary):
-  """The README text from a binary's heading to the next binary's heading."""
-  name = binary.replace("_", "-")
-  start = re.search(rf"^##+ [^\n]*\b{re.escape(name)}\b[^\n]*$", text, re.M)
-  assert start, f"README has no section for {name}"
-  level = len(start.group(0)) - len(start.group(0).lstrip("#"))
-  rest = text[start.end():]
-  end = re.search(rf"^#{{1,{level}}} ", rest, re.M)
-  return rest[:end.start()] if end else rest
-
-
-def test_every_flag_is_in_its_binarys_readme_section(binary_flags):
-  text = open(README).read()
-  for binary, defined in binary_flags.items():
-    section = _section(text, binary)
-    missing = [f for f in defined if f not in SHARED and f"--{f}" not in section]
-    assert not missing, f"README's {binary} section does not document {missing}"
-
-
-def test_every_flag_in_a_readme_table_exists(binary_flags):
-  text = open(README).read()
-  for binary, defined in binary_flags.items():
-    rows = [l for l in _section(text, binary).splitlines() if l.startswith("| `--")]
-    listed = {f for row in rows for f in re.findall(r"`--([a-z0-9_]+)", row.split("|")[1])}
-    unknown = listed - set(defined) - SHARED
-    assert not unknown, f"README's {binary} table lists flags it does not have: {unknown}"
 
 
 @options.group()

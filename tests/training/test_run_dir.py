@@ -6,6 +6,7 @@ import threading
 import pytest
 import tensorflow as tf
 
+import t2t_lite
 from t2t_lite import registry, writer_lock
 from t2t_lite.data import manifest
 from t2t_lite.errors import UserError
@@ -38,7 +39,8 @@ def test_each_start_records_its_provenance_in_run_json(tmp_path):
   assert start["command"] == sys.argv and start["strategy"] == "default"
   assert start["tensorflow"] == tf.__version__
   assert start["python"] == platform.python_version()
-  assert start["host"] and start["started"] and start["t2t_lite"]["version"]
+  assert start["host"] and start["started"]
+  assert start["t2t_lite"]["version"] == t2t_lite.__version__  # beside the commit
   # Run from this repository's checkout: the commit it was at.
   commit = start["t2t_lite"]["git_commit"]
   assert commit is None or len(commit) == 40

@@ -1,0 +1,110 @@
+"""Every installed binary's flags, as absl defines them when the binary's module is imported
+(bin/common_flags.define_flags derives them from the option groups), with the declared
+bounds and gin binding of each.
+
+A binary's flags are read in a process of its own (`python -m t2t_lite.reference.flags
+MODULE` prints them as JSON): binaries share absl's global FLAGS, where a flag two binaries
+define exists once, so one process cannot tell whose it is.
+"""
+import dataclasses
+import importlib
+import json
+import subprocess
+import sys
+from concurrent import futures
+from importlib import metadata
+
+from t2t_lite.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+  name: str
+  type: str
+  default: object
+  help: str
+  bounds: str  # the declaration's valid values ("" when it declares none)
+  gin: str  # the gin binding the flag is an alias of ("" when none)
+
+
+def binaries() -> dict[str, str]:
+  """{command: module} of t2t_lite's installed console scripts."""
+  out = {}
+  for entry in metadata.entry_points(group="console_scripts"):
+    module = entry.value.split(":")[0]
+    if module.startswith("t2t_lite.bin."):
+      out[entry.name] = module
+  if not out:
+    raise UserError("no t2t_lite console scripts are installed; run pip install -e . first")
+  return dict(sorted(out.items()))
+
+
+def collect(commands=None) -> dict[str, list[Flag]]:
+  """{command: its flags}, each binary's read in a process of its own (in parallel)."""
+  modules = binaries()
+  commands = list(commands or modules)
+  with futures.ThreadPoolExecutor(max_workers=len(commands)) as pool:
+    found = pool.map(lambda c: _read(modules[c]), commands)
+    return {c: [Flag(**f) for f in flags] for c, flags in zip(commands, found)}
+
+
+def _read(module):
+  proc = subprocess.run([sys.executable, "-m", __name__, module], capture_output=True,
+                        text=True, timeout=600)
+  if proc.returncode:
+    raise RuntimeError(f"reading the flags of {module} failed:\n{proc.stderr[-3000:]}")
+  return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _declared():
+  """{flag name: [(help, bounds text, gin binding)]} of every option group's flags."""
+  from t2t_lite import options
+  from t2t_lite.reference import markdown
+
+  def subclasses(cls):
+    for sub in cls.__subclasses__():
+      yield sub
+      yield from subclasses(sub)
+  out = {}
+  for group in subclasses(options.Options):
+    bindings = group.flag_bindings()
+    for name, _, declaration, _ in group.declarations():
+      flag = group.flag_name(name)
+      if flag:
+        out.setdefault(flag, []).append((declaration.help, markdown.bounds(
+            declaration.bounds), bindings.get(flag, "")))
+  return out
+
+
+def _declaration_of(flag, declared):
+  """(bounds, gin binding) of the declaration `flag` was defined from: the one whose help
+  absl's help contains (absl adds an enum's choices in front, a list flag's note after)."""
+  for help_, bounds, gin in declared.get(flag.name, ()):
+    if help_ in flag.help:
+      return bounds, gin
+  return "", ""
+
+
+def _dump(module):
+  """Prints the flags `module` defines on import as JSON (the child process' job)."""
+  from absl import flags
+  importlib.import_module(module)
+  declared = _declared()
+  out = []
+  for owner, defined in flags.FLAGS.flags_by_module_dict().items():
+    if not owner.startswith("t2t_lite"):
+      continue  # absl's own (--helpfull, --logtostderr, ...)
+    for f in defined:
+      bounds, gin = _declaration_of(f, declared)
+      help_ = f.help
+      choices = getattr(f.parser, "enum_values", None)
+      if choices:  # absl writes them in front of the help: "<a|b>: help"
+        help_ = help_.removeprefix(f"<{'|'.join(choices)}>: ")
+        bounds = bounds or ", ".join(f"`{v}`" for v in choices)
+      out.append(dataclasses.asdict(Flag(f.name, f.flag_type(), f.default, help_, bounds,
+                                         gin)))
+  print(json.dumps(sorted(out, key=lambda f: f["name"])))
+
+
+if __name__ == "__main__":
+  _dump(sys.argv[1])
