@@ -12,15 +12,19 @@ import os
 import subprocess
 import time
 
+NICENESS = 10  # the toolkits' (other users' jobs on a shared machine run at 10 too)
+
 
 def run(cmd, log_path, env=None):
-  """Runs cmd under nice (+10; start the comparison itself without nice, or the toolkits
-  run at 19 and starve behind other users' nice-10 jobs), its output appended to
-  log_path; one error line if it fails."""
+  """Runs cmd at niceness NICENESS whatever this process's own (under `nice` itself, an
+  increment of 10 would put the toolkits at 19, starved behind other users' nice-10
+  jobs), its output appended to log_path; one error line if it fails."""
+  increment = max(0, NICENESS - os.nice(0))
   with open(log_path, "a") as log:
     log.write("$ " + " ".join(cmd) + "\n")
     log.flush()
-    code = subprocess.call(["nice"] + cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    code = subprocess.call(["nice", "-n", str(increment)] + cmd, stdout=log,
+                           stderr=subprocess.STDOUT, env=env)
   if code:
     raise SystemExit(f"error: {os.path.basename(cmd[0])} exited with {code}; see {log_path}")
 
@@ -34,6 +38,16 @@ def write_lines(path, lines):
   with open(path + ".tmp", "w", encoding="utf-8") as f:
     f.writelines(line + "\n" for line in lines)
   os.replace(path + ".tmp", path)
+
+
+def toolkits_of(parser, toolkits, classes):
+  """The names in --toolkits (comma-separated), each one of `classes`; a usage error
+  names the unknown ones."""
+  names = toolkits.split(",")
+  unknown = set(names) - set(classes)
+  if unknown:
+    parser.error(f"unknown toolkit(s) {sorted(unknown)}; choose from {','.join(classes)}")
+  return names
 
 
 # --- results rows -----------------------------------------------------------------------
@@ -60,11 +74,14 @@ class Toolkit:
 
   name = None
 
-  def __init__(self, args):
+  def __init__(self, args, work):
     self.args = args
-    self.dir = os.path.join(args.work, self.name)
+    self.dir = os.path.join(work, self.name)
     self.log = os.path.join(self.dir, "log.txt")
     os.makedirs(self.dir, exist_ok=True)
+
+  def setup(self):
+    """What comes before training and is not timed with it (nothing by default)."""
 
   def train(self):
     raise NotImplementedError
@@ -121,6 +138,7 @@ def measure(toolkit, results, steps, dev_scores, test_scores):
     return
   started = os.path.join(toolkit.dir, "started")
   if steps not in toolkit.checkpoints():
+    toolkit.setup()
     with open(started, "w") as f:  # the training clock's zero, kept for a rerun
       f.write(str(time.time()))
     print(f"{name}: training {steps} steps", flush=True)

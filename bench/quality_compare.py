@@ -122,7 +122,7 @@ class Toolkit(comparison.Toolkit):
   """Trains into its folder and decodes one of its checkpoints to text lines."""
 
   def __init__(self, args, data_dir, sp_model, sp, pieces):
-    super().__init__(args)
+    super().__init__(args, args.work)
     self.data_dir, self.sp_model, self.sp, self.pieces = data_dir, sp_model, sp, pieces
 
   def translate(self, checkpoint, split):
@@ -339,11 +339,9 @@ def main(argv=None):
     return 0
   if not args.corpus:
     p.error("--corpus is required (build one with bench/make_mt_corpus.py)")
-  unknown = set(args.toolkits.split(",")) - set(CLASSES)
-  if unknown:
-    p.error(f"unknown toolkit(s) {sorted(unknown)}; choose from {','.join(CLASSES)}")
+  toolkits = comparison.toolkits_of(p, args.toolkits, CLASSES)
   for name, flag in (("eole", "eole_python"), ("hf_marian", "hf_python")):
-    if name in args.toolkits.split(",") and not os.path.exists(getattr(args, flag)):
+    if name in toolkits and not os.path.exists(getattr(args, flag)):
       p.error(f"--{flag}={getattr(args, flag)} does not exist; make that virtualenv "
               f"(bench/README.md) or leave {name} out of --toolkits")
   compare(args)
