@@ -37,36 +37,15 @@ skips what is there); WORK/results.md and WORK/quality.png are rewritten at the 
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import comparison  # noqa: E402 - this folder is not a package
+from comparison import Column, read_lines, run, write_lines  # noqa: E402
+
 TOOLKITS = ("t2t_lite", "eole", "hf_marian")
 PROBLEM = "translate_from_files"
-
-
-def run(cmd, log_path, env=None):
-  """Runs cmd under nice (+10; start this script itself without nice, or the toolkits run
-  at 19 and starve behind other users' nice-10 jobs), its output appended to log_path; one
-  error line if it fails."""
-  with open(log_path, "a") as log:
-    log.write("$ " + " ".join(cmd) + "\n")
-    log.flush()
-    code = subprocess.call(["nice"] + cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-  if code:
-    raise SystemExit(f"error: {cmd[0]} exited with {code}; see {log_path}")
-
-
-def read_lines(path):
-  with open(path, encoding="utf-8") as f:
-    return [line.rstrip("\n") for line in f]
-
-
-def write_lines(path, lines):
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    f.writelines(line + "\n" for line in lines)
-  os.replace(path + ".tmp", path)
 
 
 def bleu(hyps, refs):
@@ -79,103 +58,19 @@ def bleu(hyps, refs):
 
 # --- the table and the plot -------------------------------------------------------------
 
-
-def load_rows(path):
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+COLUMNS = (Column("dev BLEU", "dev", "bleu", ".2f"),
+           Column("dev len", "dev", "length_ratio", ".3f"),
+           Column("test BLEU", "test", "bleu", ".2f"),
+           Column("test len", "test", "length_ratio", ".3f"))
 
 
-def append_row(path, row):
-  with open(path, "a") as f:
-    f.write(json.dumps(row, sort_keys=True) + "\n")
-
-
-def done(rows, toolkit, kind, step):
-  return any(r["toolkit"] == toolkit and r["kind"] == kind and r["step"] == step for r in rows)
-
-
-def summarize(rows):
-  """Per toolkit: its dev curve, final test row, and its checkpoint at the common budget.
-
-  Equal wall-clock: the shortest of the toolkits' training times is the budget; each
-  toolkit is read at its last checkpoint saved within it (what stopping then would give).
-  """
-  table = {}
-  for r in rows:
-    entry = table.setdefault(r["toolkit"], {"dev": [], "test": {}, "params": None})
-    if r["kind"] == "dev":
-      entry["dev"].append(r)
-    elif r["kind"] == "test":  # one per step it was measured at
-      entry["test"][r["step"]] = r
-    elif r["kind"] == "params":
-      entry["params"] = r["params"]
-  for entry in table.values():
-    entry["dev"].sort(key=lambda r: r["step"])
-  finished = [e["dev"][-1]["seconds"] for e in table.values() if e["dev"]]
-  budget = min(finished) if finished else None
-  for entry in table.values():
-    reached = [r for r in entry["dev"] if budget is not None and r["seconds"] <= budget]
-    entry["at_budget"] = reached[-1] if reached else None
-  return table, budget
-
-
-def markdown(table, budget):
-  lines = ["| toolkit | params | step | train s | dev BLEU | dev len | test BLEU | test len |",
-           "|---|---|---|---|---|---|---|---|"]
-  for toolkit, e in table.items():
-    for r in e["dev"]:
-      test = e["test"].get(r["step"])
-      test_bleu = f"{test['bleu']:.2f}" if test else ""
-      test_len = f"{test['length_ratio']:.3f}" if test else ""
-      lines.append(
-          f"| {toolkit} | {e['params'] or ''} | {r['step']} | {r['seconds']:.0f} | "
-          f"{r['bleu']:.2f} | {r['length_ratio']:.3f} | {test_bleu} | {test_len} |")
-  if budget is not None:
-    lines += ["", f"At equal wall-clock ({budget:.0f} s, the shortest run's training time), "
-              "each toolkit's last checkpoint saved by then:", ""]
-    for toolkit, e in table.items():
-      r = e["at_budget"]
-      lines.append(f"- {toolkit}: " + (f"step {r['step']} ({r['seconds']:.0f} s), dev BLEU "
-                                       f"{r['bleu']:.2f}" if r else "no checkpoint yet"))
-  signatures = sorted({r["signature"] for e in table.values() for r in e["dev"]})
-  if signatures:
-    lines += ["", "sacrebleu: " + "; ".join(signatures)]
-  return "\n".join(lines) + "\n"
-
-
-def plot(table, path):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-  for toolkit, e in table.items():
-    steps = [r["step"] for r in e["dev"]]
-    secs = [r["seconds"] for r in e["dev"]]
-    scores = [r["bleu"] for r in e["dev"]]
-    axes[0].plot(steps, scores, marker="o", label=toolkit)
-    axes[1].plot(secs, scores, marker="o", label=toolkit)
-  axes[0].set_xlabel("training steps")
-  axes[1].set_xlabel("training wall-clock seconds (shared machine)")
-  for ax in axes:
-    ax.set_ylabel("dev BLEU (beam 4)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+def signatures(table):
+  found = sorted({r["signature"] for e in table.values() for r in e["dev"]})
+  return ["sacrebleu: " + "; ".join(found)] if found else []
 
 
 def report(work):
-  rows = load_rows(os.path.join(work, "results.jsonl"))
-  table, budget = summarize(rows)
-  text = markdown(table, budget)
-  with open(os.path.join(work, "results.md"), "w") as f:
-    f.write(text)
-  if any(e["dev"] for e in table.values()):
-    plot(table, os.path.join(work, "quality.png"))
-  print(text)
+  comparison.write_report(work, COLUMNS, "quality.png", "bleu", "dev BLEU (beam 4)", signatures)
 
 
 # --- data shared by every toolkit -------------------------------------------------------
@@ -223,43 +118,22 @@ def prepare(args):
 # --- toolkits ---------------------------------------------------------------------------
 
 
-class Toolkit:
+class Toolkit(comparison.Toolkit):
   """Trains into its folder and decodes one of its checkpoints to text lines."""
 
-  name = None
-
   def __init__(self, args, data_dir, sp_model, sp, pieces):
-    self.args, self.data_dir, self.sp_model, self.sp, self.pieces = (
-        args, data_dir, sp_model, sp, pieces)
-    self.dir = os.path.join(args.work, self.name)
-    self.log = os.path.join(self.dir, "log.txt")
-    os.makedirs(self.dir, exist_ok=True)
-
-  def train(self):
-    raise NotImplementedError
-
-  def checkpoints(self):
-    """{step: path} of the saved checkpoints."""
-    raise NotImplementedError
-
-  def checkpoint_time(self, path):
-    return os.path.getmtime(path)
+    super().__init__(args, args.work)
+    self.data_dir, self.sp_model, self.sp, self.pieces = data_dir, sp_model, sp, pieces
 
   def translate(self, checkpoint, split):
-    raise NotImplementedError
-
-  def params(self):
     raise NotImplementedError
 
   def detok(self, piece_lines):
     return [self.sp.decode_pieces(line.split()) for line in piece_lines]
 
 
-class T2TLite(Toolkit):
+class T2TLite(comparison.T2TRun, Toolkit):
   name = "t2t_lite"
-
-  def _bin(self, name):
-    return os.path.join(self.args.t2t_bin, name)
 
   def train(self):
     a = self.args
@@ -272,18 +146,6 @@ class T2TLite(Toolkit):
          f"--local_eval_frequency={a.eval_every}", "--keep_checkpoint_max=0",
          "--eval_decode_samples=0", f"--random_seed={a.seed}"], self.log)
 
-  def checkpoints(self):
-    run_dir = os.path.join(self.dir, "run")
-    found = {}
-    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
-      if name.startswith("model.ckpt-") and name.endswith(".index"):
-        found[int(name[len("model.ckpt-"):-len(".index")])] = os.path.join(
-            run_dir, name[:-len(".index")])
-    return found
-
-  def checkpoint_time(self, path):
-    return os.path.getmtime(path + ".index")
-
   def translate(self, checkpoint, split):
     out = os.path.join(self.dir, f"{split}-{os.path.basename(checkpoint)}.hyp")
     run([self._bin("t2t-decoder"), f"--output_dir={self.dir}/run",
@@ -291,18 +153,6 @@ class T2TLite(Toolkit):
          f"--decode_from_file={self.pieces}/{split}.{self.args.src}",
          f"--decode_to_file={out}", "--decode_hparams=beam_size=4"], self.log)
     return read_lines(out)
-
-  def params(self):
-    # A checkpoint keys each variable once, under the first path that reaches it: the
-    # model's or the optimizer's list of trainable variables (not its slots).
-    code = ("import re,sys,numpy as np,tensorflow as tf;r=tf.train.load_checkpoint(sys.argv[1]);"
-            "print(sum(int(np.prod(s)) for n,s in r.get_variable_to_shape_map().items() if "
-            "re.match('(model/|optimizer/_trainable_variables/)',n) and "
-            "'OPTIMIZER_SLOT' not in n and 'seed_state' not in n))")
-    last = self.checkpoints()[max(self.checkpoints())]
-    out = subprocess.run([os.path.join(self.args.t2t_bin, "python"), "-c", code, last],
-                         capture_output=True, text=True)
-    return int(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
 
 
 class Eole(Toolkit):
@@ -442,38 +292,17 @@ CLASSES = {cls.name: cls for cls in (T2TLite, Eole, HFMarian)}
 def compare(args):
   os.makedirs(args.work, exist_ok=True)
   data_dir, sp_model, sp, pieces = prepare(args)
-  results = os.path.join(args.work, "results.jsonl")
   refs = {split: read_lines(os.path.join(pieces, f"{split}.{args.tgt}"))
           for split in ("dev", "test")}
   for name in args.toolkits.split(","):
     toolkit = CLASSES[name](args, data_dir, sp_model, sp, pieces)
-    rows = load_rows(results)
-    if not done(rows, name, "test", args.steps):
-      started = os.path.join(toolkit.dir, "started")
-      if args.steps not in toolkit.checkpoints():
-        with open(started, "w") as f:  # the training clock's zero, kept for a rerun
-          f.write(str(time.time()))
-        print(f"{name}: training {args.steps} steps", flush=True)
-        toolkit.train()
-      with open(started) as f:
-        start = float(f.read())
-      if not done(rows, name, "params", 0):
-        append_row(results, {"toolkit": name, "kind": "params", "step": 0,
-                             "params": toolkit.params()})
-      for step, path in sorted(toolkit.checkpoints().items()):
-        if done(load_rows(results), name, "dev", step):
-          continue
-        score, signature, ratio = bleu(toolkit.translate(path, "dev"), refs["dev"])
-        append_row(results, {"toolkit": name, "kind": "dev", "step": step,
-                             "seconds": toolkit.checkpoint_time(path) - start, "bleu": score,
-                             "length_ratio": ratio, "signature": signature})
-        print(f"{name} step {step}: dev BLEU {score:.2f}", flush=True)
-      path = toolkit.checkpoints()[args.steps]
-      score, signature, ratio = bleu(toolkit.translate(path, "test"), refs["test"])
-      append_row(results, {"toolkit": name, "kind": "test", "step": args.steps,
-                           "seconds": toolkit.checkpoint_time(path) - start, "bleu": score,
-                           "length_ratio": ratio, "signature": signature})
-      print(f"{name}: test BLEU {score:.2f}", flush=True)
+
+    def scores(path, split, toolkit=toolkit):
+      score, signature, ratio = bleu(toolkit.translate(path, split), refs[split])
+      return {"bleu": score, "length_ratio": ratio, "signature": signature}
+    comparison.measure(toolkit, os.path.join(args.work, "results.jsonl"), args.steps,
+            lambda path, scores=scores: scores(path, "dev"),
+            lambda path, scores=scores: scores(path, "test"))
   report(args.work)
 
 
@@ -510,11 +339,9 @@ def main(argv=None):
     return 0
   if not args.corpus:
     p.error("--corpus is required (build one with bench/make_mt_corpus.py)")
-  unknown = set(args.toolkits.split(",")) - set(CLASSES)
-  if unknown:
-    p.error(f"unknown toolkit(s) {sorted(unknown)}; choose from {','.join(CLASSES)}")
+  toolkits = comparison.toolkits_of(p, args.toolkits, CLASSES)
   for name, flag in (("eole", "eole_python"), ("hf_marian", "hf_python")):
-    if name in args.toolkits.split(",") and not os.path.exists(getattr(args, flag)):
+    if name in toolkits and not os.path.exists(getattr(args, flag)):
       p.error(f"--{flag}={getattr(args, flag)} does not exist; make that virtualenv "
               f"(bench/README.md) or leave {name} out of --toolkits")
   compare(args)

@@ -1,5 +1,6 @@
 """bench/quality_compare.py's bookkeeping, without any toolkit: results rows, the equal
-wall-clock reading, the markdown table, the plot, and the eole config's shared sizes."""
+wall-clock reading, the markdown table, the plot (bench/comparison.py, which it shares with
+speech_compare.py), and the eole config's shared sizes."""
 import argparse
 import importlib.util
 import json
@@ -36,27 +37,27 @@ def _rows():
 
 
 def test_rows_round_trip_and_done(tmp_path):
-  qc = _module()
+  shared = _module().comparison
   path = str(tmp_path / "results.jsonl")
-  assert qc.load_rows(path) == []
+  assert shared.load_rows(path) == []
   for row in _rows():
-    qc.append_row(path, row)
-  rows = qc.load_rows(path)
+    shared.append_row(path, row)
+  rows = shared.load_rows(path)
   assert rows == _rows()
-  assert qc.done(rows, "a", "test", 300) and not qc.done(rows, "a", "test", 400)
-  assert qc.done(rows, "b", "params", 0)
+  assert shared.done(rows, "a", "test", 300) and not shared.done(rows, "a", "test", 400)
+  assert shared.done(rows, "b", "params", 0)
 
 
 def test_equal_wall_clock_reads_the_last_checkpoint_within_the_shortest_run():
   qc = _module()
   # Rows arrive in any order; the shortest run (a, 30 s) is the budget.
-  table, budget = qc.summarize(list(reversed(_rows())))
+  table, budget = qc.comparison.summarize(list(reversed(_rows())))
   assert budget == 30
   assert table["a"]["at_budget"]["step"] == 300
   assert table["b"]["at_budget"] is None  # b's first checkpoint came at 40 s
   assert [r["step"] for r in table["b"]["dev"]] == [100, 200, 300]
   assert table["b"]["params"] == 1010 and table["b"]["test"][300]["bleu"] == 14.0
-  text = qc.markdown(table, budget)
+  text = qc.comparison.markdown(table, budget, qc.COLUMNS, qc.signatures(table))
   assert "| a | 1000 | 300 | 30 | 15.00 | 0.900 | 14.00 | 0.950 |" in text
   assert "| a | 1000 | 100 | 10 | 5.00 | 0.900 |  |  |" in text
   assert "| a | 1000 | 200 | 20 | 10.00 | 0.900 | 9.00 | 0.800 |" in text
@@ -68,7 +69,7 @@ def test_equal_wall_clock_reads_the_last_checkpoint_within_the_shortest_run():
 def test_report_writes_table_and_plot(tmp_path, capsys):
   qc = _module()
   for row in _rows():
-    qc.append_row(str(tmp_path / "results.jsonl"), row)
+    qc.comparison.append_row(str(tmp_path / "results.jsonl"), row)
   assert qc.main(["--work", str(tmp_path), "--report_only"]) == 0
   assert (tmp_path / "results.md").read_text() in capsys.readouterr().out
   with open(tmp_path / "quality.png", "rb") as f:
