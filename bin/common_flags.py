@@ -12,13 +12,13 @@ import sys
 from absl import app, flags, logging
 
 import t2t_lite
-from t2t_lite import experiment, gin_config, machine, mixed_precision, options, registry
+from t2t_lite import ema, experiment, gin_config, machine, mixed_precision, options, registry
 from t2t_lite.data import mixture
 from t2t_lite.decoding import decoder, run_settings
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import ExperimentOptions
 from t2t_lite.options import setting
-from t2t_lite.training import best_checkpoints, ema, preemption, run_dir
+from t2t_lite.training import best_checkpoints, preemption, run_dir
 
 FLAGS = flags.FLAGS
 

@@ -24,7 +24,14 @@ from t2t_lite.data.manifest import DataCheckOptions
 from t2t_lite.errors import UserError
 from t2t_lite.experiment import ExperimentOptions, RunOptions
 from t2t_lite.sweep import pruning
-from t2t_lite.training import cluster, provenance, run_dir, strategies, watched_metric
+from t2t_lite.training import (
+    cluster,
+    provenance,
+    run_dir,
+    strategies,
+    trial_options,
+    watched_metric,
+)
 from t2t_lite.training.best_checkpoints import BestCheckpoints
 from t2t_lite.training.early_stopping import EarlyStopping
 from t2t_lite.training.schedules import SCHEDULES, Schedule
@@ -176,7 +183,7 @@ def listeners(problem, config):
   found = workflow_listeners(problem, config.trainer, config.output_dir, config.schedule,
                              config.run.schedule)
   if config.schedule.tells_listeners and cluster.is_chief():
-    found += pruning.listeners(pruning.configured(), log_line)
+    found += pruning.listeners(trial_options.configured(), log_line)
   return found
 
 

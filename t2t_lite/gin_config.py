@@ -18,8 +18,7 @@ import gin
 from t2t_lite import experiment  # noqa: F401
 from t2t_lite.data import input_pipeline  # noqa: F401
 from t2t_lite.errors import UserError, suggestion
-from t2t_lite.sweep import pruning  # noqa: F401
-from t2t_lite.training import run_dir, trainer  # noqa: F401
+from t2t_lite.training import run_dir, trainer, trial_options  # noqa: F401
 
 CONFIG_FILE = "config.gin"
 

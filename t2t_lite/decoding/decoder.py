@@ -15,7 +15,7 @@ import sys
 
 import tensorflow as tf
 
-from t2t_lite import mixed_precision, options, registry, search
+from t2t_lite import ema, mixed_precision, options, registry, search
 from t2t_lite.data.text_encoder import EOS_ID, strip_ids, write_text_atomically
 from t2t_lite.decoding import nbest, scoring
 from t2t_lite.decoding.batching import map_length_sorted
@@ -30,7 +30,6 @@ from t2t_lite.metrics import (  # noqa: F401
 )
 from t2t_lite.options import setting
 from t2t_lite.search import Search
-from t2t_lite.training import ema
 
 
 @options.group()

@@ -55,7 +55,7 @@ class PruningListener(EvaluationListener):
 
 
 def make(trial_options, log):
-  """[PruningListener] for the trial that trial_options (a pruning.StudyTrialOptions)
+  """[PruningListener] for the trial that trial_options (a trial_options.StudyTrialOptions)
   names; [] when that trial is not running (a finished trial's config.gin rerun)."""
   study_lib.quiet()
   storage = study_lib.open_storage(trial_options.storage)

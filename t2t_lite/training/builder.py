@@ -7,9 +7,9 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from t2t_lite import mixed_precision
+from t2t_lite import ema, mixed_precision
 from t2t_lite.layers import strategy_allows
-from t2t_lite.training import effective_batch, ema, learning_rate, optimizers
+from t2t_lite.training import effective_batch, learning_rate, optimizers
 from t2t_lite.training.checkpoints import CheckpointKeeper
 from t2t_lite.training.train_step import TrainStep
 

@@ -15,9 +15,9 @@ counting as non-finite. With jit_compile the per-replica computation is compiled
 import tensorflow as tf
 
 from t2t_lite import mixed_precision
+from t2t_lite.ema import CHECKPOINT_KEY as EMA_KEY
 from t2t_lite.errors import UserError
 from t2t_lite.layers import dropout, strategy_allows
-from t2t_lite.training.ema import CHECKPOINT_KEY as EMA_KEY
 from t2t_lite.training.loss_scale import DynamicLossScale
 
 SUM = tf.distribute.ReduceOp.SUM

@@ -1,10 +1,10 @@
 """The settings of the training loop, and the contract of what listens to its evaluations.
 """
-from t2t_lite import options
+from t2t_lite import ema, options
 from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
-from t2t_lite.training import ema, step_profiler
+from t2t_lite.training import step_profiler
 
 
 @options.group("Trainer")

@@ -10,6 +10,7 @@ from t2t_lite.errors import UserError
 from t2t_lite.sweep import pruning
 from t2t_lite.sweep import study as study_lib
 from t2t_lite.training.trainer import TrainerOptions
+from t2t_lite.training.trial_options import StudyTrialOptions
 
 METRIC = "neg_log_perplexity"
 # What the listener reads of the Trainer that calls it.
@@ -32,7 +33,7 @@ def _study(tmp_path, pruner="median", pruner_options=None):
 
 
 def _listener(url, number, lines):
-  found = pruning.listeners(pruning.StudyTrialOptions(storage=url, study_name="s",
+  found = pruning.listeners(StudyTrialOptions(storage=url, study_name="s",
                                                       trial_number=number), lines.append)
   assert len(found) == 1
   return found[0]
@@ -70,23 +71,23 @@ def test_a_trial_another_worker_took_over_stops(tmp_path):
 
 def test_runs_that_are_not_running_trials_report_nothing(tmp_path):
   url, study = _study(tmp_path)
-  assert pruning.listeners(pruning.StudyTrialOptions(), print) == []
+  assert pruning.listeners(StudyTrialOptions(), print) == []
   lines = []
   # A finished trial's config.gin, run again: trains, reports nothing.
-  assert pruning.listeners(pruning.StudyTrialOptions(
+  assert pruning.listeners(StudyTrialOptions(
       storage=url, study_name="s", trial_number=0), lines.append) == []
   assert lines == [f"trial 0 of study 's' in {url} is complete: this run does not report to it"]
   with pytest.raises(UserError, match="study_trial.storage is set but not "
                                       "study_trial.trial_number"):
-    pruning.listeners(pruning.StudyTrialOptions(storage=url, study_name="s"), print)
+    pruning.listeners(StudyTrialOptions(storage=url, study_name="s"), print)
   with pytest.raises(UserError, match="has no trial 9"):
-    pruning.listeners(pruning.StudyTrialOptions(storage=url, study_name="s", trial_number=9),
+    pruning.listeners(StudyTrialOptions(storage=url, study_name="s", trial_number=9),
                       print)
   with pytest.raises(UserError, match="no t2t-sweep study 'other'"):
-    pruning.listeners(pruning.StudyTrialOptions(storage=url, study_name="other",
+    pruning.listeners(StudyTrialOptions(storage=url, study_name="other",
                                                 trial_number=0), print)
   with pytest.raises(UserError, match="study_trial.trial_number=-1 must be >= 0"):
-    pruning.StudyTrialOptions(trial_number=-1)
+    StudyTrialOptions(trial_number=-1)
 
 
 def test_the_pruner_comes_from_the_study(tmp_path):

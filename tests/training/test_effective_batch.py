@@ -48,7 +48,8 @@ MIRRORED = textwrap.dedent('''
     mirrored = strategies.make_strategy("mirrored", worker_gpu=2)
     import keras, numpy as np, tensorflow as tf
     from t2t_lite import experiment, registry
-    from t2t_lite.training import effective_batch, ema, learning_rate, optimizers
+    from t2t_lite import ema
+    from t2t_lite.training import effective_batch, learning_rate, optimizers
     from t2t_lite.training.train_step import TrainStep
     from t2t_lite.training.trainer import build_model
     from tests.training import tiny_step

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2t_lite import registry
+from t2t_lite import ema, registry
 from t2t_lite.decoding import decoder
 from t2t_lite.errors import UserError
-from t2t_lite.training import averaging, ema
+from t2t_lite.training import averaging
 from t2t_lite.training.train_step import TrainStep
 from t2t_lite.training.trainer import build_model
 from tests.training.test_reliability import POISONED, PoisonedTransformer
