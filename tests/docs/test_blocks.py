@@ -3,6 +3,7 @@ blocks in order in one shell, with their declared smaller settings; the blocks t
 run here say why."""
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -50,6 +51,13 @@ def test_page_blocks_run(page, tmp_path, request):
       script += [f"echo '== {b.page}:{b.line}' >&2", b.script()]
   env = {**os.environ, "HOME": str(tmp_path),
          "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
-  proc = subprocess.run(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env,
-                        capture_output=True, text=True, timeout=900)
-  assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+  # A session of its own: on a timeout the page's commands are stopped with the shell.
+  proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True)
+  try:
+    stdout, stderr = proc.communicate(timeout=900)
+  except subprocess.TimeoutExpired:
+    os.killpg(proc.pid, signal.SIGKILL)
+    stdout, stderr = proc.communicate()
+  assert proc.returncode == 0, f"{stdout[-2000:]}\n{stderr[-4000:]}"
