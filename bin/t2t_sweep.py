@@ -6,7 +6,8 @@
 Every trial is checked before any starts. Each trial trains in OUTPUT_DIR/<trial name>
 (named after its overrides), as a t2t-trainer subprocess; rerunning skips finished trials
 and resumes interrupted ones. Writes OUTPUT_DIR/summary.csv, summary.md (best first) and
-eval_curves.png. The sweep file format is described in t2t_lite/sweep/spec.py and README.
+eval_curves.png. The sweep file format is described in t2t_lite/sweep/spec.py and
+docs/tutorials/sweeps.md.
 
 A [search] (guided search with Optuna) keeps its trials in a study in a database, which
 more workers may join, on this machine or others:

@@ -265,7 +265,7 @@ def check_hparams_groups(groups, owner):
     if not (isinstance(g, type) and issubclass(g, HParamsGroup) and g.gin_name):
       raise UserError(f"{owner}: HPARAMS must list hparams groups (classes made with "
                       f"t2t_lite.options.hparams_group), not {g!r}; declare each hparam as a "
-                      "field with its default, see README 'Your own problems and models'")
+                      "field with its default, see docs/tutorials/usr-dir.md")
 
 
 _COMPOSED: dict = {}

@@ -62,8 +62,8 @@ def tf_config():
   try:
     config = json.loads(text)
   except json.JSONDecodeError as e:
-    raise UserError(f"TF_CONFIG is not valid JSON ({e}); see README 'Distributed "
-                    "training' for its layout") from None
+    raise UserError(f"TF_CONFIG is not valid JSON ({e}); see "
+                    "docs/tutorials/cluster.md for its layout") from None
   if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict) or \
       not isinstance(config.get("task"), dict):
     raise UserError('TF_CONFIG needs "cluster" and "task" objects, e.g. {"cluster": '
@@ -76,7 +76,7 @@ def check_cluster(strategy):
   config = tf_config()
   if config is None:
     raise UserError(f"--strategy={strategy} needs TF_CONFIG naming the cluster's tasks; "
-                    "see README 'Distributed training', or start a local cluster with "
+                    "see docs/tutorials/cluster.md, or start a local cluster with "
                     f"t2t-local-cluster --strategy={strategy}")
   cluster, task = config["cluster"], config["task"]
   needed = ("worker",) if strategy == MULTI_WORKER else ("chief", "worker", "ps")

@@ -1,4 +1,5 @@
-"""The bad-input catalog (README): each mistake is one line, exit 2, nothing overwritten."""
+"""The bad-input catalog (docs/how-to/preemption.md): each mistake is one line, exit 2,
+nothing overwritten."""
 import os
 
 import pytest

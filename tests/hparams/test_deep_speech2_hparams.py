@@ -5,6 +5,7 @@ from t2t_lite import registry
 
 
 @pytest.mark.parametrize("name", ["deep_speech2_tiny", "deep_speech2_base",
+                                  "deep_speech2_few_hours", "deep_speech2_hundreds_hours",
                                   "deep_speech2_large"])
 def test_each_set_validates_for_deep_speech2(name):
   hp = registry.hparams(name)

@@ -179,3 +179,10 @@ def test_cudnn_and_hoisted_kernels_give_equal_outputs_and_gradients(hparams_set)
   assert len(grads_c) == len(grads_h) == len(hoisted.trainable_variables)
   for v, a, b in zip(hoisted.trainable_variables, grads_c, grads_h):
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4, err_msg=v.path)
+
+
+def test_few_hours_keeps_base_shape_and_hundreds_hours_is_sized_as_documented():
+  base = _params(_model("deep_speech2_base"))  # few_hours adds only batch norm's scales
+  assert 0 < _params(_model("deep_speech2_few_hours")) - base < 0.001 * base
+  n = _params(_model("deep_speech2_hundreds_hours"))
+  assert abs(n - 21e6) / 21e6 < 0.1, n
