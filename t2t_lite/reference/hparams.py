@@ -3,7 +3,7 @@ problem), each hparam's declaration, and the registered hparams sets that change
 its declared default."""
 import dataclasses
 
-from t2t_lite import engine_hparams, options, registry
+from t2t_lite import engine_hparams, options, registry, t2t_model
 from t2t_lite.reference import declarations
 
 
@@ -27,7 +27,7 @@ def groups(problems, models, sets, only=None) -> list[Group]:
   `sets`."""
   readers = {g.gin_name: ["the engine"] for g in engine_hparams.GROUPS}
   for name in models:
-    for g in registry.model(name).hparams_groups():
+    for g in t2t_model.hparams_groups(registry.model(name)):
       readers.setdefault(g.gin_name, []).append(f"model {name}")
   for name in problems:
     for g in registry.problem(name).HPARAMS:
