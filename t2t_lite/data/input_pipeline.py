@@ -19,6 +19,12 @@ class InputOptions(options.Options):
   """How the training input is read (gin: make_dataset.shuffle_buffer_size = 500)."""
   shuffle_buffer_size: int = setting(10000, "Training examples shuffled together (per "
                                      "input pipeline).", flag="", minimum=1)
+  # The buffer is part of the training input's position, which every checkpoint saves:
+  # 10,000 utterances of audio are 1.2 GB per checkpoint, 10,000 sentences a few MB.
+  shuffle_buffer_megabytes: int = setting(
+      64, "At most this many megabytes of serialized examples in the shuffle buffer "
+      "(fewer examples than shuffle_buffer_size when examples are large, such as audio): "
+      "checkpoints save the buffer.", flag="", minimum=1)
 
 
 DEFAULT_INPUT = InputOptions()
@@ -63,7 +69,8 @@ def make_dataset(problem, hparams, data_dir, split, training, seed=None,
   members: Problem.weighted_data_files) is sampled by rate in training."""
   batch_size = batch_size or hparams.batch_size
   groups = problem.weighted_data_files(data_dir, split)
-  parts = [_records(files, training, seed, input_context, input_options.shuffle_buffer_size)
+  parts = [_records(files, training, seed, input_context,
+                    shuffle_buffer(files, input_options) if training else 0)
            for _, files in groups]
   if len(parts) == 1:
     ds = parts[0]
@@ -118,6 +125,16 @@ def _with_threads(ds):
   opts.threading.private_threadpool_size = machine.input_threads()
   opts.threading.max_intra_op_parallelism = 1
   return ds.with_options(opts)
+
+
+def shuffle_buffer(files, input_options, sample=16):
+  """shuffle_buffer_size, or fewer examples when that many would exceed
+  shuffle_buffer_megabytes (the size of an example estimated from the first records)."""
+  sizes = [len(r) for r in tf.data.TFRecordDataset(files[:1]).take(sample).as_numpy_iterator()]
+  if not sizes:
+    return input_options.shuffle_buffer_size
+  fits = input_options.shuffle_buffer_megabytes * (1 << 20) * len(sizes) // sum(sizes)
+  return max(1, min(input_options.shuffle_buffer_size, fits))
 
 
 def _records(files, training, seed, input_context, shuffle_buffer_size):

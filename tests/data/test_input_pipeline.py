@@ -1,4 +1,5 @@
 import pytest
+import tensorflow as tf
 
 from t2t_lite import registry
 from t2t_lite.data import input_pipeline
@@ -70,3 +71,22 @@ def test_the_pipeline_runs_in_its_own_pool_sized_from_the_cores(data_dir):
   threading = ds.options().threading
   assert threading.private_threadpool_size == machine.input_threads() >= 1
   assert threading.max_intra_op_parallelism == 1
+
+
+def _records_file(path, sizes):
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    for size in sizes:
+      writer.write(b"x" * size)
+  return str(path)
+
+
+def test_shuffle_buffer_is_capped_in_megabytes_for_large_examples(tmp_path):
+  # Audio-sized examples (512 KiB): a 2 MB cap holds 4 of them, not 10,000.
+  audio = [_records_file(tmp_path / "audio", [1 << 19] * 20)]
+  options = input_pipeline.InputOptions(shuffle_buffer_megabytes=2)
+  assert input_pipeline.shuffle_buffer(audio, options) == 4
+  # Sentence-sized examples keep the declared count.
+  text = [_records_file(tmp_path / "text", [100] * 20)]
+  assert input_pipeline.shuffle_buffer(text, options) == 10000
+  assert input_pipeline.shuffle_buffer(text, input_pipeline.InputOptions(
+      shuffle_buffer_size=7)) == 7
