@@ -7,7 +7,6 @@ import base64
 import concurrent.futures
 import http.client
 import json
-import os
 import re
 import signal
 import subprocess
@@ -18,7 +17,7 @@ import pytest
 
 from t2t_lite.data import audio
 from t2t_lite.training.local_cluster import free_ports
-from tests.bin.helpers import ENV, binary, run, write_lines
+from tests.bin.helpers import ENV, binary
 
 pytestmark = pytest.mark.slow
 
@@ -93,21 +92,12 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def text(translation, tmp_path_factory):
+def text(translation_outputs):
   """The shared translation run's SavedModel (greedy) and CTranslate2 float32 exports, and
-  t2t-decoder's greedy outputs for SENTENCES held-out sources."""
-  tmp = tmp_path_factory.mktemp("serve_text")
-  sources = [s for s, _ in translation["pairs"][:SENTENCES]]
-  src = write_lines(tmp / "test.src", sources)
-  hyp = str(tmp / "greedy.hyp")
-  run("t2t-decoder", f"--output_dir={translation['out']}", f"--decode_from_file={src}",
-      f"--decode_to_file={hyp}", "--decode_hparams=beam_size=1")
-  exports = {"saved_model": str(tmp / "savedmodel"), "ctranslate2": str(tmp / "ct2")}
-  run("t2t-exporter", f"--output_dir={translation['out']}",
-      f"--export_dir={exports['saved_model']}", "--decode_hparams=beam_size=1")
-  run("t2t-exporter", f"--output_dir={translation['out']}", "--export_format=ctranslate2",
-      f"--export_dir={exports['ctranslate2']}")
-  return {"sources": sources, "decoded": open(hyp).read().splitlines(), "exports": exports}
+  t2t-decoder's greedy outputs for SENTENCES held-out sources (tests/bin/conftest.py)."""
+  return {"sources": translation_outputs["sources"][:SENTENCES],
+          "decoded": translation_outputs["decoded"]["greedy"][:SENTENCES],
+          "exports": translation_outputs["exports"]}
 
 
 def _concurrently(function, args, workers=8):
@@ -226,20 +216,9 @@ def test_limits_are_413_bad_input_400_and_a_full_queue_429(text):
     assert server.stop() == 0
 
 
-def test_speech_server_transcribes_wav_bytes_and_base64_like_the_decoder(speech_run,
-                                                                         tmp_path):
-  corpus_dir = os.path.dirname(speech_run["corpus"]["dev"])
-  rows = [line.rstrip("\n").split("\t") for line in open(speech_run["corpus"]["dev"])][:8]
-  wavs = [os.path.join(corpus_dir, wav) for wav, _ in rows]
-  listing = write_lines(tmp_path / "wavs.txt", wavs)
-  out = tmp_path / "decoded.txt"
-  run("t2t-decoder", f"--output_dir={speech_run['output_dir']}",
-      f"--decode_from_file={listing}", f"--decode_to_file={out}",
-      "--decode_hparams=beam_size=1")
-  decoded = out.read_text().splitlines()
-  export_dir = str(tmp_path / "export")
-  run("t2t-exporter", f"--output_dir={speech_run['output_dir']}", f"--export_dir={export_dir}",
-      "--decode_hparams=beam_size=1")
+def test_speech_server_transcribes_wav_bytes_and_base64_like_the_decoder(speech_outputs):
+  wavs, decoded = speech_outputs["wavs"], speech_outputs["decoded"]
+  export_dir = speech_outputs["export_dir"]
   files = [open(w, "rb").read() for w in wavs]
   # Room for any one file and the 3 of the base64 request, not for 4 times as many.
   seconds = [len(audio.read_wav(w)) / 16000 for w in wavs]

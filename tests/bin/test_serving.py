@@ -12,7 +12,7 @@ import pytest
 import sacrebleu
 import tensorflow as tf
 
-from tests.bin.helpers import ENV, load_export, run, write_lines
+from tests.bin.helpers import ENV, load_export, run
 
 pytest.importorskip("ctranslate2")
 
@@ -43,21 +43,13 @@ print(json.dumps(out))
 
 
 @pytest.fixture(scope="module")
-def trained(translation, tmp_path_factory):
+def trained(translation, translation_outputs, tmp_path_factory):
   """The shared translation run (tests/bin/conftest.py: transformer_tiny trained on 3000
-  synthetic pairs), SENTENCES of its held-out pairs, and t2t-decoder's greedy and beam-4
-  translations of them."""
-  tmp = tmp_path_factory.mktemp("serving")
-  test = translation["pairs"][:SENTENCES]
-  test_src = write_lines(tmp / "test.src", [s for s, _ in test])
-  decoded = {}
-  for name, dhp in (("greedy", "beam_size=1"), ("beam", "beam_size=4,alpha=0.6")):
-    path = str(tmp / f"{name}.hyp")
-    run("t2t-decoder", f"--output_dir={translation['out']}", f"--decode_from_file={test_src}",
-        f"--decode_to_file={path}", f"--decode_hparams={dhp}")
-    decoded[name] = open(path).read().splitlines()
-  return {"tmp": tmp, "out": translation["out"], "sources": [s for s, _ in test],
-          "references": [t for _, t in test], "decoded": decoded}
+  synthetic pairs), SENTENCES of its held-out pairs, t2t-decoder's greedy and beam-4
+  translations of them and its float32 CTranslate2 export (conftest's translation_outputs)."""
+  assert len(translation_outputs["sources"]) == SENTENCES
+  return {"tmp": tmp_path_factory.mktemp("serving"), "out": translation["out"],
+          **translation_outputs}
 
 
 def _bleu(hypotheses, references):
@@ -66,13 +58,10 @@ def _bleu(hypotheses, references):
 
 @pytest.mark.slow
 def test_ctranslate2_exports_translate_like_the_decoder_without_t2t_lite(trained):
-  exports = {}
-  for quantization in ("none", "int8"):
-    exports[quantization] = str(trained["tmp"] / f"ct2-{quantization}")
-    proc = run("t2t-exporter", f"--output_dir={trained['out']}",
-               "--export_format=ctranslate2", f"--quantization={quantization}",
-               f"--export_dir={exports[quantization]}")
-    assert "wrote a CTranslate2 Translator" in proc.stdout
+  exports = {"none": trained["exports"]["ctranslate2"], "int8": str(trained["tmp"] / "ct2-int8")}
+  proc = run("t2t-exporter", f"--output_dir={trained['out']}", "--export_format=ctranslate2",
+             "--quantization=int8", f"--export_dir={exports['int8']}")
+  assert "wrote a CTranslate2 Translator" in proc.stdout
   assert {"model.bin", "config.json", "shared_vocabulary.json", "sentencepiece.model",
           "t2t_lite.json"} <= set(os.listdir(exports["none"]))
   proc = subprocess.run([sys.executable, "-c", _CT2_TRANSLATE, *exports.values()],

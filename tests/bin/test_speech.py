@@ -8,6 +8,7 @@ import pytest
 
 from t2t_lite import speech_metrics
 from tests import speech_data
+from tests.bin.conftest import SPEECH_STEPS
 from tests.bin.helpers import error_lines, run
 
 pytestmark = pytest.mark.slow
@@ -19,9 +20,9 @@ def _settings(corpus):
 
 @pytest.fixture(scope="module")
 def trained(speech_run):
-  """The shared speech run (tests/bin/conftest.py: deep_speech2_tiny, 300 steps)."""
+  """The shared speech run (tests/bin/conftest.py: deep_speech2_tiny, SPEECH_STEPS)."""
   # The trainer's own evaluation reports WER and CER on the dev split.
-  assert "eval at step 300 (dev, 40 examples): ctc_loss" in speech_run["log"]
+  assert f"eval at step {SPEECH_STEPS} (dev, 40 examples): ctc_loss" in speech_run["log"]
   assert " wer " in speech_run["log"] and " cer " in speech_run["log"]
   return speech_run
 
@@ -73,30 +74,21 @@ def test_datagen_names_a_wav_with_another_sample_rate(tmp_path):
       "line 1)"]
 
 
-def test_exported_model_transcribes_wav_bytes_like_the_decoder(trained, tmp_path):
+def test_exported_model_transcribes_wav_bytes_like_the_decoder(speech_outputs):
   import numpy as np
 
   from t2t_lite.data import audio
   from tests.bin.helpers import load_export
-  corpus_dir = os.path.dirname(trained["corpus"]["dev"])
-  rows = [line.rstrip("\n").split("\t") for line in open(trained["corpus"]["dev"])][:6]
-  listing = tmp_path / "wavs.txt"
-  listing.write_text("".join(os.path.join(corpus_dir, wav) + "\n" for wav, _ in rows))
-  out = tmp_path / "decoded.txt"
-  run("t2t-decoder", f"--output_dir={trained['output_dir']}", f"--decode_from_file={listing}",
-      f"--decode_to_file={out}", "--decode_hparams=beam_size=1")
-  export_dir = str(tmp_path / "export")
-  run("t2t-exporter", f"--output_dir={trained['output_dir']}", f"--export_dir={export_dir}",
-      "--decode_hparams=beam_size=1")
-  waves = [audio.read_wav(os.path.join(corpus_dir, wav)) for wav, _ in rows]
+  export_dir = speech_outputs["export_dir"]
+  wavs, decoded = speech_outputs["wavs"][:6], speech_outputs["decoded"][:6]
+  waves = [audio.read_wav(w) for w in wavs]
   width = max(len(w) for w in waves)
   padded = [np.pad(w / 32768.0, (0, width - len(w))).tolist() for w in waves]
   served = load_export(export_dir, "waveform",
                        {"waveform": padded, "length": [len(w) for w in waves]})
-  assert served["outputs"] == out.read_text().splitlines()
-  wavs = [os.path.join(corpus_dir, wav) for wav, _ in rows]
+  assert served["outputs"] == decoded
   served = load_export(export_dir, "serving_default", {"wav": {"files": wavs}})
-  assert served["outputs"] == out.read_text().splitlines()
+  assert served["outputs"] == decoded
 
 
 def test_word_timestamps_find_the_words_in_the_audio_and_match_the_export(trained, tmp_path):

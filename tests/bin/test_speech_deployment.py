@@ -14,37 +14,33 @@ import pytest
 
 from t2t_lite import speech_metrics
 from t2t_lite.data import audio
-from tests import speech_data
+from tests.bin.conftest import SPEECH_STEPS
 from tests.bin.helpers import ENV, load_export, run
 
 pytestmark = pytest.mark.slow
-STEPS = "250"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(speech_run, tmp_path_factory):
+  """The bidirectional model is the shared speech run (tests/bin/conftest.py); the
+  streaming one is trained here on its data for the same steps."""
   root = str(tmp_path_factory.mktemp("speech_deployment"))
-  corpus = speech_data.write_corpus(os.path.join(root, "corpus"), num_train=300, num_dev=40,
-                                    words=speech_data.word_list(40))
-  data_dir = os.path.join(root, "data")
-  proc = run("t2t-datagen", "--problem=speech_manifest", f"--data_dir={data_dir}",
-             f"--problem_settings=train_manifest={corpus['train']},"
-             f"dev_manifest={corpus['dev']}")
-  assert "wrote a 3-gram language model" in proc.stdout
-  out = {"root": root, "corpus": corpus, "data_dir": data_dir,
-         "lm": os.path.join(data_dir, "speech_manifest.lm.arpa")}
-  for name, hparams_set, extra in (("bidirectional", "deep_speech2_tiny", []),
-                                   ("streaming", "deep_speech2_streaming_tiny",
-                                    ["--hparams=sortagrad_epochs=1"])):
-    out[name] = os.path.join(root, name)
-    proc = run("t2t-trainer", "--problem=speech_manifest", "--model=deep_speech2",
-               f"--hparams_set={hparams_set}", f"--data_dir={data_dir}",
-               f"--output_dir={out[name]}", f"--train_steps={STEPS}",
-               f"--local_eval_frequency={STEPS}", "--eval_steps=0", *extra)
-    out[f"{name}_cer"] = float(re.search(r" cer ([0-9.]+)", proc.stdout).group(1))
-  print(f"dev CER after {STEPS} steps: bidirectional {out['bidirectional_cer']:.4f}, "
+  out = {"root": root, "corpus": speech_run["corpus"], "lm": speech_run["lm"],
+         "bidirectional": speech_run["output_dir"], "streaming": os.path.join(root, "streaming")}
+  out["bidirectional_cer"] = _dev_cer(speech_run["log"])
+  proc = run("t2t-trainer", "--problem=speech_manifest", "--model=deep_speech2",
+             "--hparams_set=deep_speech2_streaming_tiny", "--hparams=sortagrad_epochs=1",
+             f"--data_dir={speech_run['data_dir']}", f"--output_dir={out['streaming']}",
+             f"--train_steps={SPEECH_STEPS}", f"--local_eval_frequency={SPEECH_STEPS}",
+             "--eval_steps=0")
+  out["streaming_cer"] = _dev_cer(proc.stdout)
+  print(f"dev CER after {SPEECH_STEPS} steps: bidirectional {out['bidirectional_cer']:.4f}, "
         f"streaming {out['streaming_cer']:.4f}")
   return out
+
+
+def _dev_cer(log):
+  return float(re.search(r" cer ([0-9.]+)", log).group(1))
 
 
 def _dev(runs):

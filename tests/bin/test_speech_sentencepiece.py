@@ -9,7 +9,6 @@ import re
 import pytest
 
 from t2t_lite import speech_metrics
-from tests import speech_data
 from tests.bin.helpers import run
 
 pytestmark = pytest.mark.slow
@@ -17,10 +16,10 @@ STEPS = "250"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(speech_run, tmp_path_factory):
+  """The shared speech run's corpus (tests/bin/conftest.py), its data made with pieces."""
   root = str(tmp_path_factory.mktemp("speech_sp"))
-  corpus = speech_data.write_corpus(os.path.join(root, "corpus"), num_train=300, num_dev=40,
-                                    words=speech_data.word_list(40))
+  corpus = speech_run["corpus"]
   data_dir, output_dir = os.path.join(root, "data"), os.path.join(root, "run")
   proc = run("t2t-datagen", "--problem=speech_manifest", f"--data_dir={data_dir}",
              f"--problem_settings=train_manifest={corpus['train']},"
