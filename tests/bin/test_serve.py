@@ -82,10 +82,16 @@ class Server:
         return float(line.split()[-1])
     return 0.0
 
-  def stop(self):
-    """SIGTERM; the exit status."""
-    if self.proc.poll() is None:
+  def terminate(self):
+    """SIGTERM, once: after its drain the server restores the default handler, so a
+    second SIGTERM while it shuts down would kill it (status -15)."""
+    if not self._terminated and self.proc.poll() is None:
       self.proc.send_signal(signal.SIGTERM)
+    self._terminated = True
+
+  def stop(self):
+    """SIGTERM unless sent already; the exit status."""
+    self.terminate()
     code = self.proc.wait(timeout=120)
     self._reader.join(10)
     return code
@@ -151,7 +157,7 @@ def test_saved_model_server_answers_like_the_decoder_ready_after_warm_up_and_dra
       while server.metric("t2t_serve_requests_in_flight") < 4 and time.time() < deadline:
         pass
       assert server.metric("t2t_serve_queue_depth") > 0  # most are still to be decoded
-      server.proc.send_signal(signal.SIGTERM)
+      server.terminate()
       answers = [f.result() for f in in_flight]
     assert [a[0] for a in answers] == [200] * 4
     assert all(a[2]["outputs"] == text["decoded"] for a in answers)
