@@ -33,6 +33,7 @@ class Server:
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  text=True, env=ENV)
     self.lines = []
+    self._terminated = False
     self._reader = threading.Thread(target=self._read, daemon=True)
     self._reader.start()
 
