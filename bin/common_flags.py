@@ -12,7 +12,7 @@ import sys
 from absl import app, flags, logging
 
 import t2t_lite
-from t2t_lite import ema, experiment, gin_config, machine, mixed_precision, options, registry
+from t2t_lite import ema, experiment, gin_config, machine, options, registry
 from t2t_lite.data import mixture
 from t2t_lite.decoding import decoder, run_settings
 from t2t_lite.errors import UserError
@@ -242,10 +242,8 @@ def run_at(output_dir, names, trained, hparams_overrides, own_names=False):
   dhp = decode_hparams_of(output_dir, problem, trained.decode_hparams)
   if names.hparams_set:
     registry.hparams(names.hparams_set)  # a mistyped name is still an error
-  hparams = experiment.apply_eval_time_overrides(run_dir.read_hparams(output_dir),
-                                                hparams_overrides, model_cls)
-  mixed_precision.resolve_auto(hparams, log_to_stderr)
-  experiment.validate(problem, model_cls, hparams)
+  hparams = experiment.final_hparams(problem, model_cls, experiment.apply_eval_time_overrides(
+      run_dir.read_hparams(output_dir), hparams_overrides, model_cls), log=log_to_stderr)
   checkpoint = checkpoint_of(output_dir, trained)
   # The vocabulary lives where the run was trained from, unless --data_dir says otherwise.
   data = (os.path.expanduser(names.data_dir) if names.data_dir
