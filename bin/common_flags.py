@@ -215,23 +215,14 @@ def configure_problem(problem, data_dir, names):
   return problem.configure(overrides, data_dir)
 
 
-def trained_run():
-  """(problem, model class, hparams, data_dir, checkpoint, decode hparams) of the run in
-  --output_dir, for the binaries that use a trained run (decoder, exporter): names and
-  hparams from its run.json and hparams.json (--hparams may change the eval-time ones),
-  the checkpoint --checkpoint or --checkpoint_path name, the data_dir it was trained from,
-  and --decode_hparams over the run's decode.json. Everything is validated before it
-  returns."""
-  names = load_registrations_and_gin()
-  require(names, "output_dir")
-  return run_at(os.path.expanduser(FLAGS.output_dir), names,
-                TrainedRunOptions.from_flags(FLAGS), FLAGS.hparams)
-
-
 def run_at(output_dir, names, trained, hparams_overrides, own_names=False):
-  """trained_run() of the run in output_dir, with `trained` (TrainedRunOptions) and the
-  --hparams string; own_names: its own problem and model even when --problem/--model are
-  given (each member of an ensemble)."""
+  """(problem, model class, hparams, data_dir, checkpoint, decode hparams) of the run in
+  output_dir, for the binaries that use a trained run (decoder, exporter): names and
+  hparams from its run.json and hparams.json (`hparams_overrides`, --hparams, may change
+  the eval-time ones), the checkpoint `trained` (TrainedRunOptions) names, the data_dir it
+  was trained from, and its --decode_hparams over the run's decode.json. Everything is
+  validated before it returns. own_names: its own problem and model even when --problem/
+  --model are given (each member of an ensemble)."""
   run = run_dir.read_run(output_dir) or {}
   problem_name = (None if own_names else names.problem) or run.get("problem")
   model_name = (None if own_names else names.model) or run.get("model")

@@ -234,10 +234,11 @@ def _read_cache(path):
     return {}  # missing or damaged: measure again and rewrite it
 
 
-def choose_activation_dtype(probe=probe_bf16_speedup, path=None):
+def choose_activation_dtype(probe=None, path=None):
   """The DtypeChoice for activation_dtype=auto on this machine: the cached one, else
-  measured now with `probe` (-> bf16 speed-up) and cached."""
-  path = path or cache_path()
+  measured now with `probe` (-> bf16 speed-up; default probe_bf16_speedup, looked up when
+  called so a test can replace it) and cached."""
+  probe, path = probe or probe_bf16_speedup, path or cache_path()
   key = machine_key()
   entries = _read_cache(path)
   entry = entries.get(key)
