@@ -12,7 +12,7 @@ import sys
 from absl import app, flags, logging
 
 import t2t_lite
-from t2t_lite import ema, experiment, gin_config, machine, mixed_precision, options, registry
+from t2t_lite import ema, experiment, gin_config, machine, options, registry
 from t2t_lite.data import mixture
 from t2t_lite.decoding import decoder, run_settings
 from t2t_lite.errors import UserError
@@ -215,23 +215,14 @@ def configure_problem(problem, data_dir, names):
   return problem.configure(overrides, data_dir)
 
 
-def trained_run():
-  """(problem, model class, hparams, data_dir, checkpoint, decode hparams) of the run in
-  --output_dir, for the binaries that use a trained run (decoder, exporter): names and
-  hparams from its run.json and hparams.json (--hparams may change the eval-time ones),
-  the checkpoint --checkpoint or --checkpoint_path name, the data_dir it was trained from,
-  and --decode_hparams over the run's decode.json. Everything is validated before it
-  returns."""
-  names = load_registrations_and_gin()
-  require(names, "output_dir")
-  return run_at(os.path.expanduser(FLAGS.output_dir), names,
-                TrainedRunOptions.from_flags(FLAGS), FLAGS.hparams)
-
-
 def run_at(output_dir, names, trained, hparams_overrides, own_names=False):
-  """trained_run() of the run in output_dir, with `trained` (TrainedRunOptions) and the
-  --hparams string; own_names: its own problem and model even when --problem/--model are
-  given (each member of an ensemble)."""
+  """(problem, model class, hparams, data_dir, checkpoint, decode hparams) of the run in
+  output_dir, for the binaries that use a trained run (decoder, exporter): names and
+  hparams from its run.json and hparams.json (`hparams_overrides`, --hparams, may change
+  the eval-time ones), the checkpoint `trained` (TrainedRunOptions) names, the data_dir it
+  was trained from, and its --decode_hparams over the run's decode.json. Everything is
+  validated before it returns. own_names: its own problem and model even when --problem/
+  --model are given (each member of an ensemble)."""
   run = run_dir.read_run(output_dir) or {}
   problem_name = (None if own_names else names.problem) or run.get("problem")
   model_name = (None if own_names else names.model) or run.get("model")
@@ -242,10 +233,8 @@ def run_at(output_dir, names, trained, hparams_overrides, own_names=False):
   dhp = decode_hparams_of(output_dir, problem, trained.decode_hparams)
   if names.hparams_set:
     registry.hparams(names.hparams_set)  # a mistyped name is still an error
-  hparams = experiment.apply_eval_time_overrides(run_dir.read_hparams(output_dir),
-                                                hparams_overrides, model_cls)
-  mixed_precision.resolve_auto(hparams, log_to_stderr)
-  experiment.validate(problem, model_cls, hparams)
+  hparams = experiment.final_hparams(problem, model_cls, experiment.apply_eval_time_overrides(
+      run_dir.read_hparams(output_dir), hparams_overrides, model_cls), log=log_to_stderr)
   checkpoint = checkpoint_of(output_dir, trained)
   # The vocabulary lives where the run was trained from, unless --data_dir says otherwise.
   data = (os.path.expanduser(names.data_dir) if names.data_dir

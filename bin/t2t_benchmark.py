@@ -15,7 +15,7 @@ import json
 import platform
 import sys
 
-from t2t_lite import benchmark, experiment, machine, mixed_precision, registry
+from t2t_lite import benchmark, experiment, machine, registry
 from t2t_lite.benchmark import BenchmarkOptions
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS, RegistryOptions
@@ -82,20 +82,20 @@ def main(argv):
   settings = BenchmarkOptions.from_flags(FLAGS)
   if settings.kernels:
     return _kernel_suite(names, settings)
-  data_check = DataCheckOptions.from_flags(FLAGS)
+  data_check, hparams_overrides = DataCheckOptions.from_flags(FLAGS), FLAGS.hparams
+  explicit = {n for n, *_ in BenchmarkOptions.declarations() if FLAGS[n].present}
   model_name, hparams_set = names.model, names.hparams_set
   if settings.smoke and not model_name:
     model_name, hparams_set = SMOKE_MODEL[0], hparams_set or SMOKE_MODEL[1]
   names = names.replace(model=model_name, hparams_set=hparams_set)
   common_flags.require(names, "model", "hparams_set")
   model_cls = registry.model(names.model)
-  explicit = {n for n, *_ in BenchmarkOptions.declarations() if FLAGS[n].present}
   settings = settings.with_model_defaults(model_cls, explicit)
   # Before anything initializes TensorFlow's devices (mirrored on CPU splits the CPU).
   threads = common_flags.configure_threads()  # in the JSON (threads)
   strategy = strategies.make_strategy(settings.strategy, settings.worker_gpu)
   settings.check(model_cls, strategy.num_replicas_in_sync)
-  hp = experiment.apply_overrides(registry.hparams(names.hparams_set), FLAGS.hparams)
+  requested = experiment.apply_overrides(registry.hparams(names.hparams_set), hparams_overrides)
   problem = registry.problem(names.problem) if names.problem else None
   data_dir = names.data_dir
   if problem and data_dir:
@@ -103,14 +103,11 @@ def main(argv):
     # Before the first step, not when the input is timed after training.
     problem.check_data(data_dir, ["train"], verify=data_check.verify_data,
                        log=lambda line: print(line, file=sys.stderr))  # stdout: the JSON
-    problem.update_hparams(hp, data_dir)
-  else:
-    benchmark_shapes(model_cls).set_benchmark_vocab(hp, settings.vocab_size)
-  model_cls.validate_hparams(hp)
-  experiment.check_names_in_hparams(hp)
-  mixed_precision.resolve_auto(hp, common_flags.log_to_stderr)
+  hp = experiment.final_hparams(problem if data_dir else None, model_cls, requested,
+                                data_dir, log=common_flags.log_to_stderr,
+                                vocab_size=settings.vocab_size)
   result = benchmark.measure(model_cls, hp, settings, strategy, problem, data_dir)
-  result.update(hparams_set=names.hparams_set, hparams=FLAGS.hparams,
+  result.update(hparams_set=names.hparams_set, hparams=hparams_overrides,
                 activation_dtype=hp.activation_dtype, threads=dataclasses.asdict(threads))
   print(json.dumps(result), flush=True)
   _table(result, benchmark_shapes(model_cls).THROUGHPUT_UNIT)

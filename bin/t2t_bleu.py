@@ -39,11 +39,12 @@ def _read(path, flag):
 
 
 def main(argv):
-  hypotheses = _read(FLAGS.translation, "translation")
-  references = _read(FLAGS.reference, "reference")
-  result, signature = bleu.corpus_bleu(hypotheses, references, FLAGS.tokenize,
-                                       FLAGS.lowercase)
-  if FLAGS.json:
+  settings = BleuOptions.from_flags(FLAGS)
+  hypotheses = _read(settings.translation, "translation")
+  references = _read(settings.reference, "reference")
+  result, signature = bleu.corpus_bleu(hypotheses, references, settings.tokenize,
+                                       settings.lowercase)
+  if settings.json:
     print(json.dumps({"bleu": result.score, "signature": signature,
                       "precisions": result.precisions, "brevity_penalty": result.bp,
                       "sentences": len(hypotheses)}))

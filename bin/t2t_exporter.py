@@ -70,22 +70,27 @@ common_flags.define_flags(TrainedRunOptions, ExporterOptions)
 
 
 def main(argv):
-  settings = ExporterOptions.from_flags(FLAGS)
+  settings, trained = ExporterOptions.from_flags(FLAGS), TrainedRunOptions.from_flags(FLAGS)
+  hparams_overrides, output_dir = FLAGS.hparams, FLAGS.output_dir
   settings.check()
-  problem, model_cls, hparams, data_dir, checkpoint, dhp = common_flags.trained_run()
+  names = common_flags.load_registrations_and_gin()
+  common_flags.require(names, "output_dir")
+  output_dir = os.path.expanduser(output_dir)
+  problem, model_cls, hparams, data_dir, checkpoint, dhp = common_flags.run_at(
+      output_dir, names, trained, hparams_overrides)
   if dhp.return_beams:
     raise UserError("--decode_hparams=return_beams=true is for t2t-decoder's n-best lists; "
                     "an export returns the best output")
-  common_flags.note_weights(checkpoint, FLAGS.raw_weights)
+  common_flags.note_weights(checkpoint, trained.raw_weights)
   step = checkpoint.rsplit("-", 1)[-1]
   step = step if step.isdigit() else "0"
   default_name = step if settings.export_format == "savedmodel" else f"ctranslate2-{step}"
   export_dir = os.path.expanduser(settings.export_dir or os.path.join(
-      os.path.expanduser(FLAGS.output_dir), "export", default_name))
+      output_dir, "export", default_name))
   if os.path.exists(export_dir):
     raise UserError(f"{export_dir} already exists; pass another --export_dir or delete it")
   dec = problem.decoder_class.from_checkpoint(problem, model_cls, hparams, data_dir,
-                                              checkpoint, dhp, FLAGS.raw_weights)
+                                              checkpoint, dhp, trained.raw_weights)
   exporter = exporters.exporter_for(dec)
   if settings.export_format == "ctranslate2":
     exporter.export_ctranslate2(export_dir, settings.quantization, settings.max_positions)

@@ -15,7 +15,7 @@ import os
 import keras
 import tensorflow as tf
 
-from t2t_lite import experiment, gin_config, mixed_precision
+from t2t_lite import experiment, gin_config
 from t2t_lite.bin import common_flags, trainer_flags
 from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.bin.trainer_flags import GIN_GROUPS
@@ -105,27 +105,28 @@ def prepare_experiment(config):
   data there and checked; the run's own hparams when the schedule evaluates a trained
   run (--hparams may change only what evaluation may)."""
   names, schedule, output_dir = config.names, config.schedule, config.output_dir
-  problem, model_cls, hparams = experiment.resolve(
+  problem, model_cls, requested = experiment.resolve(
       names.problem, names.model, names.hparams_set, config.hparams)
   # activation_dtype=auto: the dtype of the run being resumed, else this machine's choice;
   # hparams.json and config.gin record the dtype it became.
-  mixed_precision.resolve_auto(hparams, log_line, _trained_dtype(output_dir))
-  overrides = experiment.overrides(names.hparams_set, hparams)
+  run_dtype = _trained_dtype(output_dir)
   run_dir.check_run(output_dir, _run_record(problem, config))
   if schedule.trains:  # before anything is written (data_dir may be inside)
     run_dir.lock_for_training(output_dir)
   prepare_data(problem, config)
-  problem.update_hparams(hparams, config.data_dir)
   if schedule.evaluates_a_trained_run:
     trained = run_dir.read_hparams(output_dir, wait_secs=(
         config.run.eval_timeout_secs if schedule.waits_for_the_run else 0))
-    hparams = experiment.apply_eval_time_overrides(trained, config.hparams, model_cls)
-    mixed_precision.resolve_auto(hparams, log_line)
-  experiment.validate(problem, model_cls, hparams)  # now with the vocabulary sizes
+    hparams = experiment.final_hparams(problem, model_cls, experiment.apply_eval_time_overrides(
+        trained, config.hparams, model_cls), log=log_line)
+  else:  # now with the vocabulary sizes
+    hparams = experiment.final_hparams(problem, model_cls, requested, config.data_dir,
+                                       log=log_line, run_dtype=run_dtype)
   if schedule.trains:  # max_length below every example: say so now
     input_pipeline.check_some_examples_fit(problem, hparams, problem.data_files(
         config.data_dir, "train"))
-  return problem, model_cls, hparams, overrides
+  return problem, model_cls, hparams, experiment.overrides(names.hparams_set, requested,
+                                                           hparams)
 
 
 def prepare_data(problem, config):

@@ -10,7 +10,8 @@ precedence is the registered hparams set < gin < --hparams.
 """
 import gin
 
-from t2t_lite import options, registry, usr_dir
+from t2t_lite import mixed_precision, options, registry, usr_dir
+from t2t_lite.capabilities import benchmark_shapes
 from t2t_lite.errors import UserError, suggestion
 from t2t_lite.options import setting
 from t2t_lite.training import learning_rate, schedules, strategies
@@ -112,10 +113,15 @@ def apply_overrides(hparams, overrides=""):
   return hparams.parse(overrides)
 
 
-def overrides(hparams_set, hparams):
-  """{name: value} of the hparams that differ from the registered set's."""
-  base = registry.hparams(hparams_set).values()
-  return {k: v for k, v in hparams.values().items() if base.get(k) != v}
+def overrides(hparams_set, requested, resolved=None):
+  """{name: value} of the `requested` hparams (the set with gin's and --hparams'
+  overrides) that differ from the registered set's, for config.gin; with the `resolved`
+  ones, activation_dtype=auto as the dtype it became. What the problem's data fixes
+  (vocabulary sizes) is left out: a rerun derives it again."""
+  base, values = registry.hparams(hparams_set).values(), requested.values()
+  if resolved is not None and "activation_dtype" in values:
+    values["activation_dtype"] = resolved.activation_dtype
+  return {k: v for k, v in values.items() if base.get(k) != v}
 
 
 def check_names_in_hparams(hparams):
@@ -162,6 +168,30 @@ def resolve(problem_name, model_name, hparams_set, hparams_overrides="", between
     hparams.has_inputs = problem.has_inputs
   validate(problem, model_cls, hparams, between_hparams)
   return problem, model_cls, hparams
+
+
+def final_hparams(problem, model_cls, requested, data_dir=None, *, log=None, run_dtype=None,
+                  vocab_size=None, between_hparams=True):
+  """The run's hparams, resolved: a frozen copy of `requested` (a set with its overrides,
+  or a trained run's with the eval-time ones) with what the problem's data in `data_dir`
+  fixes (vocabulary sizes, global audio statistics; Problem.update_hparams), or without a
+  problem a benchmark's `vocab_size`, and activation_dtype=auto as the dtype it becomes
+  (mixed_precision.resolve_auto, said with `log`; without `log` auto stays, for checks that
+  build no model), validated. The one place hparams are completed; nothing changes them
+  after."""
+  hparams = requested.copy()
+  if problem is not None and data_dir:
+    problem.update_hparams(hparams, data_dir)
+  elif problem is None and vocab_size:
+    benchmark_shapes(model_cls).set_benchmark_vocab(hparams, vocab_size)
+  if log is not None and "activation_dtype" in hparams:
+    hparams.activation_dtype = mixed_precision.resolve_auto(hparams, log, run_dtype)
+  if problem is not None:
+    validate(problem, model_cls, hparams, between_hparams)
+  else:
+    model_cls.validate_hparams(hparams, between_hparams)
+    check_names_in_hparams(hparams)
+  return hparams.frozen()
 
 
 def apply_eval_time_overrides(trained, overrides, model_cls, where="--hparams"):

@@ -100,6 +100,7 @@ class HParams:
 
   # -- definition -----------------------------------------------------------------------
   def add_hparam(self, name: str, value, type_: type | None = None) -> None:
+    self._check_not_frozen(name)
     if name in self._types:
       raise ValueError(f"hparam '{name}' already exists")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -108,13 +109,28 @@ class HParams:
     object.__setattr__(self, name, self._coerce(name, value) if value is not None else None)
 
   def del_hparam(self, name: str) -> None:
+    self._check_not_frozen(name)
     self._types.pop(name)
     object.__delattr__(self, name)
 
   def __setattr__(self, name, value):
+    self._check_not_frozen(name)
     if name not in self._types:
       raise UserError(f"unknown hparam '{name}'{suggestion(name, self._types)}")
     object.__setattr__(self, name, self._coerce(name, value))
+
+  def frozen(self) -> "HParams":
+    """A copy that refuses changes: a run's hparams once resolved (experiment.final_hparams),
+    so what the model was built with is what hparams.json records. copy() or replace() make
+    a changeable one."""
+    new = self.copy()
+    object.__setattr__(new, "_frozen", True)
+    return new
+
+  def _check_not_frozen(self, name):
+    if self.__dict__.get("_frozen"):
+      raise TypeError(f"cannot change hparam '{name}': these hparams are resolved; change "
+                      "them before experiment.final_hparams, or vary a copy()")
 
   def __contains__(self, name: str) -> bool:
     return name in self._types

@@ -155,7 +155,7 @@ def cpu_description():
 
 def machine_key():
   """What the probe's answer depends on: CPU model and flags, accelerators, TF version."""
-  import tensorflow as tf  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415 - as in configure_threads
 
   model, flags = cpu_description()
   gpus = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
@@ -176,7 +176,7 @@ def probe_bf16_speedup(rows=256, width=1024, repeats=5, calls=4):
   gradients of input and kernel) on the default device, as mixed precision runs it
   (bfloat16 compute from float32 weights). The dtypes alternate and each keeps its best
   round, so a machine busy with other work slows both alike. About a second on 2 cores."""
-  import tensorflow as tf  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415 - as in configure_threads
 
   x32 = tf.random.stateless_normal([rows, width], seed=[1, 2])
   w = tf.random.stateless_normal([width, width], seed=[3, 4]) * width ** -0.5
@@ -234,10 +234,11 @@ def _read_cache(path):
     return {}  # missing or damaged: measure again and rewrite it
 
 
-def choose_activation_dtype(probe=probe_bf16_speedup, path=None):
+def choose_activation_dtype(probe=None, path=None):
   """The DtypeChoice for activation_dtype=auto on this machine: the cached one, else
-  measured now with `probe` (-> bf16 speed-up) and cached."""
-  path = path or cache_path()
+  measured now with `probe` (-> bf16 speed-up; default probe_bf16_speedup, looked up when
+  called so a test can replace it) and cached."""
+  probe, path = probe or probe_bf16_speedup, path or cache_path()
   key = machine_key()
   entries = _read_cache(path)
   entry = entries.get(key)

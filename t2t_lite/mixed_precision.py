@@ -1,8 +1,9 @@
 """Mixed precision from hparams: `activation_dtype` picks the Keras dtype policy.
 
 float32 (the default), bfloat16 or float16, or auto: bfloat16 where this machine runs it
-faster, else float32 (machine.py measures that once per machine). `resolve_auto` turns
-auto into the dtype before a model is built; the run's hparams.json records that dtype,
+faster, else float32 (machine.py measures that once per machine). `resolve_auto` says
+which dtype auto becomes, and experiment.final_hparams puts it in the run's hparams before
+a model is built; the run's hparams.json records that dtype,
 so evaluation and decoding build the model the run trained. Under the 16-bit policies variables stay
 float32 and layers compute in 16 bits (Keras autocasts a layer's float32 variables to its
 compute dtype inside the layer's call). What needs float32 range or precision computes
@@ -26,9 +27,9 @@ AUTO = "auto"
 
 
 def resolve_auto(hparams, log, run_dtype=None):
-  """Replaces activation_dtype=auto by a dtype: `run_dtype` (the dtype of the run being
-  resumed, from its hparams.json), else this machine's choice (machine.py, logged).
-  Other values are kept. Returns the dtype."""
+  """The dtype hparams' activation_dtype stands for: for auto, `run_dtype` (the dtype of
+  the run being resumed, from its hparams.json), else this machine's choice (machine.py,
+  logged); other values as they are. `hparams` is left as it is."""
   dtype = hparams.get("activation_dtype", "float32")
   if dtype != AUTO:
     return dtype
@@ -39,7 +40,6 @@ def resolve_auto(hparams, log, run_dtype=None):
     choice = machine.choose_activation_dtype()
     dtype = choice.dtype
     log(choice.describe())
-  hparams.set_hparam("activation_dtype", dtype)
   return dtype
 
 
@@ -48,7 +48,7 @@ def activation_dtype(hparams):
   built; "auto" resolved by resolve_auto first)."""
   dtype = hparams.activation_dtype
   if dtype == AUTO:  # a programming error: every binary resolves it first
-    raise ValueError("activation_dtype=auto must be resolved (mixed_precision.resolve_auto) "
+    raise ValueError("activation_dtype=auto must be resolved (experiment.final_hparams) "
                      "before a model is built")
   return dtype
 

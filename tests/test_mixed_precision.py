@@ -25,7 +25,7 @@ def test_auto_becomes_the_machines_choice_or_the_resumed_runs(monkeypatch, tmp_p
   with pytest.raises(ValueError, match="must be resolved"):
     mixed_precision.activation_dtype(hp)
   assert mixed_precision.resolve_auto(hp, logs.append) == "bfloat16"
-  assert hp.activation_dtype == "bfloat16" and "auto -> bfloat16" in logs[0]
+  assert hp.activation_dtype == "auto" and "auto -> bfloat16" in logs[0]  # hp as it was
   resumed = registry.hparams("transformer_tiny").parse("activation_dtype=auto")
   assert mixed_precision.resolve_auto(resumed, logs.append, run_dtype="float32") == "float32"
   assert "the run being resumed" in logs[-1]

@@ -179,7 +179,8 @@ class Problem(abc.ABC):
     return None
 
   def update_hparams(self, hparams, data_dir):
-    """Copies what the model must know about the data (vocabulary sizes) into hparams."""
+    """Copies what the model must know about the data (vocabulary sizes) into hparams,
+    the copy experiment.final_hparams is resolving."""
     encoders = self.feature_encoders(data_dir)
     if "has_inputs" in hparams:
       hparams.has_inputs = self.has_inputs

@@ -28,9 +28,9 @@ PORT_NAME = "tfjob-port"  # ... and reads the replicas' port from the port of th
 # Istio's sidecar proxy would keep finished pods running and get in gRPC's way; Kubeflow's
 # examples turn it off for training pods.
 ANNOTATIONS = {"sidecar.istio.io/inject": "false"}
-# cluster.RESTART_POLICIES as a TFJob names them (exit_code -> ExitCode).
-RESTART_POLICIES = {p: "".join(w.capitalize() for w in p.split("_"))
-                    for p in cluster.RESTART_POLICIES}
+# cluster.RESTART_POLICIES as a TFJob spells them (exit_code -> ExitCode).
+TFJOB_SPELLING = {p: "".join(w.capitalize() for w in p.split("_"))
+                  for p in cluster.RESTART_POLICIES}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +106,7 @@ def manifest(job_name: str, namespace: str, image: str, trainer_args: list[str],
       pod["serviceAccountName"] = service_account
     specs[replica_type] = {
         "replicas": counts[replica_type],
-        "restartPolicy": RESTART_POLICIES[restart_policy],
+        "restartPolicy": TFJOB_SPELLING[restart_policy],
         "template": {"metadata": {"annotations": dict(ANNOTATIONS)}, "spec": pod},
     }
   return {

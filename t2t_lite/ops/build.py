@@ -76,7 +76,7 @@ def load(source):
 
 
 def _build_and_load(source):
-  import tensorflow as tf  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415 - TensorFlow only once an op is built or loaded
   module = None
   try:
     target = library_path(source, tf)

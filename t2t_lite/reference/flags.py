@@ -14,7 +14,11 @@ import sys
 from concurrent import futures
 from importlib import metadata
 
+from absl import flags
+
+from t2t_lite import options
 from t2t_lite.errors import UserError
+from t2t_lite.reference import markdown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +49,7 @@ def collect(commands=None) -> dict[str, list[Flag]]:
   commands = list(commands or modules)
   with futures.ThreadPoolExecutor(max_workers=len(commands)) as pool:
     found = pool.map(lambda c: _read(modules[c]), commands)
-    return {c: [Flag(**f) for f in flags] for c, flags in zip(commands, found)}
+    return {c: [Flag(**f) for f in listed] for c, listed in zip(commands, found)}
 
 
 def _read(module):
@@ -58,9 +62,6 @@ def _read(module):
 
 def _declared():
   """{flag name: [(help, bounds text, gin binding)]} of every option group's flags."""
-  from t2t_lite import options
-  from t2t_lite.reference import markdown
-
   def subclasses(cls):
     for sub in cls.__subclasses__():
       yield sub
@@ -87,7 +88,6 @@ def _declaration_of(flag, declared):
 
 def _dump(module):
   """Prints the flags `module` defines on import as JSON (the child process' job)."""
-  from absl import flags
   importlib.import_module(module)
   declared = _declared()
   out = []

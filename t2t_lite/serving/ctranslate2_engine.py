@@ -8,6 +8,7 @@ from t2t_lite.errors import UserError
 from t2t_lite.serving import engine
 from t2t_lite.serving.ctranslate2_export import METADATA_FILE
 from t2t_lite.serving.engine import BadInput, Hypothesis, Result
+from t2t_lite.serving.server_options import ServeOptions
 
 
 class Tokenizer:
@@ -41,8 +42,9 @@ class Tokenizer:
 class CTranslate2Engine(engine.Engine):
   kind = "text"
 
-  def __init__(self, export_dir, intra_threads=0, beam_size=1, length_penalty=0.6,
-               max_decoding_length=256):
+  def __init__(self, export_dir, intra_threads=ServeOptions.intra_threads,
+               beam_size=ServeOptions.beam_size, length_penalty=ServeOptions.length_penalty,
+               max_decoding_length=ServeOptions.max_decoding_length):
     try:
       import ctranslate2  # the optional [serve] dependency
     except ImportError:

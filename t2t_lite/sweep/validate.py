@@ -53,9 +53,9 @@ def check_trial(sweep, trial, extra_files=(), extra_params=(), between_hparams=T
     if settings.schedule != "train_and_evaluate":
       raise UserError(f"run.schedule = '{settings.schedule}': a sweep compares eval "
                       "metrics, so its trials train_and_evaluate")
-    problem, model_cls, hparams = experiment.resolve(names.problem, names.model,
-                                                     names.hparams_set,
-                                                     between_hparams=between_hparams)
+    problem, model_cls, requested = experiment.resolve(names.problem, names.model,
+                                                       names.hparams_set,
+                                                       between_hparams=between_hparams)
     eval_split = trainer_options.eval_split
     problem.check_split(eval_split, "Trainer.eval_split")
     if not names.data_dir:
@@ -64,8 +64,8 @@ def check_trial(sweep, trial, extra_files=(), extra_params=(), between_hparams=T
     data_dir = os.path.expanduser(names.data_dir)
     problem.data_files(data_dir, "train")
     problem.data_files(data_dir, eval_split)
-    problem.update_hparams(hparams, data_dir)
-    experiment.validate(problem, model_cls, hparams, between_hparams)
+    experiment.final_hparams(problem, model_cls, requested, data_dir,
+                             between_hparams=between_hparams)
     decoded = tuple(problem.decode_metrics) if trainer_options.eval_decode_samples else ()
     return Checked(trainer_options.train_steps, problem.name,
                    tuple(problem.eval_metrics) + decoded,

@@ -32,6 +32,9 @@ PARAMETER_SERVER = "parameter_server"
 # What happens to a task that fails: Kubeflow's TFJob policies (t2t-local-cluster runs them
 # too).
 RESTART_POLICIES = ("never", "on_failure", "exit_code")
+# How long a worker given --generate_data waits for the chief to write the data: about
+# what generating a large built-in problem takes here.
+DATA_WAIT_SECS = 60 * 60
 
 
 @options.group()
@@ -130,7 +133,7 @@ def is_server_task(strategy):
   return strategy == PARAMETER_SERVER and check_cluster(strategy)[0] in ("worker", "ps")
 
 
-def wait_for_data(problem, data_dir, timeout_secs=3600, poll_secs=5):
+def wait_for_data(problem, data_dir, timeout_secs=DATA_WAIT_SECS, poll_secs=5):
   """For a worker of a multi-worker run given --generate_data: waits until the chief has
   written every split (a split is complete once its manifest, written last, matches)."""
   deadline = time.time() + timeout_secs

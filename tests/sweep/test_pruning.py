@@ -7,7 +7,7 @@ import pytest
 from optuna.trial import TrialState
 
 from t2t_lite.errors import UserError
-from t2t_lite.sweep import pruning
+from t2t_lite.sweep import pruning, pruning_listener
 from t2t_lite.sweep import study as study_lib
 from t2t_lite.training.trainer import TrainerOptions
 from t2t_lite.training.trial_options import StudyTrialOptions
@@ -35,7 +35,8 @@ def _study(tmp_path, pruner="median", pruner_options=None):
 def _listener(url, number, lines):
   found = pruning.listeners(StudyTrialOptions(storage=url, study_name="s",
                                                       trial_number=number), lines.append)
-  assert len(found) == 1
+  assert len(found) == 1 and isinstance(found[0], pruning_listener.PruningListener)
+  assert (found[0].metric, found[0].trial.number) == (METRIC, number)
   return found[0]
 
 

@@ -2,12 +2,12 @@
 same batches, in the same replicas, as tf.distribute's own iterator, and a restored
 iterator goes on where the saved one was (a subprocess: the CPU must be split before
 TensorFlow starts)."""
-import subprocess
-import sys
 import textwrap
 
+from tests import scripts
+
 SCRIPT = textwrap.dedent('''
-    import os, sys
+    import json, os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     from t2t_lite.training import strategies
     strategy = strategies.make_strategy("mirrored", worker_gpu=2)
@@ -24,8 +24,7 @@ SCRIPT = textwrap.dedent('''
 
     ours = runners.Runner(strategy).train_iterator(dataset_fn)
     theirs = iter(strategy.distribute_datasets_from_function(dataset_fn))
-    for _ in range(3):
-      assert local(next(ours)) == local(next(theirs))
+    first = [[local(next(it)) for _ in range(3)] for it in (ours, theirs)]
 
     # Inside a compiled loop, as TrainStep reads it.
     @tf.function  # (a -c script: AutoGraph cannot read it, so a Python loop, unrolled)
@@ -37,20 +36,23 @@ SCRIPT = textwrap.dedent('''
       return total
     expected_sum = sum(sum(sum(row) for row in batch)
                        for _ in range(2) for batch in local(next(theirs)))
-    assert int(sum_of_batches(ours)) == expected_sum
+    sums = [int(sum_of_batches(ours)), expected_sum]
 
     checkpoint = tf.train.Checkpoint(train_input=ours.iterator)
     path = checkpoint.save(sys.argv[1])
     expected = [local(next(ours)) for _ in range(4)]
     restored = runners.Runner(strategy).train_iterator(dataset_fn)
     tf.train.Checkpoint(train_input=restored.iterator).restore(path).assert_consumed()
-    assert [local(next(restored)) for _ in range(4)] == expected
-    print("OK")
+    print(json.dumps({"first": first, "sums": sums, "after_restore": [
+        expected, [local(next(restored)) for _ in range(4)]]}))
 ''')
 
 
 def test_replicas_read_what_tf_distribute_would_and_resume_where_they_were(tmp_path):
-  proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "ckpt")],
-                        capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-  assert proc.stdout.strip().endswith("OK")
+  out = scripts.run_json(SCRIPT, tmp_path / "ckpt")
+  ours, theirs = out["first"]
+  assert ours == theirs  # [3 batches][2 replicas][2 rows of 1-3 ids]
+  assert len(ours) == 3 and all(len(replicas) == 2 for replicas in ours)
+  assert out["sums"][0] == out["sums"][1] > 0  # read inside a tf.function
+  expected, restored = out["after_restore"]
+  assert restored == expected and len(expected) == 4

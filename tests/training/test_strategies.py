@@ -8,9 +8,10 @@ import pytest
 
 from t2t_lite.errors import UserError
 from t2t_lite.training import strategies
+from tests import scripts
 
 SCRIPT = textwrap.dedent('''
-    import os, sys
+    import json, os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     from t2t_lite.training import strategies
     mirrored = strategies.make_strategy("mirrored", worker_gpu=int(sys.argv[1]))
@@ -47,21 +48,19 @@ SCRIPT = textwrap.dedent('''
     batch = {"inputs": tf.constant(inputs), "targets": tf.constant(targets)}
     single = run(tf.distribute.get_strategy(), batch)
     multi = run(mirrored, batch)
-    assert mirrored.num_replicas_in_sync == int(sys.argv[1])
-    np.testing.assert_allclose(single[0], multi[0], rtol=1e-5)
-    for a, b in zip(single[1], multi[1]):
-      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-    print("OK", single[0], multi[0])
+    print(json.dumps({"replicas": mirrored.num_replicas_in_sync,
+                      "losses": [[float(x) for x in single[0]], [float(x) for x in multi[0]]],
+                      "weights": [[w.tolist() for w in single[1]],
+                                  [w.tolist() for w in multi[1]]]}))
 ''')
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("replicas", [2, 4])
 def test_mirrored_matches_single_device_for_the_same_global_batch(replicas):
-  proc = subprocess.run([sys.executable, "-c", SCRIPT, str(replicas)], capture_output=True,
-                        text=True, timeout=300)
-  assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-  assert proc.stdout.startswith("OK")
+  out = scripts.run_json(SCRIPT, replicas)
+  assert out["replicas"] == replicas and len(out["losses"][0]) == 3
+  scripts.assert_trained_alike(out["losses"], out["weights"])
 
 
 ALL_REDUCE = textwrap.dedent('''
