@@ -8,9 +8,10 @@ before it says otherwise (MkDocs drops the comment from the page):
   <!-- test: t2t-trainer --train_steps=20 ... -->    a smaller setting: in each command of
                                                      that binary, each flag given replaces
                                                      the block's value, or is added
-  <!-- test: outside CI: REASON -->                  runnable here as written, but beyond
-                                                     CI's time budget (REASON: its cost):
-                                                     runs with T2T_DOCS_ALL_BLOCKS=1
+  <!-- test: outside CI: REASON -->                  runnable here, but beyond CI's time
+                                                     budget (REASON: its cost): runs with
+                                                     T2T_DOCS_ALL_BLOCKS=1 (on a line of its
+                                                     own, before or after a smaller setting)
 
 and a page may declare, anywhere, what its blocks start from: the reader's own data and
 runs, which the tests provide as session-wide fixtures (tests/docs/conftest.py), each
@@ -33,8 +34,10 @@ import re
 import shlex
 
 DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "docs")
-_BLOCK = re.compile(r"^(?:<!-- test: (?P<marker>.*?) -->\n)?```(?P<lang>bash|python)\n"
+_BLOCK = re.compile(r"^(?P<markers>(?:<!-- test: .*? -->\n)*)```(?P<lang>bash|python)\n"
                     r"(?P<body>.*?)^```$", re.M | re.S)
+_MARKER = re.compile(r"<!-- test: (.*?) -->")
+_OUTSIDE_CI = "outside CI:"
 _PIP_INSTALL = re.compile(r'^pip install (?:-e |"t2t-lite\[)[^&\n]*(?:&& |\n)', re.M)
 _SETUP = re.compile(r"<!-- test-setup: (.*?) -->")
 
@@ -45,22 +48,16 @@ class Block:
   line: int
   lang: str
   body: str
-  marker: str  # "" (as written), "skip: reason", "outside CI: reason", or "BINARY --flag..."
-
-  def _reason(self, kind):
-    return self.marker[len(kind):].strip() if self.marker.startswith(kind) else None
+  marker: str  # "" (as written), "skip: reason", or "BINARY --flag=value ..."
+  outside_ci_reason: str | None = None
 
   @property
   def skip_reason(self):
-    return self._reason("skip:")
-
-  @property
-  def outside_ci_reason(self):
-    return self._reason("outside CI:")
+    return self.marker[len("skip:"):].strip() if self.marker.startswith("skip:") else None
 
   @property
   def smaller(self):
-    return bool(self.marker) and self.skip_reason is None and self.outside_ci_reason is None
+    return bool(self.marker) and self.skip_reason is None
 
   def runs(self, all_blocks=False) -> bool:
     """Whether the tests run it: in CI, or with all_blocks (T2T_DOCS_ALL_BLOCKS=1)."""
@@ -82,10 +79,19 @@ def pages() -> dict[str, list[Block]]:
   for path in sorted(glob.glob(os.path.join(DOCS, "**", "*.md"), recursive=True)):
     page = os.path.relpath(path, DOCS)
     text = open(path, encoding="utf-8").read()
-    out[page] = [Block(page, text.count("\n", 0, m.start()) + 1, m.group("lang"),
-                       m.group("body"), (m.group("marker") or "").strip())
-                 for m in _BLOCK.finditer(text)]
+    out[page] = [_block(page, text, m) for m in _BLOCK.finditer(text)]
   return out
+
+
+def _block(page, text, match):
+  markers = [m.strip() for m in _MARKER.findall(match.group("markers"))]
+  outside = [m[len(_OUTSIDE_CI):].strip() for m in markers if m.startswith(_OUTSIDE_CI)]
+  others = [m for m in markers if not m.startswith(_OUTSIDE_CI)]
+  line = text.count("\n", 0, match.start()) + 1
+  if len(outside) > 1 or len(others) > 1:
+    raise ValueError(f"{page}:{line}: at most one 'outside CI' marker and one other")
+  return Block(page, line + len(markers), match.group("lang"), match.group("body"),
+               others[0] if others else "", outside[0] if outside else None)
 
 
 def setup(page) -> dict[str, str]:
