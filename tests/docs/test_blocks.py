@@ -46,6 +46,14 @@ def test_a_smaller_setting_replaces_or_adds_flags():
     blocks.apply_setting(body, "t2t-exporter --n=1", "here")
 
 
+def test_an_outside_ci_block_may_have_a_smaller_setting_and_runs_with_all_blocks():
+  text = ("<!-- test: outside CI: two exports -->\n<!-- test: t2t-exporter --n=1 -->\n"
+          "```bash\nt2t-exporter --n=5\n```\n")
+  [b] = [blocks._block("p.md", text, m) for m in blocks._BLOCK.finditer(text)]
+  assert (b.line, b.outside_ci_reason, b.script()) == (3, "two exports", "t2t-exporter --n=1\n")
+  assert not b.runs() and b.runs(all_blocks=True)
+
+
 def _shared(request, source):
   """The path a test-setup source names: FIXTURE (its folder, or its dict's "out") or
   FIXTURE:KEY (an entry of its dict)."""
