@@ -1,7 +1,8 @@
 # What a docs page may start from (<!-- test-setup: PATH=FIXTURE[:KEY] -->): the reader's
 # own files and runs, stood in for by the session-wide builds the binaries' tests use
 # (built once per session, under pytest-xdist too), so the docs' tests add no training of
-# their own, and by small corpora written here in Python.
+# their own in CI (translation_best resumes the shared run for 10 steps, for pages outside
+# CI), and by small corpora written here in Python.
 import os
 import shutil
 
@@ -42,29 +43,17 @@ def text_corpus(tmp_path_factory):
           "test.hyp": write_lines(tmp / "test.hyp", hyp)}
 
 
-def _with_data(run_of_translation):
-  out = run_of_translation["out"]
-  return {"out": out, "data": os.path.join(os.path.dirname(out), "data")}
-
-
-@pytest.fixture(scope="session")
-def translation_run(translation):  # noqa: F811
-  """The shared translation run (`out`) and its data folder (`data`)."""
-  return _with_data(translation)
-
-
 @pytest.fixture(scope="session")
 def translation_best(translation, tmp_path_factory):  # noqa: F811
   """The shared translation run resumed for 10 steps with --best_metric=bleu, so that it
   holds best/ (--checkpoint=best), as a run trained with the research workflow's flags
   does; built once per session."""
   def build(directory):
-    out = str(directory / "run")
+    out, data = str(directory / "run"), os.path.join(os.path.dirname(translation["out"]), "data")
     shutil.copytree(translation["out"], out)
-    run("t2t-trainer", "--problem=translate_from_files",
-        f"--data_dir={_with_data(translation)['data']}", "--model=transformer",
-        "--hparams_set=transformer_tiny", f"--output_dir={out}", f"--hparams={FAST}",
-        "--train_steps=1010", "--local_eval_frequency=10", "--eval_steps=5",
+    run("t2t-trainer", "--problem=translate_from_files", f"--data_dir={data}",
+        "--model=transformer", "--hparams_set=transformer_tiny", f"--output_dir={out}",
+        f"--hparams={FAST}", "--train_steps=1010", "--local_eval_frequency=10", "--eval_steps=5",
         "--eval_decode_samples=20", "--best_metric=bleu", "--keep_best_checkpoints=1")
     return {"out": out}
   return shared.built_once(tmp_path_factory, "translation_best", build)
@@ -89,5 +78,5 @@ def recordings(speech_run, tmp_path_factory):  # noqa: F811
 
 @pytest.fixture(scope="session")
 def user_dir(tmp_path_factory):
-  """The reader's --t2t_usr_dir: tests/usr_dir_example.py's problem and model (`out`)."""
+  """The reader's --t2t_usr_dir (my_t2t): tests/usr_dir_example.py's problem and model."""
   return str(write_usr_dir(tmp_path_factory.mktemp("user_dir") / "my_t2t"))
