@@ -37,9 +37,9 @@ def last_checkpoints(output_dir, n):
   state = tf.train.get_checkpoint_state(output_dir)
   if state is None or not state.all_model_checkpoint_paths:
     raise UserError(f"no checkpoints in {output_dir}; train first")
-  paths = [p if os.path.isabs(p) else os.path.join(output_dir, p)
-           for p in state.all_model_checkpoint_paths]
-  paths = [p for p in paths if tf.io.gfile.exists(p + ".index")]
+  # get_checkpoint_state has already joined relative entries with output_dir (joining
+  # them again lost every checkpoint of a relative --output_dir such as runs/enxx).
+  paths = [p for p in state.all_model_checkpoint_paths if tf.io.gfile.exists(p + ".index")]
   if len(paths) < n:
     raise UserError(f"--n={n} but {output_dir} holds {len(paths)} checkpoint(s); lower --n "
                     "or keep more (--keep_checkpoint_max)")

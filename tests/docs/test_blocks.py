@@ -9,19 +9,31 @@ import sys
 
 import pytest
 
+from t2t_lite import machine
 from tests.docs import blocks
+from tests.docs import conftest as docs_fixtures
 
 PAGES = blocks.pages()
-RUNNABLE = sorted(p for p, bs in PAGES.items() if any(b.skip_reason is None for b in bs))
+# The blocks marked `outside CI` too (they cost more than CI's budget has room for).
+ALL_BLOCKS = os.environ.get("T2T_DOCS_ALL_BLOCKS") == "1"
+RUNNABLE = sorted(p for p, bs in PAGES.items() if any(b.runs(ALL_BLOCKS) for b in bs))
 
 
 def test_every_marker_applies_and_every_skip_says_why():
   for page_blocks in PAGES.values():
     for b in page_blocks:
-      if b.skip_reason is not None:
-        assert len(b.skip_reason) > 10, f"{b.page}:{b.line}: say why it cannot run here"
+      reason = b.skip_reason or b.outside_ci_reason
+      if reason is not None:
+        assert len(reason) > 10, f"{b.page}:{b.line}: say why it does not run in CI"
       else:
         b.script()  # raises when a smaller setting names a binary the block does not run
+
+
+def test_every_setup_names_a_fixture_of_the_docs_tests():
+  for page in PAGES:
+    for path, source in blocks.setup(page).items():
+      assert hasattr(docs_fixtures, source.partition(":")[0]), (
+          f"{page}: test-setup {path}={source} names no fixture of tests/docs/conftest.py")
 
 
 def test_a_smaller_setting_replaces_or_adds_flags():
@@ -35,21 +47,44 @@ def test_a_smaller_setting_replaces_or_adds_flags():
     blocks.apply_setting(body, "t2t-exporter --n=1", "here")
 
 
-def _shared(request, name):
+def test_an_outside_ci_block_may_have_a_smaller_setting_and_runs_with_all_blocks():
+  text = ("<!-- test: outside CI: two exports -->\n<!-- test: t2t-exporter --n=1 -->\n"
+          "```bash\nt2t-exporter --n=5\n```\n")
+  [b] = [blocks._block("p.md", text, m) for m in blocks._BLOCK.finditer(text)]
+  assert (b.line, b.outside_ci_reason, b.script()) == (3, "two exports", "t2t-exporter --n=1\n")
+  assert not b.runs() and b.runs(all_blocks=True)
+
+
+def _shared(request, source):
+  """The path a test-setup source names: FIXTURE (its folder, or its dict's "out") or
+  FIXTURE:KEY (an entry of its dict)."""
+  name, _, key = source.partition(":")
   value = request.getfixturevalue(name)
-  return value if isinstance(value, str) else value["out"]
+  return value[key] if key else value if isinstance(value, str) else value["out"]
+
+
+def _copy(source, target):
+  target.parent.mkdir(parents=True, exist_ok=True)
+  if os.path.isdir(source):
+    shutil.copytree(source, target, symlinks=True)
+  else:
+    shutil.copy(source, target)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", RUNNABLE)
 def test_page_blocks_run(page, tmp_path, request):
-  for path, name in blocks.setup(page).items():
-    shutil.copytree(_shared(request, name), tmp_path / path.removeprefix("~/"))
+  for path, source in blocks.setup(page).items():
+    _copy(_shared(request, source), tmp_path / path.removeprefix("~/"))
   script = ["set -euo pipefail"]
   for b in PAGES[page]:
-    if b.skip_reason is None:
+    if b.runs(ALL_BLOCKS):
       script += [f"echo '== {b.page}:{b.line}' >&2", b.script()]
+  # $HOME is the page's folder (so ~/t2t_data lands there), but t2t_lite's cache stays the
+  # session's: without it every page compiled the custom ops (~13 s of CPU each) and
+  # measured the machine again.
   env = {**os.environ, "HOME": str(tmp_path),
+         machine.CACHE_ENV: os.path.dirname(machine.cache_path()),
          "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
   # A session of its own: on a timeout the page's commands are stopped with the shell.
   proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env,

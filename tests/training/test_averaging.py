@@ -28,3 +28,14 @@ def test_average_of_the_last_checkpoints(tmp_path):
   assert int(step.numpy()) == 3  # from the newest
   with pytest.raises(UserError, match="--n=9 but"):
     averaging.last_checkpoints(str(tmp_path), 9)
+
+
+def test_a_relative_output_dir_finds_its_checkpoints(tmp_path, monkeypatch):
+  manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)),
+                                       str(tmp_path / "runs" / "enxx"), 5,
+                                       checkpoint_name="model.ckpt")
+  for i in (1, 2):
+    manager.save(checkpoint_number=i)
+  monkeypatch.chdir(tmp_path)
+  assert averaging.last_checkpoints("runs/enxx", 2) == ["runs/enxx/model.ckpt-1",
+                                                         "runs/enxx/model.ckpt-2"]
