@@ -119,9 +119,11 @@ def overrides(hparams_set, requested, resolved=None):
   ones, activation_dtype=auto as the dtype it became. What the problem's data fixes
   (vocabulary sizes) is left out: a rerun derives it again."""
   base, values = registry.hparams(hparams_set).values(), requested.values()
-  if resolved is not None and "activation_dtype" in values:
-    values["activation_dtype"] = resolved.activation_dtype
-  return {k: v for k, v in values.items() if base.get(k) != v}
+  changed = {k: v for k, v in values.items() if base.get(k) != v}
+  if resolved is not None and "activation_dtype" in changed:
+    # Recorded even where it became the set's own dtype: the run asked for a choice.
+    changed["activation_dtype"] = resolved.activation_dtype
+  return changed
 
 
 def check_names_in_hparams(hparams):

@@ -92,7 +92,8 @@ def test_report_has_a_row_per_toolkit_and_evaluation_and_the_plot(tmp_path, caps
 @pytest.mark.parametrize("flags, message", [
     (["--toolkits", "t2t_lite,x"], "unknown toolkit(s) ['x']"),
     (["--toolkits", "speechbrain", "--sb_python", "/nonexistent/python"], "--sb_python="),
-    (["--steps", "5", "--eval_every", "2"], "must be a multiple of --eval_every"),
+    (["--toolkits", "t2t_lite", "--steps", "5", "--eval_every", "2"],
+     "must be a multiple of --eval_every"),
 ])
 def test_bad_command_lines_are_one_error_line(tmp_path, capsys, flags, message):
   sc = _module()

@@ -4,7 +4,7 @@ synthetic batch and its throughput unit; subclasses inherit them, and a model wi
 formula gets no MFU rather than a wrong one."""
 import pytest
 
-from t2t_lite import benchmark, registry
+from t2t_lite import benchmark, memory, registry
 from t2t_lite.capabilities import BenchmarkShape, Streaming, benchmark_shapes
 from t2t_lite.errors import UserError
 from t2t_lite.t2t_model import T2TModel
@@ -107,7 +107,10 @@ def test_training_memory_is_reported_per_parameter():
   params = sum(v.shape.num_elements() for v in bench.model.trainable_variables)
   assert m["weights_mib"] == pytest.approx(4 * params / 2 ** 20, abs=0.1)
   assert m["optimizer_state_mib"] == pytest.approx(2 * m["weights_mib"], abs=0.1)  # Adam
-  assert m["needed_bytes_per_param"] >= 16  # weights, gradients, two moments, activations
+  if memory.allocated_bytes() is None:  # this machine's allocator keeps no statistics
+    assert m["needed_bytes_per_param"] is None
+  else:
+    assert m["needed_bytes_per_param"] >= 16  # weights, gradients, two moments, activations
   assert m["peak_rss_mib"] > 0 and m["rss_bytes_per_param"] is not None
 
 

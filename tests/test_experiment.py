@@ -71,7 +71,9 @@ def test_final_hparams_complete_a_frozen_copy(tmp_path, monkeypatch):
   resumed = experiment.final_hparams(problem, model_cls, requested, str(tmp_path),
                                      log=logs.append, run_dtype="float32")
   assert resumed.activation_dtype == "float32"
-  assert experiment.overrides("transformer_tiny", requested, resumed) == {"hidden_size": 32}
+  # ... even where it became the set's own dtype (the run asked for auto)
+  assert experiment.overrides("transformer_tiny", requested, resumed) == {
+      "hidden_size": 32, "activation_dtype": "float32"}
 
 
 def test_final_hparams_without_a_problem_take_the_benchmarks_vocabulary():

@@ -130,7 +130,14 @@ def _with_threads(ds):
 def shuffle_buffer(files, input_options, sample=16):
   """shuffle_buffer_size, or fewer examples when that many would exceed
   shuffle_buffer_megabytes (the size of an example estimated from the first records)."""
-  sizes = [len(r) for r in tf.data.TFRecordDataset(files[:1]).take(sample).as_numpy_iterator()]
+  try:
+    # Eagerly even where the input is built inside a tf.function (ParameterServerStrategy's
+    # dataset functions); a damaged file is named later by the pipeline itself.
+    with tf.init_scope():
+      sizes = [len(r) for r in
+               tf.data.TFRecordDataset(files[:1]).take(sample).as_numpy_iterator()]
+  except tf.errors.OpError:
+    sizes = []
   if not sizes:
     return input_options.shuffle_buffer_size
   fits = input_options.shuffle_buffer_megabytes * (1 << 20) * len(sizes) // sum(sizes)

@@ -90,3 +90,16 @@ def test_shuffle_buffer_is_capped_in_megabytes_for_large_examples(tmp_path):
   assert input_pipeline.shuffle_buffer(text, options) == 10000
   assert input_pipeline.shuffle_buffer(text, input_pipeline.InputOptions(
       shuffle_buffer_size=7)) == 7
+
+
+def test_shuffle_buffer_is_estimated_inside_a_tf_function_and_past_a_damaged_file(tmp_path):
+  audio = [_records_file(tmp_path / "audio", [1 << 19] * 20)]
+  options = input_pipeline.InputOptions(shuffle_buffer_megabytes=2)
+
+  @tf.function
+  def traced():  # as ParameterServerStrategy builds its input
+    return tf.constant(input_pipeline.shuffle_buffer(audio, options))
+  assert int(traced()) == 4
+  damaged = tmp_path / "damaged"
+  damaged.write_bytes(open(audio[0], "rb").read()[:20] + b"\0" * 64)
+  assert input_pipeline.shuffle_buffer([str(damaged)], options) == 10000
