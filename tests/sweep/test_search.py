@@ -4,14 +4,9 @@ import textwrap
 
 from t2t_lite.sweep import search, spec
 from t2t_lite.sweep import study as study_lib
+from tests.sweep.test_spec import BASE
 
-SWEEP = """
-[base]
-experiment.problem = "algorithmic_reverse_decimal40"
-experiment.model = "transformer"
-experiment.hparams_set = "transformer_tiny"
-Trainer.train_steps = 20
-
+SWEEP = BASE + """
 [search]
 trials = 3
 metric = "accuracy"
