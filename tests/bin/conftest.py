@@ -59,7 +59,7 @@ def _train_translation(tmp_path):
              "--model=transformer", "--hparams_set=transformer_tiny", f"--output_dir={out}",
              "--train_steps=1000", "--local_eval_frequency=500", "--eval_decode_samples=20",
              f"--hparams={FAST}", timeout=900)
-  return {"out": out, "log": proc.stdout, "pairs": test,
+  return {"out": out, "data_dir": data, "log": proc.stdout, "pairs": test,
           "test_src": write_lines(tmp_path / "test.src", [s for s, _ in test]),
           "test_ref": write_lines(tmp_path / "test.ref", [t for _, t in test])}
 

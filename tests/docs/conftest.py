@@ -49,7 +49,7 @@ def translation_best(translation, tmp_path_factory):  # noqa: F811
   holds best/ (--checkpoint=best), as a run trained with the research workflow's flags
   does; built once per session."""
   def build(directory):
-    out, data = str(directory / "run"), os.path.join(os.path.dirname(translation["out"]), "data")
+    out, data = str(directory / "run"), translation["data_dir"]
     shutil.copytree(translation["out"], out)
     run("t2t-trainer", "--problem=translate_from_files", f"--data_dir={data}",
         "--model=transformer", "--hparams_set=transformer_tiny", f"--output_dir={out}",
@@ -73,7 +73,7 @@ def recordings(speech_run, tmp_path_factory):  # noqa: F811
   for i, path in enumerate(paths, 1):
     shutil.copy(os.path.join(os.path.dirname(manifest), path), clips / f"{i:04d}.wav")
   return {"clips": str(clips), "out": speech_run["output_dir"],
-          "data": os.path.join(speech_run["root"], "data")}
+          "data": speech_run["data_dir"]}
 
 
 @pytest.fixture(scope="session")
