@@ -23,7 +23,7 @@ from t2t_lite.training import best_checkpoints, preemption, run_dir
 FLAGS = flags.FLAGS
 
 
-@options.group()
+@options.group("Registry")
 class RegistryOptions(options.Options):
   """Where names come from, and overrides of the hparams set."""
   hparams: str = setting("", "Overrides: 'name=value,name=value'.")
@@ -33,7 +33,7 @@ class RegistryOptions(options.Options):
   registry_help: bool = setting(False, "List every registered name and exit.")
 
 
-@options.group()
+@options.group("Dir")
 class DirOptions(options.Options):
   output_dir: str | None = setting(None, "Where checkpoints, summaries and hparams.json "
                                    "live.")
@@ -41,7 +41,7 @@ class DirOptions(options.Options):
                                 "DATA_DIR/tmp).")
 
 
-@options.group()
+@options.group("TrainedRun")
 class TrainedRunOptions(ema.WeightsOptions):
   """Which checkpoint of a trained run, and how to search with it."""
   checkpoint_path: str | None = setting(None, "A checkpoint to use (default: the latest).")
@@ -95,14 +95,21 @@ def define_experiment_flags(dirs=("output_dir", "tmp_dir"), flag_values=FLAGS):
   define_gin_flags(flag_values)
 
 
-def parse_gin(*groups, flag_values=FLAGS):
+def parse_gin(*groups, flag_values=FLAGS, skip_unknown=False):
   """Applies --gin_file, --gin_param, then the flags of `groups` (and ExperimentOptions)
-  given on the command line, as gin bindings. Returns the ExperimentOptions."""
-  bindings = {}
-  for group in (ExperimentOptions,) + groups:
-    bindings.update(group.flag_bindings())
-  gin_config.parse(flag_values.gin_file, flag_values.gin_param,
-                   gin_config.flag_bindings(flag_values, bindings))
+  given on the command line, as gin bindings (a flag two groups declare binds both); a
+  flag's default that the binary presets (define_flags' `defaults`) binds first, under the
+  gin files. skip_unknown: skip bindings of configurables not registered (yet): those of a
+  user directory not imported. Returns the ExperimentOptions."""
+  given, presets = [], []
+  for group in dict.fromkeys((ExperimentOptions,) + groups):
+    given += gin_config.flag_bindings(flag_values, group.flag_bindings())
+    declared = {group.flag_name(n): d for n, _, _, d in group.declarations()}
+    presets += [f"{binding} = {gin_config.literal(flag_values[flag].default)}"
+                for flag, binding in group.flag_bindings().items()
+                if flag in flag_values and flag_values[flag].default != declared[flag]]
+  gin_config.parse(flag_values.gin_file, flag_values.gin_param, given, presets=presets,
+                   skip_unknown=skip_unknown)
   return ExperimentOptions.from_config()
 
 
@@ -117,10 +124,11 @@ def load_registrations_and_gin(*groups, flag_values=FLAGS):
 
 
 def configure_threads(log=None):
-  """TensorFlow's thread pools from the binary's thread flags (machine.ThreadOptions) and
-  the usable cores, before TensorFlow's runtime starts; logged with `log` (binaries whose
-  stderr must stay one error line on a failure pass none)."""
-  settings, note = machine.configure_threads(machine.ThreadOptions.from_flags(FLAGS))
+  """TensorFlow's thread pools from the binary's thread settings (machine.ThreadOptions:
+  its flags and gin, after parse_gin) and the usable cores, before TensorFlow's runtime
+  starts; logged with `log` (binaries whose stderr must stay one error line on a failure
+  pass none)."""
+  settings, note = machine.configure_threads(machine.ThreadOptions.from_config())
   if log:
     log(f"threads: {settings.describe()}{note}")
   return settings

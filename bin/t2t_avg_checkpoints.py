@@ -11,16 +11,22 @@ into OUTPUT_DIR/averaged_best).
 import os
 
 from t2t_lite.bin import common_flags
-from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.errors import UserError
 from t2t_lite.training import averaging
 from t2t_lite.training.averaging import AveragingOptions
 
 common_flags.define_flags(AveragingOptions)
+common_flags.define_gin_flags()
+
+
+def configuration():
+  """AveragingOptions from the flags and gin (Averaging.*)."""
+  common_flags.parse_gin(AveragingOptions)
+  return AveragingOptions.from_config()
 
 
 def main(argv):
-  settings = AveragingOptions.from_flags(FLAGS)
+  settings = configuration()
   if not settings.output_dir:
     raise UserError("missing --output_dir")
   output_dir = os.path.expanduser(settings.output_dir)

@@ -77,13 +77,21 @@ def _table(result, unit):
         print(f"    {op:30s} {ms}")
 
 
+def configuration():
+  """(ExperimentOptions, BenchmarkOptions, DataCheckOptions) from the flags and gin."""
+  names = common_flags.load_registrations_and_gin(BenchmarkOptions, DataCheckOptions,
+                                                  machine.ThreadOptions)
+  return names, BenchmarkOptions.from_config(), DataCheckOptions.from_config()
+
+
 def main(argv):
-  names = common_flags.load_registrations_and_gin()
-  settings = BenchmarkOptions.from_flags(FLAGS)
+  names, settings, data_check = configuration()
   if settings.kernels:
     return _kernel_suite(names, settings)
-  data_check, hparams_overrides = DataCheckOptions.from_flags(FLAGS), FLAGS.hparams
-  explicit = {n for n, *_ in BenchmarkOptions.declarations() if FLAGS[n].present}
+  hparams_overrides = FLAGS.hparams
+  # Given on the command line or in gin (flags are bound in gin): the model's own
+  # defaults replace only the others.
+  explicit = set(BenchmarkOptions.gin_bindings())
   model_name, hparams_set = names.model, names.hparams_set
   if settings.smoke and not model_name:
     model_name, hparams_set = SMOKE_MODEL[0], hparams_set or SMOKE_MODEL[1]

@@ -10,13 +10,12 @@ import json
 
 from t2t_lite import bleu, options
 from t2t_lite.bin import common_flags
-from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.data import text_files
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 
 
-@options.group()
+@options.group("Bleu")
 class BleuOptions(options.Options):
   translation: str | None = setting(None, "The system's output, one sentence per line.")
   reference: str | None = setting(None, "The reference translations, line-aligned.")
@@ -27,6 +26,13 @@ class BleuOptions(options.Options):
 
 
 common_flags.define_flags(BleuOptions)
+common_flags.define_gin_flags()
+
+
+def configuration():
+  """BleuOptions from the flags and gin (Bleu.*)."""
+  common_flags.parse_gin(BleuOptions)
+  return BleuOptions.from_config()
 
 
 def _read(path, flag):
@@ -39,7 +45,7 @@ def _read(path, flag):
 
 
 def main(argv):
-  settings = BleuOptions.from_flags(FLAGS)
+  settings = configuration()
   hypotheses = _read(settings.translation, "translation")
   references = _read(settings.reference, "reference")
   result, signature = bleu.corpus_bleu(hypotheses, references, settings.tokenize,

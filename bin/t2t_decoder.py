@@ -26,7 +26,7 @@ from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 
 
-@options.group()
+@options.group("Decoder")
 class DecoderOptions(options.Options):
   """Where t2t-decoder's inputs come from and where its outputs go."""
   decode_from_file: str | None = setting(None, "Decode each line of this file (speech "
@@ -148,12 +148,21 @@ class Config(typing.NamedTuple):
   output_dir: str | None
 
 
+# The option groups whose flags are gin bindings (Decoder.*, TrainedRun.*, ...).
+GIN_GROUPS = (DecoderOptions, TrainedRunOptions, DataCheckOptions, machine.ThreadOptions)
+
+
+def configuration():
+  """(ExperimentOptions, Config) from the flags and gin."""
+  names = common_flags.load_registrations_and_gin(*GIN_GROUPS)
+  return names, Config(DecoderOptions.from_config(), TrainedRunOptions.from_config(),
+                       DataCheckOptions.from_config(), FLAGS.hparams,
+                       os.path.expanduser(FLAGS.output_dir) if FLAGS.output_dir else None)
+
+
 def main(argv):
+  names, config = configuration()
   common_flags.configure_threads()  # not logged: stdout is the output, stderr for errors
-  names = common_flags.load_registrations_and_gin()
-  config = Config(DecoderOptions.from_flags(FLAGS), TrainedRunOptions.from_flags(FLAGS),
-                  DataCheckOptions.from_flags(FLAGS), FLAGS.hparams,
-                  os.path.expanduser(FLAGS.output_dir) if FLAGS.output_dir else None)
   if config.decoding.ensemble and config.output_dir:
     raise UserError("--ensemble names the runs to decode with; drop --output_dir")
   if not config.decoding.ensemble:

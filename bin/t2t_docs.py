@@ -15,18 +15,25 @@ from t2t_lite.options import setting
 from t2t_lite.reference import pages
 
 
-@options.group()
+@options.group("Docs")
 class DocsOptions(options.Options):
   output_dir: str | None = setting(None, "Where the pages go (reference/*.md under it).")
 
 
 common_flags.define_flags(DocsOptions)
 common_flags.define_flags(common_flags.RegistryOptions, only=("t2t_usr_dir",))
+common_flags.define_gin_flags()
+
+
+def configuration():
+  """DocsOptions from the flags and gin (Docs.*)."""
+  common_flags.parse_gin(DocsOptions)
+  return DocsOptions.from_config()
 
 
 def main(argv):
   del argv
-  output_dir = DocsOptions.from_flags(FLAGS).output_dir
+  output_dir = configuration().output_dir
   if not output_dir:
     raise UserError("missing --output_dir: where to write the pages")
   usr = FLAGS.t2t_usr_dir

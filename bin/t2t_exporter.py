@@ -25,7 +25,7 @@ from t2t_lite.options import setting
 from t2t_lite.serving import ctranslate2_export, export, exporters, small_export
 
 
-@options.group()
+@options.group("Exporter")
 class ExporterOptions(options.Options):
   export_dir: str | None = setting(None, "Where to write the export (default: "
                                    "OUTPUT_DIR/export/STEP, the numbered layout TensorFlow "
@@ -69,11 +69,16 @@ common_flags.define_experiment_flags(dirs=("output_dir",))
 common_flags.define_flags(TrainedRunOptions, ExporterOptions)
 
 
+def configuration():
+  """(ExperimentOptions, ExporterOptions, TrainedRunOptions) from the flags and gin."""
+  names = common_flags.load_registrations_and_gin(ExporterOptions, TrainedRunOptions)
+  return names, ExporterOptions.from_config(), TrainedRunOptions.from_config()
+
+
 def main(argv):
-  settings, trained = ExporterOptions.from_flags(FLAGS), TrainedRunOptions.from_flags(FLAGS)
+  names, settings, trained = configuration()
   hparams_overrides, output_dir = FLAGS.hparams, FLAGS.output_dir
   settings.check()
-  names = common_flags.load_registrations_and_gin()
   common_flags.require(names, "output_dir")
   output_dir = os.path.expanduser(output_dir)
   problem, model_cls, hparams, data_dir, checkpoint, dhp = common_flags.run_at(

@@ -37,7 +37,7 @@ _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 
 
-@options.group()
+@options.group("Launch")
 class LaunchOptions(cluster.ClusterShape):
   """t2t-launch's settings (the trainer's own come after --)."""
   target: str = setting("tfjob", "tfjob: write a Kubeflow TFJob manifest for Kubernetes; "
@@ -92,6 +92,7 @@ class LaunchOptions(cluster.ClusterShape):
 
 # A TFJob restarts replicas that were killed or preempted (Kubeflow's recommended policy).
 common_flags.define_flags(LaunchOptions, defaults={"restart_policy": "exit_code"})
+common_flags.define_gin_flags()  # t2t-launch's own (Launch.*); the trainer's go after --
 
 
 def parse_trainer_flags(args):
@@ -311,8 +312,14 @@ def launch_serving(settings, serve_args):
         f"{serving.SERVE_PORT}:{serving.SERVE_PORT}")
 
 
+def configuration():
+  """LaunchOptions from the flags and gin (Launch.*)."""
+  common_flags.parse_gin(LaunchOptions)
+  return LaunchOptions.from_config()
+
+
 def main(argv):
-  settings = LaunchOptions.from_flags(FLAGS)
+  settings = configuration()
   if settings.target == "serving":
     if len(argv) < 2:
       raise UserError("give the t2t-serve flags after --, e.g. t2t-launch --target=serving "

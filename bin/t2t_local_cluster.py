@@ -16,16 +16,23 @@ it ends (Ctrl-C or SIGTERM first lets the trainers save a checkpoint). With
 import os
 
 from t2t_lite.bin import common_flags
-from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.errors import UserError
 from t2t_lite.training import cluster
 from t2t_lite.training.local_cluster import LocalCluster, LocalClusterOptions
 
 common_flags.define_flags(LocalClusterOptions)
+common_flags.define_gin_flags()
+
+
+def configuration():
+  """LocalClusterOptions from the flags and gin (LocalCluster.*); the trainers' own gin
+  goes after --."""
+  common_flags.parse_gin(LocalClusterOptions)
+  return LocalClusterOptions.from_config()
 
 
 def main(argv):
-  settings = LocalClusterOptions.from_flags(FLAGS)
+  settings = configuration()
   trainer_flags = argv[1:]
   if not trainer_flags:
     raise UserError("give the t2t-trainer flags after --, e.g. t2t-local-cluster "

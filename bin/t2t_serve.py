@@ -12,18 +12,24 @@ requests are batched.
 import os
 
 from t2t_lite.bin import common_flags
-from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.errors import UserError
 from t2t_lite.serving.server_options import ServeOptions
 
 common_flags.define_flags(ServeOptions)
+common_flags.define_gin_flags()
+
+
+def configuration():
+  """ServeOptions from the flags and gin (Serve.*)."""
+  common_flags.parse_gin(ServeOptions)
+  return ServeOptions.from_config()
 
 
 def main(argv):
   if len(argv) > 1:
     raise UserError(f"unexpected arguments {' '.join(argv[1:])}: t2t-serve "
                                  "takes flags only")
-  settings = ServeOptions.from_flags(FLAGS)
+  settings = configuration()
   settings.check()
   export_dir = os.path.expanduser(settings.export_dir)
   if not os.path.isdir(export_dir):

@@ -20,43 +20,14 @@ import os
 import sys
 import typing
 
-from t2t_lite import experiment, metrics, options
+from t2t_lite import experiment, metrics
 from t2t_lite.bin import common_flags
 from t2t_lite.bin.common_flags import FLAGS
 from t2t_lite.errors import UserError, suggestion
-from t2t_lite.options import setting
 from t2t_lite.sweep import report, runner, search, search_report, spec, validate
 from t2t_lite.sweep import study as study_lib
+from t2t_lite.sweep.sweep_options import SweepOptions
 from t2t_lite.training import run_dir
-
-
-@options.group()
-class SweepOptions(options.Options):
-  sweep_file: str | None = setting(None, "The sweep (TOML): [base], [grid], [zip], "
-                                   "[random], or [search].")
-  output_dir: str | None = setting(None, "The sweep's folder: one subfolder per trial, and "
-                                   "the summary and plot.")
-  parallel: int = setting(1, "Trials run at once.", minimum=1)
-  print_commands: bool = setting(False, "Validate, then print one t2t-trainer command per "
-                                 "trial (for a cluster scheduler) instead of running them.")
-  sort_by: str = setting("neg_log_perplexity", "Eval metric that ranks the trials in the "
-                         "summary, in its direction (a [search] ranks by its metric).")
-  progress_secs: float = setting(30.0, "Print the running trials' steps this often.",
-                                 above=0)
-  t2t_usr_dir: str | None = setting(None, "Your own registrations (also passed to each "
-                                    "trial; overrides the sweep file's t2t_usr_dir).")
-  worker: bool = setting(False, "[search]: join the search as one more worker: run its "
-                         "trials until it is done, and write no report.")
-  storage: str | None = setting(None, "[search]: the study's database, an SQLAlchemy URL "
-                                "(e.g. postgresql+psycopg://user@host/db) that every worker "
-                                "opens; default sqlite:///OUTPUT_DIR/study.db (one machine).")
-  study_name: str | None = setting(None, "[search]: the study's name in --storage "
-                                   "(default: the name of --output_dir).")
-  heartbeat_secs: int = setting(60, "[search]: how often a worker records that its trials "
-                                "are alive; a trial silent for three beats is given to "
-                                "another worker, which resumes it from its checkpoint.",
-                                minimum=1)
-
 
 common_flags.define_flags(SweepOptions)
 common_flags.define_gin_flags()
@@ -72,10 +43,19 @@ class Config(typing.NamedTuple):
   given: frozenset  # the flags given on the command line
 
 
+def configuration():
+  """Config from the flags and gin (--gin_file and --gin_param may bind Sweep.*). The
+  bindings of a user directory's configurables are the trials' (checked with them, after
+  the directory is imported)."""
+  common_flags.parse_gin(SweepOptions, skip_unknown=True)
+  given = set(SweepOptions.gin_bindings())  # on the command line or in gin
+  return Config(SweepOptions.from_config(), FLAGS.gin_file, FLAGS.gin_param,
+                frozenset(n for n in ("worker", "storage", "study_name", "sort_by")
+                          if n in given))
+
+
 def main(argv):
-  config = Config(SweepOptions.from_flags(FLAGS), FLAGS.gin_file, FLAGS.gin_param,
-                  frozenset(n for n in ("worker", "storage", "study_name", "sort_by")
-                            if FLAGS[n].present))
+  config = configuration()
   settings = config.settings
   for name in ("sweep_file", "output_dir"):
     if not getattr(settings, name):

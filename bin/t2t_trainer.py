@@ -64,7 +64,7 @@ def configuration():
                                       all_reduce="auto", all_reduce_pack_bytes=0)
   return TrainerConfig(
       names=names, run=run_options, schedule=SCHEDULES[run_options.schedule],
-      trainer=TrainerOptions.from_config(), data_check=DataCheckOptions.from_flags(FLAGS),
+      trainer=TrainerOptions.from_config(), data_check=DataCheckOptions.from_config(),
       input=input_pipeline.InputOptions.from_config(), hparams=FLAGS.hparams,
       output_dir=FLAGS.output_dir and os.path.expanduser(FLAGS.output_dir),
       data_dir=common_flags.data_dir(names), tmp_dir=common_flags.tmp_dir(names),

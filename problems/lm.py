@@ -7,7 +7,7 @@ from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 
 
-@options.group()
+@options.group("TextFilesSettings")
 class TextFilesSettings(ProblemSettings):
   train_files: str = setting("", "the training text: comma-separated glob patterns of "
                              "files, one example per line")

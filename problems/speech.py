@@ -34,7 +34,7 @@ from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 
 
-@options.group()
+@options.group("SpeechSettings")
 class SpeechSettings(problem.ProblemSettings):
   vocab: str = setting("char", "the transcripts' vocabulary: characters, or a SentencePiece "
                        "model trained on the training transcripts",
@@ -47,7 +47,7 @@ class SpeechSettings(problem.ProblemSettings):
                                "one sentence per line")
 
 
-@options.group()
+@options.group("ManifestSettings")
 class ManifestSettings(problem.ProblemSettings):
   train_manifest: str = setting("", "the training WAV files' manifest (TSV: path, "
                                 "transcript)")

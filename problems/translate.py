@@ -9,7 +9,7 @@ from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 
 
-@options.group()
+@options.group("ParallelFilesSettings")
 class ParallelFilesSettings(ProblemSettings):
   train_tsv: str = setting("", "training pairs: source<TAB>target per line")
   train_source: str = setting("", "or the training sources, one per line, ...")

@@ -41,7 +41,7 @@ BF16_VALUES = ("bfloat16", "mixed_bfloat16")
 SHAPE_SETTINGS = ("batch", "src_len", "tgt_len", "vocab_size", "decode_src_len")
 
 
-@options.group()
+@options.group("Benchmark")
 class BenchmarkOptions(search.SearchSettings):
   """t2t-benchmark's settings. Unset shapes are the model's (T2TModel.benchmark_shape)."""
   batch: int | None = setting(None, "Examples per synthetic training batch (global, split "

@@ -2,8 +2,9 @@
 command line into one gin configuration, checks every binding, writes config.gin.
 
 One precedence rule, later wins:
-  defaults in code (and the hparams set)  <  --gin_file (in order)  <  --gin_param (in order)
-  <  flags given on the command line (--hparams included).
+  defaults in code (and the hparams set)  <  a binary's preset of a shared group's defaults
+  <  --gin_file (in order)  <  --gin_param (in order)  <  flags given on the command line
+  (--hparams included).
 A flag left at its default binds nothing, so a gin file's value stands.
 """
 import inspect
@@ -14,9 +15,10 @@ import re
 import gin
 
 # The modules that declare gin configurables (experiment.*, run.*, hparams.*, Trainer.*,
-# make_dataset.*, study_trial.*): imported here so that every binary can parse any run's config.gin.
-from t2t_lite import experiment  # noqa: F401
-from t2t_lite.data import input_pipeline  # noqa: F401
+# make_dataset.*, study_trial.*, Thread.*, DataCheck.*): imported here so that every binary
+# can parse any run's config.gin.
+from t2t_lite import experiment, machine  # noqa: F401
+from t2t_lite.data import input_pipeline, manifest  # noqa: F401
 from t2t_lite.errors import UserError, suggestion
 from t2t_lite.training import run_dir, trainer, trial_options  # noqa: F401
 
@@ -83,10 +85,13 @@ def _explain(error, where):
   return UserError(f"{where}: {first}")
 
 
-def parse(gin_files=(), gin_params=(), flag_bindings=(), params_are="--gin_param"):
-  """Applies gin files, then bindings, then the flags' bindings, in that order.
-  params_are: what errors call a binding of gin_params."""
-  sources = [(f"gin file {path}", path, None) for path in gin_files]
+def parse(gin_files=(), gin_params=(), flag_bindings=(), params_are="--gin_param",
+          presets=(), skip_unknown=False):
+  """Applies presets (bindings of a binary's own defaults), gin files, then bindings, then
+  the flags' bindings, in that order. params_are: what errors call a binding of gin_params.
+  skip_unknown: bindings of configurables not registered (yet) are skipped."""
+  sources = [(f"preset '{b}'", None, b) for b in presets]
+  sources += [(f"gin file {path}", path, None) for path in gin_files]
   sources += [(f"{params_are} '{b}'", None, b) for b in gin_params]
   sources += [(f"flag binding '{b}'", None, b) for b in flag_bindings]
   for where, path, binding in sources:
@@ -94,9 +99,9 @@ def parse(gin_files=(), gin_params=(), flag_bindings=(), params_are="--gin_param
       raise UserError(f"{where} does not exist")
     try:
       if path is not None:
-        gin.parse_config_file(os.path.expanduser(path))
+        gin.parse_config_file(os.path.expanduser(path), skip_unknown=skip_unknown)
       else:
-        gin.parse_config(binding)
+        gin.parse_config(binding, skip_unknown=skip_unknown)
     except (ValueError, SyntaxError, TypeError, ImportError) as e:
       raise _explain(e, where) from None
 

@@ -35,7 +35,7 @@ SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16
 CACHE_ENV = "T2T_LITE_CACHE_DIR"
 
 
-@options.group()
+@options.group("Thread")
 class ThreadOptions(options.Options):
   """TensorFlow's thread pools (0: chosen from the usable cores, as logged at start)."""
   intra_op_threads: int = setting(0, "Threads one op may use (0: every usable core).",

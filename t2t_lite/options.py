@@ -17,8 +17,12 @@ An option group is a frozen dataclass whose fields are made with `setting()`:
 - constructing a group checks every value against its declaration and fails with one line
   naming the flag (or the gin binding), so `--train_steps=-5` never starts a run.
 
-Groups without a gin name are flags only (a binary's own paths and switches), or parsed
-from a `name=value,...` string (`from_string`, e.g. --decode_hparams).
+Every group has a gin name (`options.GROUPS`), the name a user sees: the class's name
+without "Options" (Decoder, Exporter, Serve, ...; the first groups kept the names their
+config.gin files have always used: experiment, run, make_dataset, study_trial). A group
+named inside one flag's `name=value,...` string (`from_string`: --decode_hparams,
+--problem_settings) is bound like an hparams group: `DecodeHParams.beam_size = 4` overrides
+the values saved with the run (decode.json, the data_dir's settings), under the flag's.
 
 Hparams are option groups too (`hparams_group`): the engine, each model and each problem
 declare the hparams they read, with their defaults, where they read them:
@@ -89,6 +93,9 @@ class Options:
   """Base of the option groups. Subclasses are made with `group()`."""
 
   gin_name: ClassVar[str | None] = None
+  # A composed group (compose()): the declared groups its fields come from, each bindable
+  # in gin under its own name.
+  parts: ClassVar[tuple] = ()
   # False for a group whose settings live inside one flag's 'name=value,...' string
   # (from_string, e.g. --decode_hparams): its fields are not flags of their own.
   field_flags: ClassVar[bool] = True
@@ -127,11 +134,12 @@ class Options:
 
   @classmethod
   def where(cls, name):
-    """How a user names a setting: its flag, else its gin binding, else the field."""
+    """How a user names a setting: its flag, else its gin binding; a setting named inside
+    a flag's string (from_string adds which flag) by its name."""
     flag = cls.flag_name(name)
     if flag:
       return f"--{flag}"
-    return f"{cls.gin_name}.{name}" if cls.gin_name else name
+    return f"{cls.gin_name}.{name}" if cls.field_flags and cls.gin_name else name
 
   @classmethod
   def flag_bindings(cls):
@@ -140,6 +148,19 @@ class Options:
       return {}
     return {cls.flag_name(n): f"{cls.gin_name}.{n}" for n, _, _, _ in cls.declarations()
             if cls.flag_name(n)}
+
+  @classmethod
+  def gin_bindings(cls) -> dict:
+    """{name: value} bound in gin as `gin_name.name` (of the groups a composed group is
+    made of, each under its own name)."""
+    out, names = {}, {f.name for f in dataclasses.fields(cls)}
+    for group in cls.parts or (cls,):
+      for name in names & {f.name for f in dataclasses.fields(group)}:
+        try:
+          out[name] = gin.query_parameter(f"{group.gin_name}.{name}")
+        except ValueError:  # not bound
+          pass
+    return out
 
   # -- making one -------------------------------------------------------------------------
   @classmethod
@@ -152,15 +173,16 @@ class Options:
 
   @classmethod
   def from_flags(cls, flag_values):
-    """A flags-only group from parsed absl flags (the declared defaults where unset)."""
+    """The group from parsed absl flags alone, no gin (the declared defaults where unset):
+    a command line checked here and run elsewhere (t2t-launch's t2t-serve flags)."""
     return cls(**{n: flag_values[cls.flag_name(n)].value for n, _, _, _ in cls.declarations()
                   if cls.flag_name(n) and cls.flag_name(n) in flag_values})
 
   @classmethod
   def from_string(cls, text, where, base=None):
-    """Parses 'name=value,name=value' (the --hparams syntax) over `base` ({name: value},
-    e.g. settings saved with a run) over the defaults."""
-    values = dict(base or {})
+    """Parses 'name=value,name=value' (the --hparams syntax) over the group's gin bindings
+    over `base` ({name: value}, e.g. settings saved with a run) over the defaults."""
+    values = {**(base or {}), **cls.gin_bindings()}
     types_ = {n: t for n, t, _, _ in cls.declarations()}
     for item in split_top_level(text or ""):
       if "=" not in item:
@@ -181,13 +203,37 @@ class Options:
     return dataclasses.asdict(self)
 
 
-def group(gin_name=None):
-  """Class decorator: a frozen dataclass of settings, bindable in gin as `gin_name.*`."""
+# gin name -> option group (group()), and -> hparams group (hparams_group()).
+GROUPS: dict[str, type] = {}
+HPARAMS_GROUPS: dict[str, type] = {}
+
+
+def _register(registry, gin_name, cls, kind):
+  """Records cls under gin_name; False if it was already (the same class, imported again)."""
+  known = GROUPS.get(gin_name) or HPARAMS_GROUPS.get(gin_name)
+  if known is not None and (known.__module__, known.__qualname__) != (cls.__module__,
+                                                                     cls.__qualname__):
+    raise ValueError(f"{kind} {gin_name} is declared twice: by "
+                     f"{known.__module__}.{known.__qualname__} and "
+                     f"{cls.__module__}.{cls.__qualname__}")
+  registry[gin_name] = cls
+  return known is None
+
+
+def group(gin_name):
+  """Class decorator: a frozen dataclass of settings, bindable in gin as `gin_name.*`.
+
+  A group of flags is a gin configurable: from_config() reads the bindings. A group named
+  inside a flag's string (field_flags False) is bound through a twin, like an hparams
+  group: its bindings override values saved with a run (from_string), not the defaults."""
   def decorate(cls):
     cls = dataclasses.dataclass(frozen=True)(cls)
     cls.gin_name = gin_name
-    if gin_name:
-      cls = gin.configurable(gin_name)(cls)
+    if _register(GROUPS, gin_name, cls, "option group"):
+      if cls.field_flags:
+        cls = gin.configurable(gin_name)(cls)
+      else:
+        gin.external_configurable(cls, name=gin_name)
     return cls
   return decorate
 
@@ -215,20 +261,6 @@ class HParamsGroup(Options):
     return [HParamSpec(n, t, d.help, d.bounds, d.eval_time) for n, t, d, _ in
             cls.declarations()]
 
-  @classmethod
-  def gin_bindings(cls) -> dict:
-    """{name: value} bound in gin as `gin_name.name` (overrides of a run's hparams)."""
-    out = {}
-    for name, _, _, _ in cls.declarations():
-      try:
-        out[name] = gin.query_parameter(f"{cls.gin_name}.{name}")
-      except ValueError:  # not bound
-        pass
-    return out
-
-
-# gin name -> hparams group, for the overrides bound in gin (experiment.apply_overrides).
-HPARAMS_GROUPS: dict[str, type] = {}
 
 
 def hparams_group(gin_name):
@@ -240,14 +272,8 @@ def hparams_group(gin_name):
   def decorate(cls):
     cls = dataclasses.dataclass(frozen=True)(cls)
     cls.gin_name = gin_name
-    known = HPARAMS_GROUPS.get(gin_name)
-    if known is None:
+    if _register(HPARAMS_GROUPS, gin_name, cls, "hparams group"):
       gin.external_configurable(cls, name=gin_name)
-    elif (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
-      raise ValueError(f"hparams group {gin_name} is declared twice: by "
-                       f"{known.__module__}.{known.__qualname__} and "
-                       f"{cls.__module__}.{cls.__qualname__}")
-    HPARAMS_GROUPS[gin_name] = cls
     return cls
   return decorate
 
@@ -288,5 +314,6 @@ def compose(name, *groups, exclude=(), base=Options):
         owner[f.name] = g
         fields.append((f.name, f.type, dataclasses.field(
             default=f.default, default_factory=f.default_factory, metadata=f.metadata)))
-    _COMPOSED[key] = dataclasses.make_dataclass(name, fields, bases=(base,), frozen=True)
+    _COMPOSED[key] = dataclasses.make_dataclass(name, fields, bases=(base,), frozen=True,
+                                                namespace={"parts": groups})
   return _COMPOSED[key]

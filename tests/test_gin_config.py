@@ -7,7 +7,7 @@ import gin
 import pytest
 from absl import flags
 
-from t2t_lite import experiment, gin_config
+from t2t_lite import experiment, gin_config, options
 from t2t_lite.errors import UserError
 from t2t_lite.training.trainer import TrainerOptions
 
@@ -137,6 +137,5 @@ def test_trainer_flag_defaults_are_the_configurables_defaults():
   assert {"train_steps", "random_seed", "xla", "strategy", "problem"} <= set(bound)
   for flag, (default, binding) in bound.items():
     name, param = binding.split(".")
-    group = {"Trainer": TrainerOptions, "run": experiment.RunOptions,
-             "experiment": experiment.ExperimentOptions}[name]
+    group = options.GROUPS[name]
     assert getattr(group.from_config(), param) == default, flag

@@ -1,5 +1,7 @@
 """Declared option groups: validation against the declaration, gin < flags precedence,
 the name=value string syntax."""
+import importlib
+
 import gin
 import pytest
 
@@ -100,3 +102,56 @@ def test_from_string_parses_the_hparams_syntax():
     Example.from_string("steps=0", "--x")
   with pytest.raises(UserError, match="malformed --x entry 'steps'"):
     Example.from_string("steps", "--x")
+
+
+def test_every_declared_option_group_is_bindable_in_gin_under_its_name():
+  # Every binary's module (their own groups), and the registrations (problems' settings).
+  from t2t_lite import experiment
+  from t2t_lite.reference import declarations, flags
+  for module in flags.binaries().values():
+    importlib.import_module(module)
+  experiment.load_registrations()
+  groups = declarations.groups()
+  assert len(groups) >= 38 and options.HParamsGroup not in groups
+  def qualified(cls):  # a module imported again declares its classes again
+    return cls and (cls.__module__, cls.__qualname__)
+  for group in groups:
+    registry = (options.HPARAMS_GROUPS if issubclass(group, options.HParamsGroup)
+                else options.GROUPS)
+    assert group.gin_name and qualified(registry.get(group.gin_name)) == qualified(group), (
+        group.__name__)
+  assert {"Decoder", "Exporter", "Benchmark", "Serve", "Sweep", "Launch", "LocalCluster",
+          "Averaging", "Bleu", "Docs", "DecodeHParams", "VocabSettings"} <= set(options.GROUPS)
+
+
+def test_an_option_group_name_is_declared_once():
+  with pytest.raises(ValueError, match="option group OptionsExample is declared twice"):
+    @options.group("OptionsExample")
+    class Other(options.Options):  # noqa: F841
+      steps: int = setting(5, "How many steps.")
+
+
+@options.group("OptionsExampleSettings")
+class ExampleSettings(options.Options):
+  field_flags = False  # named inside a flag's 'name=value,...' string
+  beam: int = setting(1, "Beam.", minimum=1)
+  alpha: float = setting(0.6, "Alpha.")
+
+
+def test_a_string_group_binds_in_gin_over_saved_values_under_the_flag():
+  assert ExampleSettings.from_string("", "--x", base={"beam": 3}).beam == 3
+  gin.parse_config("OptionsExampleSettings.beam = 4\nOptionsExampleSettings.alpha = 0.2")
+  assert ExampleSettings() == ExampleSettings(beam=1)  # the defaults stay
+  got = ExampleSettings.from_string("alpha=1.0", "--x", base={"beam": 3, "alpha": 0.5})
+  assert (got.beam, got.alpha) == (4, 1.0)
+  with pytest.raises(UserError, match=r"^--x: beam=0 must be >= 1"):
+    ExampleSettings.from_string("beam=0", "--x")
+
+
+def test_a_composed_group_reads_each_part_under_its_own_name():
+  composed = options.compose("ComposedExample", ExampleSettings, Example, exclude=("seed",))
+  assert composed.parts == (ExampleSettings, Example)
+  gin.parse_config("OptionsExampleSettings.beam = 5\nOptionsExample.steps = 8\n"
+                   "OptionsExample.seed = 3")
+  assert composed.gin_bindings() == {"beam": 5, "steps": 8}  # seed is not composed
+  assert composed.from_string("", "--x").beam == 5

@@ -41,7 +41,7 @@ _SHARD_NAME = re.compile(r"-(\d+)-of-(\d+)$")
 _READ_CHUNK = 1 << 22
 
 
-@options.group()
+@options.group("DataCheck")
 class DataCheckOptions(options.Options):
   """How much of the data a binary checks before it reads any (t2t-trainer, t2t-decoder,
   t2t-benchmark)."""

@@ -77,7 +77,7 @@ class _JointVocabulary(Text2TextProblem):
           streams.remove(stream)
 
 
-@options.group()
+@options.group("MixtureSettings")
 class MixtureSettings(ProblemSettings):
   task_tokens: bool = setting(False, "each example's input starts with its member's task "
                               "token (the mixture's default: whether it declares them)")

@@ -40,7 +40,7 @@ from t2t_lite.hparams_lib import HParams
 TRAIN, DEV = "train", "dev"
 
 
-@options.group()
+@options.group("ProblemSettings")
 class ProblemSettings(options.Options):
   """Base of a problem's settings groups: named inside --problem_settings, not flags."""
   field_flags = False

@@ -15,7 +15,7 @@ from t2t_lite.errors import UserError
 from t2t_lite.options import setting
 
 
-@options.group()
+@options.group("DevSplitSettings")
 class DevSplitSettings(ProblemSettings):
   dev_fraction: float = setting(0.02, "without dev files: this fraction of the training "
                                 "examples (chosen by a hash of each) is the dev split",

@@ -32,7 +32,7 @@ VOCAB_TYPES = ("sentencepiece", "byte", "character", "word")
 _VOCAB_SUFFIX = {"sentencepiece": "sp.model", "character": "chars.txt", "word": "words.txt"}
 
 
-@options.group()
+@options.group("VocabSettings")
 class VocabSettings(ProblemSettings):
   """How a text problem builds its vocabulary."""
   vocab_type: str = setting("sentencepiece", "the vocabulary: a SentencePiece model, bytes, "

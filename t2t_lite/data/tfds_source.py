@@ -41,13 +41,13 @@ def text(value):
   return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-@options.group()
+@options.group("TFDSDirSettings")
 class TFDSDirSettings(ProblemSettings):
   tfds_data_dir: str = setting("", "where tensorflow_datasets keeps its data (empty: the "
                                "binaries' --tfds_data_dir, else TFDS's own)")
 
 
-@options.group()
+@options.group("TFDSSettings")
 class TFDSSettings(TFDSDirSettings):
   tfds_download: bool = setting(True, "download the dataset when it is not there")
   max_examples: int = setting(0, "examples per split at most (0: all)", minimum=0)

@@ -36,7 +36,7 @@ TUNE_LM_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
 TUNE_WORD_BONUSES = (-1.0, 0.0, 1.0, 2.0, 3.0)
 
 
-@options.group()
+@options.group("AudioDecodeHParams")
 class AudioDecodeHParams(decoder.DecodeHParams):
   """--decode_hparams of speech: the search's settings, and its word language model."""
   lm_path: str = setting("", "a word n-gram language model (ARPA or KenLM binary) for the "

@@ -32,7 +32,7 @@ from t2t_lite.options import setting
 from t2t_lite.search import Search
 
 
-@options.group()
+@options.group("DecodeHParams")
 class DecodeHParams(search.SearchSettings):
   """Tensor2Tensor's --decode_hparams: search settings, not model settings."""
   field_flags = False  # named inside --decode_hparams, not as flags

@@ -16,9 +16,8 @@ from importlib import metadata
 
 from absl import flags
 
-from t2t_lite import options
 from t2t_lite.errors import UserError
-from t2t_lite.reference import markdown
+from t2t_lite.reference import declarations, markdown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,12 +61,8 @@ def _read(module):
 
 def _declared():
   """{flag name: [(help, bounds text, gin binding)]} of every option group's flags."""
-  def subclasses(cls):
-    for sub in cls.__subclasses__():
-      yield sub
-      yield from subclasses(sub)
   out = {}
-  for group in subclasses(options.Options):
+  for group in declarations.groups():
     bindings = group.flag_bindings()
     for name, _, declaration, _ in group.declarations():
       flag = group.flag_name(name)

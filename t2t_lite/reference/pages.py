@@ -36,11 +36,15 @@ def build(t2t_usr_dir=None, with_flags=True) -> dict[str, str]:
       DECODE_HPARAMS: settings_page(
           "Decode hparams", "`--decode_hparams` of t2t-decoder, t2t-exporter and "
           "t2t-trainer's `--eval_decode_hparams`: `name=value,...`, each problem's decoder "
-          "declaring its own.", settings.decode_hparams(problems), "used by problems"),
+          "declaring its own. In gin, `Group.name = value` (the gin column) overrides the "
+          "run's saved OUTPUT_DIR/decode.json, under `--decode_hparams`.",
+          settings.decode_hparams(problems), "used by problems"),
       PROBLEM_SETTINGS: settings_page(
           "Problem settings", "`--problem_settings` of t2t-datagen (and t2t-trainer "
           "`--generate_data`): `name=value,...`, saved in `--data_dir` and read from there "
-          "by the other binaries. Defaults are the problem's own.",
+          "by the other binaries. Defaults are the problem's own. In gin, `Group.name = "
+          "value` (the gin column) overrides the settings saved in `--data_dir`, under "
+          "`--problem_settings`.",
           settings.problem_settings(problems), None),
       NAMES: names_page(names.registered(only_names), t2t_usr_dir is None),
   }
@@ -98,8 +102,8 @@ def settings_page(title, intro, entries, used_label) -> str:
     if used_label:
       parts.append(f"{used_label[0].upper()}{used_label[1:]}: "
                    + ", ".join(f"`{n}`" for n in s.used_by) + ".\n")
-    parts.append(table(["setting", "type", "default", "valid values", "help"], [
-        [f"`{r.name}`", r.type, code(r.default), r.bounds, cell(r.help)]
+    parts.append(table(["setting", "type", "default", "valid values", "gin", "help"], [
+        [f"`{r.name}`", r.type, code(r.default), r.bounds, code(r.gin), cell(r.help)]
         for r in s.rows]) + "\n")
   if not entries:
     parts.append("None declared.\n")

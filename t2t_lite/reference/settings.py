@@ -9,7 +9,7 @@ from t2t_lite.reference import declarations
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-  title: str  # the decode hparams' group, or the problem's name
+  title: str  # the decode hparams' group (its gin name), or the problem's name
   used_by: tuple[str, ...]
   rows: tuple[declarations.Row, ...]
 
@@ -20,7 +20,7 @@ def decode_hparams(problems) -> list[Settings]:
   for name in problems:
     group = registry.problem(name).decoder_class.DECODE_HPARAMS
     users.setdefault(group, []).append(name)
-  return [Settings(group.__name__, tuple(names), tuple(declarations.rows(group)))
+  return [Settings(group.gin_name, tuple(names), tuple(declarations.rows(group)))
           for group, names in sorted(users.items(), key=lambda kv: len(kv[0].declarations()))]
 
 

@@ -6,7 +6,7 @@ from t2t_lite.options import setting
 ENGINES = ("saved_model", "ctranslate2")
 
 
-@options.group()
+@options.group("Serve")
 class ServeOptions(options.Options):
   export_dir: str | None = setting(
       None, "The export to serve: a SavedModel folder (t2t-exporter's EXPORT_DIR/STEP, text "

@@ -20,7 +20,7 @@ from t2t_lite.training import best_checkpoints as best
 _OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
-@options.group()
+@options.group("Averaging")
 class AveragingOptions(options.Options):
   """t2t-avg-checkpoints' settings."""
   output_dir: str | None = setting(None, "The run whose checkpoints to average.")

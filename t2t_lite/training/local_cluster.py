@@ -33,7 +33,7 @@ RESTART_DELAY_SECS = 1.0  # a failed task comes back after this long (the operat
 STOP_CAUSE_SECS = 1.0  # how long a stopped task waits for the failure that caused it to show
 
 
-@options.group()
+@options.group("LocalCluster")
 class LocalClusterOptions(cluster.ClusterShape):
   """t2t-local-cluster's settings."""
   strategy: str = setting(

@@ -14,7 +14,7 @@ from t2t_lite.options import setting
 from tests.bin import helpers
 
 
-@options.group()
+@options.group("CommonFlagsExample")
 class _Example(options.Options):
   steps: int = setting(5, "steps", minimum=1)
   rate: float = setting(0.1, "a rate", minimum=0, below=1)

@@ -75,17 +75,19 @@ def test_every_decode_hparam_and_problem_setting_is_documented(reference):
   for problem_name in registry.problems.names():
     problem = registry.problem(problem_name)
     group = problem.decoder_class.DECODE_HPARAMS
-    section = _section(reference[pages.DECODE_HPARAMS], group.__name__)
+    section = _section(reference[pages.DECODE_HPARAMS], group.gin_name)
     assert f"`{problem_name}`" in section
     for name, _, _, default in group.declarations():
       assert _row(section, f"`{name}`").startswith(f"| `{name}` | ")
       assert f" | {markdown.code(default)} | " in _row(section, f"`{name}`")
+      assert f" | `{group.gin_name}.{name}` | " in _row(section, f"`{name}`")
     settings = problem.default_settings().values()
     if settings:
       section = _section(reference[pages.PROBLEM_SETTINGS], problem_name)
       for name, value in settings.items():
         assert f" | {markdown.code(value)} | " in _row(section, f"`{name}`"), (problem_name,
                                                                               name)
+        assert re.search(rf"\| `\w+Settings\.{name}` \|", _row(section, f"`{name}`"))
 
 
 def test_every_registered_name_is_listed(reference):
