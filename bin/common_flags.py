@@ -26,6 +26,9 @@ FLAGS = flags.FLAGS
 @options.group("Registry")
 class RegistryOptions(options.Options):
   """Where names come from, and overrides of the hparams set."""
+  # Read before gin is parsed (the user directory declares configurables gin files may
+  # bind; --registry_help), or after it (--hparams, over the hparams.* bindings).
+  flags_only = True
   hparams: str = setting("", "Overrides: 'name=value,name=value'.")
   t2t_usr_dir: str | None = setting(
       None, "A directory (Python package) of your own registered problems, models and "
@@ -35,6 +38,8 @@ class RegistryOptions(options.Options):
 
 @options.group("Dir")
 class DirOptions(options.Options):
+  # Not in gin: a run's config.gin, given to another run, must not carry its directories.
+  flags_only = True
   output_dir: str | None = setting(None, "Where checkpoints, summaries and hparams.json "
                                    "live.")
   tmp_dir: str | None = setting(None, "Scratch space for raw downloads (default: "
@@ -75,6 +80,8 @@ def define_flags(*groups, only=None, defaults=None, flag_values=FLAGS):
                           flag_values=flag_values)
       else:
         _DEFINE[type_](flag, default, declaration.help, flag_values=flag_values)
+      # The group the flag binds (a subclass's, not a shared base's): the reference's.
+      flag_values[flag].declared_by = group
 
 
 def define_gin_flags(flag_values=FLAGS):

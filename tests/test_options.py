@@ -122,6 +122,12 @@ def test_every_declared_option_group_is_bindable_in_gin_under_its_name():
         group.__name__)
   assert {"Decoder", "Exporter", "Benchmark", "Serve", "Sweep", "Launch", "LocalCluster",
           "Averaging", "Bleu", "Docs", "DecodeHParams", "VocabSettings"} <= set(options.GROUPS)
+  flags_only = sorted(g.gin_name for g in groups if g.flags_only)
+  assert flags_only == ["Dir", "Registry"]
+  for name in flags_only:  # named, but a binding of them is an error, not ignored
+    with pytest.raises(UserError, match=f"unknown gin configurable '{name}'"):
+      gin_config.parse(gin_params=[f"{name}.output_dir = 'x'"])
+    assert options.GROUPS[name].flag_bindings() == {}
 
 
 def test_an_option_group_name_is_declared_once():

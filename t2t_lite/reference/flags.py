@@ -1,6 +1,6 @@
 """Every installed binary's flags, as absl defines them when the binary's module is imported
-(bin/common_flags.define_flags derives them from the option groups), with the declared
-bounds and gin binding of each.
+(bin/common_flags.define_flags derives them from the option groups, recording each flag's
+group), with the declared bounds and gin binding of each.
 
 A binary's flags are read in a process of its own (`python -m t2t_lite.reference.flags
 MODULE` prints them as JSON): binaries share absl's global FLAGS, where a flag two binaries
@@ -17,7 +17,7 @@ from importlib import metadata
 from absl import flags
 
 from t2t_lite.errors import UserError
-from t2t_lite.reference import declarations, markdown
+from t2t_lite.reference import markdown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,38 +59,26 @@ def _read(module):
   return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _declared():
-  """{flag name: [(help, bounds text, gin binding)]} of every option group's flags."""
-  out = {}
-  for group in declarations.groups():
-    bindings = group.flag_bindings()
-    for name, _, declaration, _ in group.declarations():
-      flag = group.flag_name(name)
-      if flag:
-        out.setdefault(flag, []).append((declaration.help, markdown.bounds(
-            declaration.bounds), bindings.get(flag, "")))
-  return out
-
-
-def _declaration_of(flag, declared):
-  """(bounds, gin binding) of the declaration `flag` was defined from: the one whose help
-  absl's help contains (absl adds an enum's choices in front, a list flag's note after)."""
-  for help_, bounds, gin in declared.get(flag.name, ()):
-    if help_ in flag.help:
-      return bounds, gin
-  return "", ""
+def _declaration(flag):
+  """(bounds, gin binding) of the setting `flag` was defined from (define_flags records
+  its group), ("", "") for a flag of no declared setting."""
+  group = getattr(flag, "declared_by", None)
+  if group is None:
+    return "", ""
+  declarations = {group.flag_name(n): d for n, _, d, _ in group.declarations()}
+  return (markdown.bounds(declarations[flag.name].bounds),
+          group.flag_bindings().get(flag.name, ""))
 
 
 def _dump(module):
   """Prints the flags `module` defines on import as JSON (the child process' job)."""
   importlib.import_module(module)
-  declared = _declared()
   out = []
   for owner, defined in flags.FLAGS.flags_by_module_dict().items():
     if not owner.startswith("t2t_lite"):
       continue  # absl's own (--helpfull, --logtostderr, ...)
     for f in defined:
-      bounds, gin = _declaration_of(f, declared)
+      bounds, gin = _declaration(f)
       help_ = f.help
       choices = getattr(f.parser, "enum_values", None)
       if choices:  # absl writes them in front of the help: "<a|b>: help"

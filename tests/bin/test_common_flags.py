@@ -11,6 +11,7 @@ from t2t_lite import options
 from t2t_lite.bin import common_flags
 from t2t_lite.errors import UserError
 from t2t_lite.options import setting
+from t2t_lite.reference import declarations
 from tests.bin import helpers
 
 
@@ -44,12 +45,7 @@ def _declared_groups():
   import t2t_lite.bin.t2t_serve  # noqa: F401
   import t2t_lite.bin.t2t_sweep  # noqa: F401
   import t2t_lite.bin.t2t_trainer  # noqa: F401
-
-  def subclasses(cls):
-    for sub in cls.__subclasses__():
-      yield sub
-      yield from subclasses(sub)
-  return [g for g in subclasses(options.Options) if g is not _Example]
+  return [g for g in declarations.groups() if g is not _Example]
 
 
 def test_every_declared_bound_refuses_the_values_outside_it():

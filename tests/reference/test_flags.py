@@ -2,8 +2,14 @@
 binding of the declaration each was defined from (in this process: one binary's module)."""
 import json
 
-from t2t_lite.bin import t2t_bleu  # noqa: F401 - defines its flags
+from absl import flags as absl_flags
+
+from t2t_lite.bin import (
+  common_flags,
+  t2t_bleu,  # noqa: F401 - defines its flags
+)
 from t2t_lite.reference import flags
+from t2t_lite.training.local_cluster import LocalClusterOptions
 
 
 def test_the_installed_binaries():
@@ -23,9 +29,11 @@ def test_a_binarys_flags_with_their_declarations(capsys):
   assert dumped["gin_param"].gin == ""  # not a declared setting
 
 
-def test_a_flag_is_matched_to_the_declaration_whose_help_it_shows():
-  declared = {"n": [("Steps.", ">= 1", "A.n"), ("Other help.", "", "B.n")]}
-  flag = type("F", (), {"name": "n", "help": "Other help."})
-  assert flags._declaration_of(flag, declared) == ("", "B.n")  # pylint: disable=protected-access
-  flag.help = "unknown"
-  assert flags._declaration_of(flag, declared) == ("", "")  # pylint: disable=protected-access
+def test_a_flag_binds_the_group_that_defined_it_not_a_shared_base():
+  values = absl_flags.FlagValues()
+  common_flags.define_flags(LocalClusterOptions, flag_values=values)
+  common_flags.define_gin_flags(values)
+  assert flags._declaration(values["restart_policy"]) == (  # pylint: disable=protected-access
+      "`never`, `on_failure`, `exit_code`", "LocalCluster.restart_policy")
+  assert flags._declaration(values["num_workers"])[1] == "LocalCluster.num_workers"  # pylint: disable=protected-access
+  assert flags._declaration(values["gin_file"]) == ("", "")  # pylint: disable=protected-access
