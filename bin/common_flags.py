@@ -23,12 +23,11 @@ from t2t_lite.training import best_checkpoints, preemption, run_dir
 FLAGS = flags.FLAGS
 
 
-@options.group("Registry")
+# Read before gin is parsed (the user directory declares configurables gin files may bind;
+# --registry_help), or after it (--hparams, over the hparams.* bindings): flags alone.
+@options.group("Registry", bindable=False)
 class RegistryOptions(options.Options):
   """Where names come from, and overrides of the hparams set."""
-  # Read before gin is parsed (the user directory declares configurables gin files may
-  # bind; --registry_help), or after it (--hparams, over the hparams.* bindings).
-  flags_only = True
   hparams: str = setting("", "Overrides: 'name=value,name=value'.")
   t2t_usr_dir: str | None = setting(
       None, "A directory (Python package) of your own registered problems, models and "
@@ -36,10 +35,9 @@ class RegistryOptions(options.Options):
   registry_help: bool = setting(False, "List every registered name and exit.")
 
 
-@options.group("Dir")
+# Not in gin: a run's config.gin, given to another run, must not carry its directories.
+@options.group("Dir", bindable=False)
 class DirOptions(options.Options):
-  # Not in gin: a run's config.gin, given to another run, must not carry its directories.
-  flags_only = True
   output_dir: str | None = setting(None, "Where checkpoints, summaries and hparams.json "
                                    "live.")
   tmp_dir: str | None = setting(None, "Scratch space for raw downloads (default: "
@@ -102,19 +100,32 @@ def define_experiment_flags(dirs=("output_dir", "tmp_dir"), flag_values=FLAGS):
   define_gin_flags(flag_values)
 
 
+def _declaration(group, flag):
+  return {group.flag_name(n): d for n, _, d, _ in group.declarations()}[flag]
+
+
+def _defined_from(flag, group):
+  """Whether `flag` was defined from `group`'s declaration of it (its own, or that of a
+  base the groups share), not another group's setting of the same name."""
+  definer = getattr(flag, "declared_by", None)
+  return definer is None or _declaration(definer, flag.name) is _declaration(group, flag.name)
+
+
 def parse_gin(*groups, flag_values=FLAGS, skip_unknown=False):
   """Applies --gin_file, --gin_param, then the flags of `groups` (and ExperimentOptions)
-  given on the command line, as gin bindings (a flag two groups declare binds both); a
-  flag's default that the binary presets (define_flags' `defaults`) binds first, under the
-  gin files. skip_unknown: skip bindings of configurables not registered (yet): those of a
-  user directory not imported. Returns the ExperimentOptions."""
+  given on the command line, as gin bindings (a flag of a base two groups share binds
+  both); a flag's default that the binary presets (define_flags' `defaults`) binds first,
+  under the gin files. skip_unknown: skip bindings of configurables not registered (yet):
+  those of a user directory not imported. Returns the ExperimentOptions."""
   given, presets = [], []
   for group in dict.fromkeys((ExperimentOptions,) + groups):
-    given += gin_config.flag_bindings(flag_values, group.flag_bindings())
-    declared = {group.flag_name(n): d for n, _, _, d in group.declarations()}
+    bindings = {flag: binding for flag, binding in group.flag_bindings().items()
+                if flag in flag_values and _defined_from(flag_values[flag], group)}
+    given += gin_config.flag_bindings(flag_values, bindings)
+    defaults = {n: d for n, _, _, d in group.declarations()}
     presets += [f"{binding} = {gin_config.literal(flag_values[flag].default)}"
-                for flag, binding in group.flag_bindings().items()
-                if flag in flag_values and flag_values[flag].default != declared[flag]]
+                for flag, binding in bindings.items()
+                if flag_values[flag].default != defaults[binding.split(".", 1)[1]]]
   gin_config.parse(flag_values.gin_file, flag_values.gin_param, given, presets=presets,
                    skip_unknown=skip_unknown)
   return ExperimentOptions.from_config()

@@ -25,7 +25,7 @@ CHECKPOINT_KEY = "ema"
 _WARMUP = 10.0
 
 
-@options.group("Weights")
+@options.group("Weights", bindable=False)  # bound as Trainer.*, TrainedRun.*
 class WeightsOptions(options.Options):
   """Which weights of a run that keeps their moving average evaluation, decoding and
   export use (t2t-trainer, t2t-decoder and t2t-exporter share it)."""

@@ -20,7 +20,8 @@ An option group is a frozen dataclass whose fields are made with `setting()`:
 Every group has a gin name (`options.GROUPS`), the name a user sees: the class's name
 without "Options" (Decoder, Exporter, Serve, ...; the first groups kept the names their
 config.gin files have always used: experiment, run, make_dataset, study_trial), bindable
-in gin unless it is `flags_only` (Registry, Dir: read from the flags alone). A group
+in gin but for a few (`bindable=False`: Registry and Dir, read from the flags alone; the
+shared bases ClusterShape, Weights, SearchSettings, read through their subclasses). A group
 named inside one flag's `name=value,...` string (`from_string`: --decode_hparams,
 --problem_settings) is bound like an hparams group: `DecodeHParams.beam_size = 4` overrides
 the values saved with the run (decode.json, the data_dir's settings), under the flag's.
@@ -100,9 +101,10 @@ class Options:
   # False for a group whose settings live inside one flag's 'name=value,...' string
   # (from_string, e.g. --decode_hparams): its fields are not flags of their own.
   field_flags: ClassVar[bool] = True
-  # True for a group binaries read from their flags alone: named, but not a gin
-  # configurable (a binding of it is an unknown configurable, not silently ignored).
-  flags_only: ClassVar[bool] = False
+  # False (group(..., bindable=False)): named, but not a gin configurable, so that a
+  # binding of it is an unknown configurable rather than silently ignored: a group read
+  # from flags alone, or a shared base read only through the groups made from it.
+  bindable: ClassVar[bool] = True
 
   def __post_init__(self):
     for field in dataclasses.fields(self):
@@ -148,7 +150,7 @@ class Options:
   @classmethod
   def flag_bindings(cls):
     """{flag name: 'gin_name.field'} for the fields that are both."""
-    if not cls.gin_name or cls.flags_only:
+    if not cls.gin_name or not cls.bindable:
       return {}
     return {cls.flag_name(n): f"{cls.gin_name}.{n}" for n, _, _, _ in cls.declarations()
             if cls.flag_name(n)}
@@ -224,20 +226,20 @@ def _register(registry, gin_name, cls, kind):
   return known is None
 
 
-def group(gin_name):
-  """Class decorator: a frozen dataclass of settings, bindable in gin as `gin_name.*`.
+def group(gin_name, bindable=True):
+  """Class decorator: a frozen dataclass of settings, bindable in gin as `gin_name.*`
+  (unless not `bindable`: see Options.bindable).
 
-  A group of flags is a gin configurable: from_config() reads the bindings (unless it is
-  flags_only: read from the flags alone, from_flags()). A group named
+  A group of flags is a gin configurable: from_config() reads the bindings. A group named
   inside a flag's string (field_flags False) is bound through a twin, like an hparams
   group: its bindings override values saved with a run (from_string), not the defaults."""
   def decorate(cls):
     cls = dataclasses.dataclass(frozen=True)(cls)
-    cls.gin_name = gin_name
+    cls.gin_name, cls.bindable = gin_name, bindable
     first = _register(GROUPS, gin_name, cls, "option group")
-    if cls.field_flags and not cls.flags_only:
+    if bindable and cls.field_flags:
       cls = gin.configurable(gin_name)(cls)
-    elif not cls.field_flags and first:
+    elif bindable and first:
       gin.external_configurable(cls, name=gin_name)
     return cls
   return decorate

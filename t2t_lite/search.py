@@ -26,7 +26,7 @@ from t2t_lite.data.text_encoder import EOS_ID
 from t2t_lite.options import setting
 
 
-@options.group("SearchSettings")
+@options.group("SearchSettings", bindable=False)  # bound as Benchmark.*, DecodeHParams.*
 class SearchSettings(options.Options):
   """The search settings t2t-decoder's --decode_hparams (decoder.DecodeHParams) and
   t2t-benchmark's decoding measurement (benchmark.BenchmarkOptions) share."""

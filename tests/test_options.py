@@ -122,9 +122,9 @@ def test_every_declared_option_group_is_bindable_in_gin_under_its_name():
         group.__name__)
   assert {"Decoder", "Exporter", "Benchmark", "Serve", "Sweep", "Launch", "LocalCluster",
           "Averaging", "Bleu", "Docs", "DecodeHParams", "VocabSettings"} <= set(options.GROUPS)
-  flags_only = sorted(g.gin_name for g in groups if g.flags_only)
-  assert flags_only == ["Dir", "Registry"]
-  for name in flags_only:  # named, but a binding of them is an error, not ignored
+  not_bound = sorted(g.gin_name for g in groups if not g.bindable)
+  assert not_bound == ["ClusterShape", "Dir", "Registry", "SearchSettings", "Weights"]
+  for name in not_bound:  # named, but a binding of them is an error, not ignored
     with pytest.raises(UserError, match=f"unknown gin configurable '{name}'"):
       gin_config.parse(gin_params=[f"{name}.output_dir = 'x'"])
     assert options.GROUPS[name].flag_bindings() == {}

@@ -37,7 +37,7 @@ RESTART_POLICIES = ("never", "on_failure", "exit_code")
 DATA_WAIT_SECS = 60 * 60
 
 
-@options.group("ClusterShape")
+@options.group("ClusterShape", bindable=False)  # bound as Launch.*, LocalCluster.*
 class ClusterShape(options.Options):
   """The tasks of a multi-process cluster and their restarts, as t2t-local-cluster runs it
   and t2t-launch's TFJob describes it."""

@@ -4,7 +4,8 @@ from parsed flags."""
 import pytest
 
 from t2t_lite import gin_config
-from t2t_lite.bin import t2t_bleu, t2t_decoder, t2t_sweep
+from t2t_lite.benchmark import BenchmarkOptions
+from t2t_lite.bin import t2t_benchmark, t2t_bleu, t2t_decoder, t2t_sweep
 from t2t_lite.bin.common_flags import FLAGS
 
 
@@ -47,3 +48,11 @@ def test_decoder_and_sweep_settings_from_gin(parse):
   config = t2t_sweep.configuration()
   assert (config.settings.parallel, config.given) == (3, frozenset({"worker"}))
   assert config.gin_params[-1] == "my_usr_model.width = 2"  # passed on to the trials
+
+
+def test_a_benchmark_setting_bound_in_gin_counts_as_given(parse):
+  parse("t2t-benchmark", "--gin_param=Benchmark.beam_size = 3", "--batch=64")
+  _, settings, _ = t2t_benchmark.configuration()
+  assert (settings.beam_size, settings.batch, settings.steps) == (3, 64, 10)
+  # What a model's own defaults may not replace (t2t_benchmark.main).
+  assert set(BenchmarkOptions.gin_bindings()) == {"beam_size", "batch"}
