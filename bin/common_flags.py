@@ -300,9 +300,12 @@ def note_weights(checkpoint, raw_weights):
 
 
 def binary_command(name):
-  """The command line that runs another installed binary (the console script next to this
-  Python, else its module)."""
-  script = os.path.join(os.path.dirname(sys.executable), name)
-  if os.path.exists(script):
-    return [script]
+  """The command line that runs another installed binary: the one beside the running
+  binary as it was invoked (so a folder of wrapper scripts stays in charge of the processes
+  they start), else the console script next to this Python, else its module."""
+  for folder in (os.path.dirname(os.path.abspath(sys.argv[0])),
+                 os.path.dirname(sys.executable)):
+    script = os.path.join(folder, name)
+    if os.path.isfile(script) and os.access(script, os.X_OK):
+      return [script]
   return [sys.executable, "-m", "t2t_lite.bin." + name.replace("-", "_")]

@@ -85,7 +85,8 @@ def main(argv):
         "command": runner.command(sweep, t, sweep_dir, config.gin_files, config.gin_params)}
        for t in sweep.trials], indent=2))
   status = runner.Runner(sweep, checked, sweep_dir, config.gin_files, config.gin_params,
-                         parallel=settings.parallel, progress_secs=settings.progress_secs).run()
+                         parallel=settings.parallel, progress_secs=settings.progress_secs,
+                         program=common_flags.binary_command("t2t-trainer")).run()
   results = {t.name: {"status": status.get(t.name, "not started"),
                       "curves": report.eval_curves(os.path.join(sweep_dir, t.name))}
              for t in sweep.trials}
@@ -142,7 +143,8 @@ def search_main(sweep, config):
   worker = search.SearchWorker(
       sweep=sweep, study=the_study, storage=storage, storage_url=url, sweep_dir=sweep_dir,
       extra_files=config.gin_files, extra_params=config.gin_params, parallel=settings.parallel,
-      progress_secs=settings.progress_secs, heartbeat_secs=settings.heartbeat_secs)
+      progress_secs=settings.progress_secs, heartbeat_secs=settings.heartbeat_secs,
+      program=common_flags.binary_command("t2t-trainer"))
   outcome = worker.run()
   if settings.worker:
     print(f"worker {worker.name} {'stopped' if outcome == 'interrupted' else 'done'}: "

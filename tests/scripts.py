@@ -3,14 +3,16 @@ TensorFlow starts, an op library loaded afresh): the script prints what it measu
 its last line, one JSON object, and the test asserts on those values."""
 import json
 import subprocess
-import sys
 
 import numpy as np
 
+from tests.bin import helpers
+
 
 def run_json(script, *args, timeout=300):
-  """The JSON object `script` (python -c, with `args`) prints last."""
-  proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
+  """The JSON object `script` (python -c, with `args`) prints last. It runs in a process
+  of its own, forked from one that has imported TensorFlow but not started it."""
+  proc = subprocess.run(helpers.python_c() + [script, *map(str, args)], capture_output=True,
                         text=True, timeout=timeout)
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
   return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -11,6 +11,7 @@ import pytest
 from t2t_lite.data import audio
 
 from . import speech_data
+from .bin import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -115,9 +116,11 @@ def test_t2t_lite_side_end_to_end(tmp_path):
   sc = _module()
   corpus = _corpus(tmp_path / "corpus")
   out = tmp_path / "out"
+  # --t2t_bin: the binaries, started through the tests' fork server (tests/forkserver.py).
+  t2t_bin = os.path.dirname(helpers.launcher("t2t-trainer")[0])
   assert sc.main([f"--corpus_dir={corpus}", f"--out={out}", "--toolkits=t2t_lite",
                   "--hparams_set=deep_speech2_tiny", "--steps=2", "--eval_every=2",
-                  "--beam=2", "--max_utterances=20"]) == 0
+                  "--beam=2", "--max_utterances=20", f"--t2t_bin={t2t_bin}"]) == 0
   rows = sc.comparison.load_rows(str(out / "results.jsonl"))
   assert [(r["kind"], r["step"]) for r in rows] == [("params", 0), ("dev", 2), ("test", 2)]
   info = json.loads((out / "t2t_model.json").read_text())

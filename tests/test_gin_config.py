@@ -1,7 +1,6 @@
 """gin underneath the flags: errors with closest names, one precedence, literals."""
 import json
 import subprocess
-import sys
 
 import gin
 import pytest
@@ -10,6 +9,7 @@ from absl import flags
 from t2t_lite import experiment, gin_config, options
 from t2t_lite.errors import UserError
 from t2t_lite.training.trainer import TrainerOptions
+from tests.bin import helpers
 
 
 @pytest.fixture(autouse=True)
@@ -131,7 +131,7 @@ def test_trainer_flag_defaults_are_the_configurables_defaults():
           "from t2t_lite.experiment import ExperimentOptions; "
           "print(json.dumps({f: [FLAGS[f].default, b] for g in "
           "(ExperimentOptions,) + t.GIN_GROUPS for f, b in g.flag_bindings().items()}))")
-  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+  out = subprocess.run(helpers.python_c() + [code], capture_output=True, text=True,
                        check=True).stdout
   bound = json.loads(out.strip().splitlines()[-1])
   assert {"train_steps", "random_seed", "xla", "strategy", "problem"} <= set(bound)

@@ -1,10 +1,17 @@
 """Running the installed binaries as a user would, in subprocesses."""
+import functools
 import json
 import os
 import subprocess
 import sys
 
+from tests import forkserver
+
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+
+# T2T_TESTS_FORK=0 starts every binary as a fresh interpreter (slower by ~7 s of CPU a
+# run; for checking that a test does not depend on the fork server).
+FORK = os.environ.get("T2T_TESTS_FORK", "1") != "0"
 
 # Tiny enough that a few steps take seconds on 2 CPU cores.
 TINY = ("batch_size=256,hidden_size=32,filter_size=64,num_heads=2,num_hidden_layers=1,"
@@ -51,8 +58,43 @@ def binary(name):
   return [sys.executable, "-m", "t2t_lite.bin." + name.replace("-", "_")]
 
 
+@functools.cache
+def fork_server():
+  """This test process's fork server (tests/forkserver.py), started on first use."""
+  return forkserver.Server(ENV)
+
+
+@functools.cache
+def tensorflow_fork_server():
+  """A fork server that has imported TensorFlow but not t2t_lite."""
+  return forkserver.Server(ENV, tensorflow_only=True)
+
+
+def launcher(name):
+  """`name` started by the fork server: a fresh process of the binary without the ~7 s
+  of importing TensorFlow (tests/forkserver.py)."""
+  return [fork_server().launcher(name)] if FORK else binary(name)
+
+
+def python_c():
+  """`python -c` as the fork server runs it (tests/forkserver.py), or Python itself."""
+  return [fork_server().launcher(forkserver.PYTHON)] if FORK else [sys.executable, "-c"]
+
+
+def python_c_without_t2t_lite():
+  """`python -c` in a process that has not imported t2t_lite (a fork of a Python that
+  imported only TensorFlow), or Python itself."""
+  if not FORK:
+    return [sys.executable, "-c"]
+  return [tensorflow_fork_server().launcher(forkserver.PYTHON)]
+
+
 def run(name, *args, check=True, timeout=300, **kwargs):
-  proc = subprocess.run(binary(name) + list(args), capture_output=True, text=True,
+  """Runs a binary to its end; returns the CompletedProcess (text stdout and stderr).
+  A preexec_fn (e.g. a resource limit) applies to the process subprocess starts, so the
+  binary then starts as a fresh interpreter, not through the fork server's launcher."""
+  command = binary(name) if "preexec_fn" in kwargs else launcher(name)
+  proc = subprocess.run(command + list(args), capture_output=True, text=True,
                         env=ENV, timeout=timeout, **kwargs)
   if check and proc.returncode != 0:
     raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -101,8 +143,8 @@ def load_export(export_dir, signature, inputs, *imports):
   inputs_file = export_dir.rstrip("/") + f".{signature}.inputs.json"
   with open(inputs_file, "w") as f:
     json.dump(inputs, f)
-  proc = subprocess.run([sys.executable, "-c", _LOAD_EXPORT, export_dir, signature,
-                         inputs_file, *imports],
+  proc = subprocess.run(python_c_without_t2t_lite() + [_LOAD_EXPORT, export_dir, signature,
+                                                      inputs_file, *imports],
                         capture_output=True, text=True, env=ENV, timeout=300)
   if proc.returncode != 0:
     raise AssertionError(f"loading {export_dir} failed:\n{proc.stderr[-3000:]}")

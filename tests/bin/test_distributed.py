@@ -9,7 +9,6 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.bin.helpers import ENV, TINY, binary, run
+from tests.bin.helpers import ENV, TINY, binary, launcher, python_c, run
 
 pytestmark = pytest.mark.slow
 PROBLEM = "algorithmic_reverse_decimal40"
@@ -165,11 +164,11 @@ def test_parameter_server_places_embedding_shards_round_robin(tmp_path):
     for job in ("ps", "worker"):
       for i in range(len(spec[job])):
         env = dict(ENV, TF_CONFIG=json.dumps({"cluster": spec, "task": {"type": job, "index": i}}))
-        servers.append(subprocess.Popen(binary("t2t-trainer") + ["--strategy=parameter_server"],
+        servers.append(subprocess.Popen(launcher("t2t-trainer") + ["--strategy=parameter_server"],
                                         env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL))
     env = dict(ENV, TF_CONFIG=json.dumps({"cluster": spec, "task": {"type": "chief", "index": 0}}))
-    chief = subprocess.run([sys.executable, "-c", CHIEF], env=env, capture_output=True,
+    chief = subprocess.run(python_c() + [CHIEF], env=env, capture_output=True,
                            text=True, timeout=180)
   finally:
     for server in servers:

@@ -13,7 +13,7 @@ import yaml
 
 from t2t_lite.launch import tf_config
 from t2t_lite.training.local_cluster import free_ports
-from tests.bin.helpers import ENV, TINY, binary, error_lines, run
+from tests.bin.helpers import ENV, TINY, error_lines, launcher, run
 from tests.launch import tfjob_schema
 
 PROBLEM = "algorithmic_reverse_decimal40"
@@ -95,7 +95,7 @@ def _start_roles(counts, trainer_args, task_names):
         operator = operator.replace(tf_config.service_address("rev", "default", t, j), address)
       assert config == operator
       name = f"{rtype.lower()}:{i}"
-      procs[name] = subprocess.Popen(binary("t2t-trainer") + trainer_args,
+      procs[name] = subprocess.Popen(launcher("t2t-trainer") + trainer_args,
                                      env=dict(ENV, TF_CONFIG=config), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
       task_names.append(name)

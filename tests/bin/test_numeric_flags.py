@@ -10,10 +10,10 @@ importing TensorFlow once per binary keeps this to seconds, which is also the po
 checks, since they all happen before TensorFlow does any real work."""
 import json
 import subprocess
-import sys
 
 import pytest
 
+from tests.bin import helpers
 from tests.bin.helpers import ENV
 
 # The binaries whose declared bounds are driven here (t2t-docs declares no bounded flag).
@@ -132,8 +132,9 @@ def outcomes(tmp_path_factory):
   for binary in BINARIES:
     root = str(tmp_path_factory.mktemp(binary))
     procs[binary] = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, binary, root, json.dumps(SETTINGS_FLAGS),
-         json.dumps(BASE.get(binary, [])), json.dumps(EXTRA.get(binary, []))],
+        helpers.python_c() + [DRIVER, binary, root, json.dumps(SETTINGS_FLAGS),
+                              json.dumps(BASE.get(binary, [])),
+                              json.dumps(EXTRA.get(binary, []))],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
   out = {}
   for binary, proc in procs.items():

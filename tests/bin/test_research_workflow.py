@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.bin.helpers import ENV, binary, run, start
+from tests.bin.helpers import ENV, launcher, run, start
 from tests.problems.synthetic_language import corpus
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def _spawn(name, *args):
   """A binary started as run() would run it; _finish collects it. The tests start the
   processes that do not depend on each other at once: on 2 cores, one's single-threaded
   start (imports, tracing) overlaps the other's work."""
-  return subprocess.Popen(binary(name) + list(args), stdout=subprocess.PIPE,
+  return subprocess.Popen(launcher(name) + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, env=ENV)
 
 

@@ -78,7 +78,8 @@ def _trainers_of(number):
       text = open(cmdline, "rb").read().decode(errors="replace")
     except OSError:
       continue
-    if "t2t_trainer" in text and f"study_trial.trial_number = {number}\0" in text:
+    if ("t2t-trainer" in text or "t2t_trainer" in text) and \
+        f"study_trial.trial_number = {number}\0" in text:
       found.append(cmdline)
   return found
 

@@ -5,14 +5,13 @@ SavedModels within 0.5 BLEU of float32."""
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import sacrebleu
 import tensorflow as tf
 
-from tests.bin.helpers import ENV, load_export, run
+from tests.bin.helpers import ENV, load_export, python_c_without_t2t_lite, run
 
 pytest.importorskip("ctranslate2")
 
@@ -64,7 +63,8 @@ def test_ctranslate2_exports_translate_like_the_decoder_without_t2t_lite(trained
   assert "wrote a CTranslate2 Translator" in proc.stdout
   assert {"model.bin", "config.json", "shared_vocabulary.json", "sentencepiece.model",
           "t2t_lite.json"} <= set(os.listdir(exports["none"]))
-  proc = subprocess.run([sys.executable, "-c", _CT2_TRANSLATE, *exports.values()],
+  proc = subprocess.run(python_c_without_t2t_lite() + [_CT2_TRANSLATE,
+                                                     *exports.values()],
                         input="\n".join(trained["sources"]), capture_output=True, text=True,
                         env=ENV, timeout=300, check=True)
   ct2 = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -7,7 +7,6 @@ SavedModel and TFLite exports against float32."""
 import os
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from t2t_lite import speech_metrics
 from t2t_lite.data import audio
 from tests.bin.conftest import SPEECH_STEPS
-from tests.bin.helpers import ENV, load_export, run
+from tests.bin.helpers import ENV, load_export, python_c_without_t2t_lite, run
 
 pytestmark = pytest.mark.slow
 
@@ -117,8 +116,9 @@ def test_streaming_export_gives_the_whole_utterance_transcript_for_any_chunking(
       "length": [len(w) for w in waves]})["outputs"]
   (tmp_path / "waves.json").write_text(json.dumps(waves))
   chunks = [160, 2720, 16000]  # one 10 ms frame, 170 ms, 1 s
-  proc = subprocess.run([sys.executable, "-c", _STREAM, export_dir,
-                         str(tmp_path / "waves.json"), json.dumps(chunks)],
+  proc = subprocess.run(python_c_without_t2t_lite() + [_STREAM, export_dir,
+                                                     str(tmp_path / "waves.json"),
+                                                     json.dumps(chunks)],
                         capture_output=True, text=True, env=ENV, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
   streamed = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from t2t_lite import machine
+from tests.bin import helpers
 from tests.docs import blocks
 from tests.docs import conftest as docs_fixtures
 
@@ -82,10 +83,13 @@ def test_page_blocks_run(page, tmp_path, request):
       script += [f"echo '== {b.page}:{b.line}' >&2", b.script()]
   # $HOME is the page's folder (so ~/t2t_data lands there), but t2t_lite's cache stays the
   # session's: without it every page compiled the custom ops (~13 s of CPU each) and
-  # measured the machine again.
+  # measured the machine again. The t2t-* commands start through the fork server
+  # (tests/forkserver.py: the same binaries, without ~7 s of imports each).
+  launchers = [os.path.dirname(helpers.launcher("t2t-trainer")[0])] if helpers.FORK else []
   env = {**os.environ, "HOME": str(tmp_path),
          machine.CACHE_ENV: os.path.dirname(machine.cache_path()),
-         "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+         "PATH": os.pathsep.join(launchers + [os.path.dirname(sys.executable),
+                                              os.environ["PATH"]])}
   # A session of its own: on a timeout the page's commands are stopped with the shell.
   proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -16,7 +16,6 @@ SHRINK says so (the same code paths, faster).
 """
 import json
 import subprocess
-import sys
 import textwrap
 
 import keras
@@ -38,6 +37,7 @@ from t2t_lite.decoding import decoder
 from t2t_lite.search import Search
 from t2t_lite.serving import export
 from t2t_lite.training.trainer import build_model
+from tests.bin import helpers
 from tests.usr_dir_example import write_usr_dir
 
 pytestmark = pytest.mark.slow
@@ -293,7 +293,7 @@ MIRRORED = textwrap.dedent('''
 
 @pytest.fixture(scope="module")
 def mirrored_runs(usr_dir):
-  proc = subprocess.run([sys.executable, "-c", MIRRORED, str(usr_dir)], capture_output=True,
+  proc = subprocess.run(helpers.python_c() + [MIRRORED, str(usr_dir)], capture_output=True,
                         text=True, timeout=600)
   runs = {}
   for line in proc.stdout.splitlines():

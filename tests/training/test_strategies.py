@@ -1,7 +1,6 @@
 """Multi-replica training on logical CPU devices (a subprocess: the CPU must be split
 before TensorFlow starts, and this test process has started it long ago)."""
 import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from t2t_lite.errors import UserError
 from t2t_lite.training import strategies
 from tests import scripts
+from tests.bin import helpers
 
 SCRIPT = textwrap.dedent('''
     import json, os, sys
@@ -85,7 +85,7 @@ ALL_REDUCE = textwrap.dedent('''
 
 @pytest.mark.parametrize("implementation", ["ring", "nccl"])
 def test_all_reduce_sets_multi_worker_communication_options(implementation):
-  proc = subprocess.run([sys.executable, "-c", ALL_REDUCE, implementation],
+  proc = subprocess.run(helpers.python_c() + [ALL_REDUCE, implementation],
                         capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
   lines = proc.stdout.strip().splitlines()
