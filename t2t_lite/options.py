@@ -98,6 +98,7 @@ class Options:
   # A composed group (compose()): the declared groups its fields come from, each bindable
   # in gin under its own name.
   parts: ClassVar[tuple] = ()
+  composed: ClassVar[bool] = False  # made by compose() (of no parts, too)
   # False for a group whose settings live inside one flag's 'name=value,...' string
   # (from_string, e.g. --decode_hparams): its fields are not flags of their own.
   field_flags: ClassVar[bool] = True
@@ -321,5 +322,5 @@ def compose(name, *groups, exclude=(), base=Options):
         fields.append((f.name, f.type, dataclasses.field(
             default=f.default, default_factory=f.default_factory, metadata=f.metadata)))
     _COMPOSED[key] = dataclasses.make_dataclass(name, fields, bases=(base,), frozen=True,
-                                                namespace={"parts": groups})
+                                                namespace={"parts": groups, "composed": True})
   return _COMPOSED[key]

@@ -15,7 +15,7 @@ def groups() -> list[type]:
       yield sub
       yield from subclasses(sub)
   return [g for g in dict.fromkeys(subclasses(options.Options))
-          if not g.parts and g is not options.HParamsGroup]  # the base of hparams groups
+          if not g.composed and g is not options.HParamsGroup]  # the base of hparams groups
 
 
 @dataclasses.dataclass(frozen=True)
