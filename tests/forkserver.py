@@ -159,7 +159,10 @@ def _supervise(conn):
   kills its process group if the launcher goes away first."""
   line, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
   while not line.endswith(b"\n"):
-    line += conn.recv(1 << 20)
+    more = conn.recv(1 << 20)
+    if not more:  # the launcher went away before its whole request
+      os._exit(1)
+    line += more
   request = json.loads(line)
   pid = os.fork()
   if pid == 0:
