@@ -214,16 +214,23 @@ def find_corrupt_file(problem, files):
 
 def check_some_examples_fit(problem, hparams, files, sample=1000):
   """Training drops examples longer than max_length; if none in a sample of the data fits,
-  the repeating input would spin forever, so say so instead."""
+  the repeating input would spin forever, so say so instead. Reads until the first example
+  that fits (usually the first), through tf.data: parsing examples one by one in eager
+  mode cost seconds at every start."""
   max_length = hparams.packed_length or hparams.max_length or hparams.batch_size
+  parse = parse_fn(problem, hparams, training=False)
+  lengths = tf.data.TFRecordDataset(files[:1]).take(sample).map(
+      lambda record: example_length(parse(record)))
+  shortest, read = None, 0
   try:
-    parse = parse_fn(problem, hparams, training=False)
-    lengths = [int(example_length(parse(r)))
-               for r in tf.data.TFRecordDataset(files[:1]).take(sample)]
+    for length in lengths.as_numpy_iterator():
+      if length <= max_length:
+        return
+      shortest, read = min(length, shortest or length), read + 1
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError):
     return  # a damaged file: training reports it, naming the file
 
-  if lengths and min(lengths) > max_length:
+  if read:
     raise UserError(f"no training example fits max_length={max_length} (the shortest of "
-                    f"{len(lengths)} read has {min(lengths)} tokens); raise hparam max_length "
+                    f"{read} read has {shortest} tokens); raise hparam max_length "
                     "or batch_size")
