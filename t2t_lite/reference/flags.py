@@ -2,16 +2,20 @@
 (bin/common_flags.define_flags derives them from the option groups, recording each flag's
 group), with the declared bounds and gin binding of each.
 
-A binary's flags are read in a process of its own (`python -m t2t_lite.reference.flags
-MODULE` prints them as JSON): binaries share absl's global FLAGS, where a flag two binaries
-define exists once, so one process cannot tell whose it is.
+A binary's flags are read in a process of its own: binaries share absl's global FLAGS,
+where a flag two binaries define exists once, so one process cannot tell whose it is.
+`python -m t2t_lite.reference.flags MODULE...` imports what every binary imports
+(TensorFlow, Keras, the experiment) once, then forks a child per binary that imports the
+binary's module and sends its flags back as JSON; it prints {module: flags}. (Forking
+after TensorFlow's import is safe: its runtime starts with the first op.)
 """
 import dataclasses
 import importlib
 import json
+import os
 import subprocess
 import sys
-from concurrent import futures
+import traceback
 from importlib import metadata
 
 from absl import flags
@@ -43,20 +47,44 @@ def binaries() -> dict[str, str]:
 
 
 def collect(commands=None) -> dict[str, list[Flag]]:
-  """{command: its flags}, each binary's read in a process of its own (in parallel)."""
+  """{command: its flags}, each binary's read in a process of its own."""
   modules = binaries()
   commands = list(commands or modules)
-  with futures.ThreadPoolExecutor(max_workers=len(commands)) as pool:
-    found = pool.map(lambda c: _read(modules[c]), commands)
-    return {c: [Flag(**f) for f in listed] for c, listed in zip(commands, found)}
-
-
-def _read(module):
-  proc = subprocess.run([sys.executable, "-m", __name__, module], capture_output=True,
-                        text=True, timeout=600)
+  proc = subprocess.run([sys.executable, "-m", __name__, *(modules[c] for c in commands)],
+                        capture_output=True, text=True, timeout=600)
   if proc.returncode:
-    raise RuntimeError(f"reading the flags of {module} failed:\n{proc.stderr[-3000:]}")
-  return json.loads(proc.stdout.strip().splitlines()[-1])
+    raise RuntimeError(f"reading the binaries' flags failed:\n{proc.stderr[-3000:]}")
+  found = json.loads(proc.stdout.strip().splitlines()[-1])
+  return {c: [Flag(**f) for f in found[modules[c]]] for c in commands}
+
+
+def _dump_each(modules):
+  """Prints {module: its flags} as JSON, each module's read in a fork of this process."""
+  for shared in ("tensorflow", "keras", "t2t_lite.experiment"):  # the slow imports, once
+    importlib.import_module(shared)
+  out = {}
+  for module in modules:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+      os.close(read)
+      code = 0
+      try:
+        with os.fdopen(write, "w") as pipe:
+          json.dump(_flags_of(module), pipe)
+      except BaseException:  # noqa: BLE001 (reported by the parent, with the traceback)
+        traceback.print_exc()
+        code = 1
+      sys.stdout.flush()
+      os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+      text = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status:
+      raise RuntimeError(f"reading the flags of {module} failed (status {status})")
+    out[module] = json.loads(text)
+  print(json.dumps(out))
 
 
 def _declaration(flag):
@@ -70,8 +98,8 @@ def _declaration(flag):
           group.flag_bindings().get(flag.name, ""))
 
 
-def _dump(module):
-  """Prints the flags `module` defines on import as JSON (the child process' job)."""
+def _flags_of(module):
+  """The flags `module` defines on import (a forked child's job)."""
   importlib.import_module(module)
   out = []
   for owner, defined in flags.FLAGS.flags_by_module_dict().items():
@@ -86,8 +114,8 @@ def _dump(module):
         bounds = bounds or ", ".join(f"`{v}`" for v in choices)
       out.append(dataclasses.asdict(Flag(f.name, f.flag_type(), f.default, help_, bounds,
                                          gin)))
-  print(json.dumps(sorted(out, key=lambda f: f["name"])))
+  return sorted(out, key=lambda f: f["name"])
 
 
 if __name__ == "__main__":
-  _dump(sys.argv[1])
+  _dump_each(sys.argv[1:])

@@ -44,6 +44,14 @@ def test_every_flag_of_every_binary_is_documented_with_its_default(reference):
     assert row in reference[pages.FLAGS], f"--{f.name} (default {f.default!r}) is missing"
 
 
+def test_each_binary_s_flags_are_its_own(reference):
+  # --ensemble is an int in t2t-benchmark and a string in t2t-decoder: read in one process,
+  # both would show the definition of whichever module came first.
+  def ensemble(command):
+    return _row(_section(reference[pages.FLAGS], command), "`--ensemble`").split(" | ")[1]
+  assert (ensemble("t2t-benchmark"), ensemble("t2t-decoder")) == ("int", "string")
+
+
 def test_every_flag_row_shows_its_declared_bounds(reference):
   rows = _section(reference[pages.FLAGS], "t2t-trainer").splitlines()
   train_steps = next(r for r in rows if r.startswith("| `--train_steps` |"))
