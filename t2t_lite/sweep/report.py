@@ -7,6 +7,7 @@ in OUTPUT_DIR/eval (one events file per trainer invocation; a later file wins a 
 import csv
 import io
 import os
+import re
 
 import matplotlib
 import tensorflow as tf
@@ -22,10 +23,20 @@ SUMMARY_CSV, SUMMARY_MD, CURVES_PNG = "summary.csv", "summary.md", "eval_curves.
 METRIC_PREFIX = "metrics/"
 
 
+def _written_order(path):
+  """Sort key of an event file by when it was opened: TensorFlow names them
+  events.out.tfevents.SECONDS.HOST.PID.COUNTER[.v2]; by name, a resumed run's file opened
+  in the same second with counter 10 would come before counter 9's."""
+  match = re.search(r"tfevents\.(\d+)\..*\.(\d+)\.(\d+)(?:\.v2)?$", os.path.basename(path))
+  return (int(match.group(1)), int(match.group(3)), path) if match else (0, 0, path)
+
+
 def eval_curves(output_dir):
-  """{metric: [(step, value), ...]} by step, from the eval summaries in output_dir."""
+  """{metric: [(step, value), ...]} by step, from the eval summaries in output_dir (a
+  step evaluated again, by a resumed run, keeps its latest value)."""
   by_metric = {}
-  for path in sorted(tf.io.gfile.glob(os.path.join(output_dir, "eval", "events.out.tfevents.*"))):
+  for path in sorted(tf.io.gfile.glob(os.path.join(output_dir, "eval", "events.out.tfevents.*")),
+                     key=_written_order):
     try:
       for record in tf.data.TFRecordDataset(path):
         event = event_pb2.Event.FromString(record.numpy())

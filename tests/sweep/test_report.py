@@ -47,6 +47,20 @@ def test_curves_and_finished(tmp_path):
   assert report.eval_curves(str(tmp_path / "none")) == {}
 
 
+def test_a_resumed_runs_file_of_the_same_second_wins_whatever_its_counter(tmp_path):
+  # TensorFlow names event files ...tfevents.SECONDS.HOST.PID.COUNTER.v2: by name, counter
+  # 10 sorts before 9. (A dotted host name must not confuse the order either.)
+  d = tmp_path / "run"
+  for counter, value in ((9, 0.5), (10, 0.75)):
+    _write_evals(str(d / "new"), [(20, {"accuracy": value})])
+    (d / "new" / "eval").rename(d / f"written{counter}")
+    (d / "eval").mkdir(exist_ok=True)
+    [written] = os.listdir(d / f"written{counter}")
+    os.rename(d / f"written{counter}" / written,
+              d / "eval" / f"events.out.tfevents.1796670716.vm.example.org.22062.{counter}.v2")
+  assert report.eval_curves(str(d)) == {"accuracy": [(20, 0.75)]}
+
+
 def test_summary_best_first_with_differing_settings(tmp_path):
   trials, results = _trials(tmp_path)
   table, keys, metrics = report.rows(trials, results, "neg_log_perplexity")
