@@ -101,8 +101,12 @@ def run(name, *args, check=True, timeout=300, **kwargs):
   return proc
 
 
-def start(name, *args, **kwargs):
-  return subprocess.Popen(binary(name) + list(args), stdout=subprocess.PIPE,
+def start(name, *args, forked=True, **kwargs):
+  """A binary in the background, its output piped. forked=False when the test needs the
+  binary's own pid (a lock names it); otherwise the pid is its launcher's, which passes
+  signals on and takes the binary with it when killed (tests/forkserver.py)."""
+  command = launcher(name) if forked and "preexec_fn" not in kwargs else binary(name)
+  return subprocess.Popen(command + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, env=ENV, **kwargs)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.bin.helpers import ENV, TINY, binary, launcher, python_c, run
+from tests.bin.helpers import ENV, TINY, launcher, python_c, run
 
 pytestmark = pytest.mark.slow
 PROBLEM = "algorithmic_reverse_decimal40"
@@ -34,7 +34,7 @@ class Cluster:
 
   def __init__(self, strategy, flags, num_ps=1, extra=()):
     self.proc = subprocess.Popen(
-        binary("t2t-local-cluster") + [f"--strategy={strategy}", "--num_workers=2",
+        launcher("t2t-local-cluster") + [f"--strategy={strategy}", "--num_workers=2",
                                        f"--num_ps={num_ps}", *extra] + flags,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
     self.lines, self.pids = [], {}

@@ -99,7 +99,7 @@ def test_max_length_below_the_shortest_example_is_refused_before_writing(data_di
 def test_one_writer_per_output_dir(data_dir, trained, tmp_path):
   out = _copy(trained, tmp_path / "run")
   first = start("t2t-trainer", *_train_args(data_dir, out, 100000, "--local_eval_frequency=2",
-                                            "--log_step_count_steps=2"))
+                                            "--log_step_count_steps=2"), forked=False)
   try:
     lines = []
     _wait_for(lambda: lines.append(first.stdout.readline()) or "saved checkpoint" in lines[-1])
@@ -156,7 +156,7 @@ def test_datagen_killed_at_random_moments_then_rerun(data_dir, tmp_path):
   seed = random.randrange(10 ** 6)
   rng = random.Random(seed)
   for _ in range(2):
-    proc = start("t2t-datagen", f"--problem={PROBLEM}", f"--data_dir={d}")
+    proc = start("t2t-datagen", f"--problem={PROBLEM}", f"--data_dir={d}", forked=False)
     # It has started writing (or, with everything already written, finished at once).
     _wait_for(lambda p=proc: _lock_pid(d) == p.pid or p.poll() is not None)
     time.sleep(rng.uniform(0, 6))  # writing the train split takes a few seconds

@@ -16,7 +16,7 @@ import time
 import optuna
 import pytest
 
-from tests.bin.helpers import ENV, binary, error_lines, run, tiny_sweep_file
+from tests.bin.helpers import ENV, error_lines, launcher, run, tiny_sweep_file
 
 pytestmark = pytest.mark.slow
 PROBLEM = "algorithmic_reverse_decimal40"
@@ -43,7 +43,7 @@ def _sweep_file(path, data_dir, search):
 
 def _start(log_path, *args):
   log = open(log_path, "w")  # noqa: SIM115 (closed with the process)
-  return subprocess.Popen(binary("t2t-sweep") + list(args), stdout=log,
+  return subprocess.Popen(launcher("t2t-sweep") + list(args), stdout=log,
                           stderr=subprocess.STDOUT, env=ENV), log
 
 

@@ -1,8 +1,8 @@
 # What a docs page may start from (<!-- test-setup: PATH=FIXTURE[:KEY] -->): the reader's
 # own files and runs, stood in for by the session-wide builds the binaries' tests use
-# (built once per session, under pytest-xdist too), so the docs' tests add no training of
-# their own in CI (translation_best resumes the shared run for 10 steps, for pages outside
-# CI), and by small corpora written here in Python.
+# (built once per session, under pytest-xdist too), so the docs' tests add almost no
+# training of their own (translation_best resumes the shared run for 10 steps, for the
+# pages about best checkpoints), and by small corpora written here in Python.
 import os
 import shutil
 
