@@ -1,6 +1,5 @@
 import os
 import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
@@ -9,6 +8,7 @@ from t2t_lite import machine
 from t2t_lite.layers.dropout import Dropout
 from t2t_lite.ops import build
 from tests import scripts
+from tests.bin import helpers
 
 
 @pytest.fixture
@@ -20,11 +20,11 @@ def fresh_loader(monkeypatch, tmp_path):
 
 
 def _load_in_new_process(env):
-  """Loads the op in a fresh process (a process registers an op once)."""
+  """Loads the op in a new process (a process registers an op once): a fork of the
+  tests' server, which has imported t2t_lite but loaded no op."""
   code = ("from t2t_lite.ops import build; import sys; m = build.load('dropout_op.cc'); "
           "sys.exit(0 if m is not None and hasattr(m, 't2t_dropout') else 1)")
-  return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                        text=True)
+  return subprocess.run(helpers.python_c() + [code], env=env, capture_output=True, text=True)
 
 
 def test_builds_once_into_the_cache_and_loads_from_it(fresh_loader):
