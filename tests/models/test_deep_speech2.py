@@ -181,8 +181,9 @@ def test_cudnn_and_hoisted_kernels_give_equal_outputs_and_gradients(hparams_set)
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4, err_msg=v.path)
 
 
-def test_few_hours_keeps_base_shape_and_hundreds_hours_is_sized_as_documented():
-  base = _params(_model("deep_speech2_base"))  # few_hours adds only batch norm's scales
-  assert 0 < _params(_model("deep_speech2_few_hours")) - base < 0.001 * base
+def test_few_hours_is_base_with_wider_gru_and_hundreds_hours_is_sized_as_documented():
+  few_hours = _params(_model("deep_speech2_few_hours"))
+  assert few_hours == _params(_model("deep_speech2_base", rnn_hidden_size=384, rnn_norm="batch"))
+  assert abs(few_hours - 8.0e6) / 8.0e6 < 0.01, few_hours
   n = _params(_model("deep_speech2_hundreds_hours"))
   assert abs(n - 21e6) / 21e6 < 0.1, n
