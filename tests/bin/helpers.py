@@ -89,12 +89,15 @@ def python_c_without_t2t_lite():
   return [tensorflow_fork_server().launcher(forkserver.PYTHON)]
 
 
+def _command(name, forked, kwargs):
+  """The binary's launcher, or its console script when the test needs the binary's own
+  process: forked=False, or a preexec_fn (it applies to the process subprocess starts)."""
+  return launcher(name) if forked and "preexec_fn" not in kwargs else binary(name)
+
+
 def run(name, *args, check=True, timeout=300, **kwargs):
-  """Runs a binary to its end; returns the CompletedProcess (text stdout and stderr).
-  A preexec_fn (e.g. a resource limit) applies to the process subprocess starts, so the
-  binary then starts as a fresh interpreter, not through the fork server's launcher."""
-  command = binary(name) if "preexec_fn" in kwargs else launcher(name)
-  proc = subprocess.run(command + list(args), capture_output=True, text=True,
+  """Runs a binary to its end; returns the CompletedProcess (text stdout and stderr)."""
+  proc = subprocess.run(_command(name, True, kwargs) + list(args), capture_output=True, text=True,
                         env=ENV, timeout=timeout, **kwargs)
   if check and proc.returncode != 0:
     raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -105,8 +108,7 @@ def start(name, *args, forked=True, **kwargs):
   """A binary in the background, its output piped. forked=False when the test needs the
   binary's own pid (a lock names it); otherwise the pid is its launcher's, which passes
   signals on and takes the binary with it when killed (tests/forkserver.py)."""
-  command = launcher(name) if forked and "preexec_fn" not in kwargs else binary(name)
-  return subprocess.Popen(command + list(args), stdout=subprocess.PIPE,
+  return subprocess.Popen(_command(name, forked, kwargs) + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, env=ENV, **kwargs)
 
 
