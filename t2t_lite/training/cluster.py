@@ -184,7 +184,7 @@ def run_server():
 
 
 def restart_when_a_peer_fails(main):
-  """main, with a peer's failure (preemption.PEER_ERRORS) raised anywhere in a task of a
+  """main, with a peer's failure (preemption.is_peer_error) raised anywhere in a task of a
   cluster (TF_CONFIG set) turned into preemption.TaskLost: the binary exits for its
   cluster to restart it, rather than with a traceback that a restart policy reads as a
   bug. Outside a cluster such errors keep their traceback."""

@@ -12,6 +12,7 @@ resumes from the last checkpoint.
 """
 import contextlib
 import os
+import re
 import signal
 import socket
 import sys
@@ -30,6 +31,18 @@ RESTART_EXIT_STATUS = 143
 # incarnation), failed or cancelled RPCs.
 PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError,
                tf.errors.CancelledError, tf.errors.DeadlineExceededError)
+# An INTERNAL status that a remote task returned over gRPC (TensorFlow then appends
+# "Additional GRPC error information from remote target ..."): a failed RPC, not a bug of
+# this task. Seen in CI once as a worker's "Unable to parse request" at a parameter-server
+# run's first step; a restart resumes, as after a lost peer.
+_REMOTE_RPC_FAILURE = "Additional GRPC error information from remote target"
+
+
+def is_peer_error(error) -> bool:
+  """Whether a TensorFlow error says a peer failed, restarted or failed an RPC."""
+  return isinstance(error, PEER_ERRORS) or (
+      isinstance(error, tf.errors.InternalError)
+      and _REMOTE_RPC_FAILURE in (error.message or ""))
 
 
 class TaskLost(Exception):
@@ -39,10 +52,13 @@ class TaskLost(Exception):
 
 @contextlib.contextmanager
 def peer_failures_lose_the_task(what):
-  """Turns PEER_ERRORS raised inside into TaskLost('what: the error's first line')."""
+  """Turns a peer's errors (is_peer_error) raised inside into TaskLost('what: the error's
+  first line')."""
   try:
     yield
-  except PEER_ERRORS as e:
+  except tf.errors.OpError as e:
+    if not is_peer_error(e):
+      raise
     raise TaskLost(f"{what}: {_cause(e)}") from None
 
 
@@ -51,7 +67,8 @@ def _cause(error):
   'Graph execution error:' and the op's Python traceback)."""
   noise = ("Graph execution error", "Detected at node", "File ", "[[", "defined at")
   lines = [line.strip() for line in (error.message or "").splitlines() if line.strip()]
-  lines = [line for line in lines if not line.startswith(noise)]
+  lines = [line for line in lines
+           if not line.startswith(noise) and not re.match(r"\d+ root error\(s\) found", line)]
   return lines[0][:200] if lines else type(error).__name__
 
 
