@@ -67,6 +67,10 @@ sys.exit(os.WEXITSTATUS(status))
 
 # The launcher that stands for `python -c CODE ARGS` (the tests' measuring scripts).
 PYTHON = "python-c"
+# In a launcher's environment: the file where the server writes the binary's pid (and
+# which the binary's environment does not get), so that a test that kills the launcher can
+# wait for the binary too (helpers.start).
+PID_FILE_ENV = "T2T_FORK_PID_FILE"
 
 
 def console_scripts():
@@ -164,6 +168,7 @@ def _supervise(conn):
       os._exit(1)
     line += more
   request = json.loads(line)
+  pid_file = request["env"].pop(PID_FILE_ENV, None)
   pid = os.fork()
   if pid == 0:
     conn.close()
@@ -174,6 +179,10 @@ def _supervise(conn):
     return request
   for fd in fds:
     os.close(fd)
+  if pid_file:
+    with open(pid_file + ".tmp", "w") as f:
+      f.write(str(pid))
+    os.rename(pid_file + ".tmp", pid_file)
   conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
   pidfd = os.pidfd_open(pid)
   while True:

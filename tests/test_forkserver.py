@@ -67,6 +67,21 @@ def test_signals_reach_the_process_and_killing_the_launcher_kills_it(tmp_path):
   assert not os.path.exists(f"/proc/{pid}")
 
 
+def test_a_started_binarys_wait_returns_only_once_the_binary_is_gone_after_a_kill():
+  # helpers.start: SIGKILL ends the launcher at once and its binary a moment later; a test
+  # that then reuses the binary's output_dir must not find it still running.
+  for _ in range(3):
+    proc = helpers.start("python-c", "import time; time.sleep(60)")
+    while not os.path.exists(proc.pid_file):
+      assert proc.poll() is None
+      time.sleep(0.02)
+    pid = int(open(proc.pid_file).read())
+    assert pid != proc.pid
+    proc.kill()
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    assert not os.path.exists(f"/proc/{pid}")
+
+
 def test_a_binary_prints_its_one_line_error_and_exit_status():
   proc = helpers.run("t2t-trainer", "--problem=nope", "--model=transformer",
                      "--hparams_set=transformer_tiny", "--output_dir=unused", check=False)

@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 
 from tests import forkserver
 
@@ -104,12 +106,38 @@ def run(name, *args, check=True, timeout=300, **kwargs):
   return proc
 
 
+class Launched(subprocess.Popen):
+  """A binary started through its launcher. The launcher passes signals on and takes the
+  binary with it when killed, but a SIGKILLed launcher ends before its binary does (the
+  server kills the binary once it sees the launcher gone): wait() returns only once the
+  binary has ended too, as for a binary started directly, so a test may reuse its
+  output_dir at once."""
+
+  def __init__(self, args, **kwargs):
+    self.pid_file = os.path.join(tempfile.mkdtemp(prefix="t2t-launched-"), "pid")
+    kwargs["env"] = {**kwargs.get("env", ENV), forkserver.PID_FILE_ENV: self.pid_file}
+    super().__init__(args, **kwargs)
+
+  def wait(self, timeout=None):
+    code = super().wait(timeout)
+    deadline = time.time() + 30
+    while os.path.exists(self.pid_file) and time.time() < deadline:
+      try:
+        os.kill(int(open(self.pid_file).read()), 0)
+      except ProcessLookupError:  # reaped by the server: gone
+        break
+      time.sleep(0.02)
+    return code
+
+
 def start(name, *args, forked=True, **kwargs):
   """A binary in the background, its output piped. forked=False when the test needs the
   binary's own pid (a lock names it); otherwise the pid is its launcher's, which passes
   signals on and takes the binary with it when killed (tests/forkserver.py)."""
-  return subprocess.Popen(_command(name, forked, kwargs) + list(args), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, env=ENV, **kwargs)
+  command = _command(name, forked, kwargs)
+  popen = Launched if FORK and command == launcher(name) else subprocess.Popen
+  return popen(command + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+               text=True, env=ENV, **kwargs)
 
 
 def error_lines(stderr):
