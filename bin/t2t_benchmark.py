@@ -12,6 +12,7 @@ synthetic batch, FLOP formula, throughput unit) the model declares (t2t_model.py
 """
 import dataclasses
 import json
+import os
 import platform
 import sys
 
@@ -105,7 +106,7 @@ def main(argv):
   settings.check(model_cls, strategy.num_replicas_in_sync)
   requested = experiment.apply_overrides(registry.hparams(names.hparams_set), hparams_overrides)
   problem = registry.problem(names.problem) if names.problem else None
-  data_dir = names.data_dir
+  data_dir = os.path.expanduser(names.data_dir) if names.data_dir else None  # ~/t2t_data
   if problem and data_dir:
     common_flags.configure_problem(problem, data_dir, names)
     # Before the first step, not when the input is timed after training.
