@@ -91,6 +91,9 @@ def main():
   print(json.dumps({"train_steps": args.train_steps, "seed": args.seed,
                     "uninterrupted_s": round(straight, 1), "with_kills_s": round(chaos, 1),
                     "kills": made, "identical_weights": identical}))
+  if not identical:
+    sys.exit("chaos.py: the run with kills ended with other weights than the uninterrupted "
+             "one (see the JSON line above)")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,23 @@
 """The shell and Python blocks of the docs, and how the test suite runs each.
 
-A fenced ```bash or ```python block runs as written unless an HTML comment on the line
-before it says otherwise (MkDocs drops the comment from the page):
+A fenced ```bash or ```python block runs as written unless HTML comments on the lines
+before it say otherwise (MkDocs drops them from the page):
 
   <!-- test: skip: REASON -->                        not runnable here (a GPU, Kubernetes, a
                                                      download...), and why
   <!-- test: t2t-trainer --train_steps=20 ... -->    a smaller setting: in each command of
                                                      that binary, each flag given replaces
-                                                     the block's value, or is added
+                                                     the block's value, or is added (a flag
+                                                     given twice is added twice); one such
+                                                     line per binary the block runs
+  <!-- test: replace: OLD => NEW -->                 a smaller setting inside a block's
+                                                     text (a heredoc's TOML, a Python
+                                                     argument): OLD, which must occur,
+                                                     becomes NEW
   <!-- test: outside CI: REASON -->                  runnable here, but beyond CI's time
                                                      budget (REASON: its cost): runs with
                                                      T2T_DOCS_ALL_BLOCKS=1 (on a line of its
-                                                     own, before or after a smaller setting)
+                                                     own, with any smaller settings)
 
 and a page may declare, anywhere, what its blocks start from: the reader's own data and
 runs, which the tests provide as session-wide fixtures (tests/docs/conftest.py), each
@@ -38,6 +44,8 @@ _BLOCK = re.compile(r"^(?P<markers>(?:<!-- test: .*? -->\n)*)```(?P<lang>bash|py
                     r"(?P<body>.*?)^```$", re.M | re.S)
 _MARKER = re.compile(r"<!-- test: (.*?) -->")
 _OUTSIDE_CI = "outside CI:"
+_SKIP = "skip:"
+_REPLACE = "replace:"
 _PIP_INSTALL = re.compile(r'^pip install (?:-e |"t2t-lite\[)[^&\n]*(?:&& |\n)', re.M)
 _SETUP = re.compile(r"<!-- test-setup: (.*?) -->")
 
@@ -48,26 +56,29 @@ class Block:
   line: int
   lang: str
   body: str
-  marker: str  # "" (as written), "skip: reason", or "BINARY --flag=value ..."
+  skip_reason: str | None = None
+  settings: tuple[str, ...] = ()  # "BINARY --flag=value ...", one per binary
+  replacements: tuple[tuple[str, str], ...] = ()  # (OLD, NEW) in the block's text
   outside_ci_reason: str | None = None
 
   @property
-  def skip_reason(self):
-    return self.marker[len("skip:"):].strip() if self.marker.startswith("skip:") else None
-
-  @property
   def smaller(self):
-    return bool(self.marker) and self.skip_reason is None
+    return bool(self.settings or self.replacements)
 
   def runs(self, all_blocks=False) -> bool:
     """Whether the tests run it: in CI, or with all_blocks (T2T_DOCS_ALL_BLOCKS=1)."""
     return self.skip_reason is None and (all_blocks or self.outside_ci_reason is None)
 
   def script(self) -> str:
-    """The block as it runs: with its smaller setting applied."""
+    """The block as it runs: with its smaller settings applied."""
+    where = f"{self.page}:{self.line}"
     body = _PIP_INSTALL.sub("", self.body)
-    if self.smaller:
-      body = apply_setting(body, self.marker, f"{self.page}:{self.line}")
+    for old, new in self.replacements:
+      if old not in body:
+        raise ValueError(f"{where}: the test marker replaces {old!r}, which the block lacks")
+      body = body.replace(old, new)
+    for setting in self.settings:
+      body = apply_setting(body, setting, where)
     if self.lang == "python":
       return f"python3 - <<'PYTHON_BLOCK'\n{body}PYTHON_BLOCK\n"
     return body
@@ -85,13 +96,26 @@ def pages() -> dict[str, list[Block]]:
 
 def _block(page, text, match):
   markers = [m.strip() for m in _MARKER.findall(match.group("markers"))]
-  outside = [m[len(_OUTSIDE_CI):].strip() for m in markers if m.startswith(_OUTSIDE_CI)]
-  others = [m for m in markers if not m.startswith(_OUTSIDE_CI)]
   line = text.count("\n", 0, match.start()) + 1
-  if len(outside) > 1 or len(others) > 1:
-    raise ValueError(f"{page}:{line}: at most one 'outside CI' marker and one other")
+  where = f"{page}:{line}"
+  kinds = {_OUTSIDE_CI: [], _SKIP: [], _REPLACE: [], "": []}
+  for marker in markers:
+    kind = next((k for k in kinds if k and marker.startswith(k)), "")
+    kinds[kind].append(marker[len(kind):].strip())
+  if len(kinds[_OUTSIDE_CI]) > 1 or len(kinds[_SKIP]) > 1:
+    raise ValueError(f"{where}: at most one 'outside CI' marker and one 'skip'")
+  if kinds[_SKIP] and (kinds[""] or kinds[_REPLACE] or kinds[_OUTSIDE_CI]):
+    raise ValueError(f"{where}: a skipped block has no other marker")
+  replacements = []
+  for replacement in kinds[_REPLACE]:
+    old, sep, new = replacement.partition(" => ")
+    if not sep:
+      raise ValueError(f"{where}: write 'replace: OLD => NEW'")
+    replacements.append((old, new))
   return Block(page, line + len(markers), match.group("lang"), match.group("body"),
-               others[0] if others else "", outside[0] if outside else None)
+               skip_reason=kinds[_SKIP][0] if kinds[_SKIP] else None,
+               settings=tuple(kinds[""]), replacements=tuple(replacements),
+               outside_ci_reason=kinds[_OUTSIDE_CI][0] if kinds[_OUTSIDE_CI] else None)
 
 
 def setup(page) -> dict[str, str]:
@@ -107,18 +131,19 @@ def setup(page) -> dict[str, str]:
 
 def apply_setting(body, marker, where):
   """`marker` is 'BINARY --flag=value ...': in every command of BINARY in `body` (a command
-  continues over lines ending in a backslash), each flag replaces its value or is added."""
+  continues over lines ending in a backslash), each flag replaces its value or is added; a
+  flag given more than once (--gin_param=A --gin_param=B) is added each time."""
   binary, *given = shlex.split(marker)
+  names = [flag.split("=", 1)[0] for flag in given]
   commands = re.split(r"(?<!\\)\n", body)
   found = False
   for i, command in enumerate(commands):
     if not re.match(rf"^(?:.*&& )?{re.escape(binary)}\b", command.strip()):
       continue
     found = True
-    for flag in given:
-      name = flag.split("=", 1)[0]
+    for flag, name in zip(given, names):
       pattern = rf"{re.escape(name)}=(?:\"[^\"]*\"|'[^']*'|\S+)"
-      if re.search(pattern, command):
+      if names.count(name) == 1 and re.search(pattern, command):
         command = re.sub(pattern, lambda _, f=flag: shlex.quote(f), command)
       else:
         comment = re.search(r"\s+#[^\"']*$", command)  # a trailing comment stays last

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from tests.bin import conftest as shared
-from tests.bin.conftest import data_dir, speech_run, translation  # noqa: F401
+from tests.bin.conftest import data_dir, speech_run, translation, translation_outputs  # noqa: F401
 from tests.bin.helpers import FAST, run, write_lines
 from tests.problems.synthetic_language import corpus
 from tests.usr_dir_example import write_usr_dir
@@ -23,7 +23,8 @@ TEST_PAIRS = 20
 @pytest.fixture(scope="session")
 def text_corpus(tmp_path_factory):
   """A parallel corpus of the reader's, in the synthetic language: `corpus.tsv`, the folder
-  `corpus` (train.en, train.xx, dev.en, dev.xx), `test.en`/`test.xx` and `test.ref`
+  `corpus` (train.en, train.xx, dev.en, dev.xx), the folder `text` (train.txt: the English
+  side, for a language model), `test.en`/`test.xx` and `test.ref`
   (the shared translation run's held-out pairs) and `test.hyp` (a system's output: the
   references with every third sentence's last word dropped)."""
   tmp = tmp_path_factory.mktemp("text_corpus")
@@ -35,7 +36,10 @@ def text_corpus(tmp_path_factory):
     write_lines(folder / f"{split}.en", [s for s, _ in split_pairs])
     write_lines(folder / f"{split}.xx", [t for _, t in split_pairs])
   hyp = [t.rsplit(" ", 1)[0] if i % 3 == 0 else t for i, (_, t) in enumerate(test)]
-  return {"corpus": str(folder),
+  text = tmp / "text"  # monolingual text for a language model: the English side
+  text.mkdir()
+  write_lines(text / "train.txt", [s for s, _ in train])
+  return {"corpus": str(folder), "text": str(text),
           "corpus.tsv": write_lines(tmp / "corpus.tsv", [f"{s}\t{t}" for s, t in train]),
           "test.en": write_lines(tmp / "test.en", [s for s, _ in test]),
           "test.xx": write_lines(tmp / "test.xx", [t for _, t in test]),
@@ -80,3 +84,10 @@ def recordings(speech_run, tmp_path_factory):  # noqa: F811
 def user_dir(tmp_path_factory):
   """The reader's --t2t_usr_dir (my_t2t): tests/usr_dir_example.py's problem and model."""
   return str(write_usr_dir(tmp_path_factory.mktemp("user_dir") / "my_t2t"))
+
+
+@pytest.fixture(scope="session")
+def repository():
+  """This checkout's folders that pages run scripts from (`python bench/chaos.py ...` is
+  run from the repository)."""
+  return {"bench": os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench")}

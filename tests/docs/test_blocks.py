@@ -100,3 +100,22 @@ def test_page_blocks_run(page, tmp_path, request):
     os.killpg(proc.pid, signal.SIGKILL)
     stdout, stderr = proc.communicate()
   assert proc.returncode == 0, f"{stdout[-2000:]}\n{stderr[-4000:]}"
+
+
+def test_a_block_takes_one_setting_per_binary_and_replacements_in_its_text():
+  text = ("<!-- test: replace: trials = 12 => trials = 3 -->\n"
+          "<!-- test: t2t-sweep --gin_param=a=1 --gin_param=b=2 -->\n"
+          "<!-- test: t2t-datagen --problem=q -->\n"
+          "```bash\nt2t-datagen --problem=p\ncat > s.toml <<'T'\ntrials = 12\nT\n"
+          "t2t-sweep --sweep_file=s.toml\n```\n")
+  [b] = [blocks._block("p.md", text, m) for m in blocks._BLOCK.finditer(text)]
+  assert b.smaller and b.runs()
+  assert b.script() == ("t2t-datagen --problem=q\ncat > s.toml <<'T'\ntrials = 3\nT\n"
+                        "t2t-sweep --sweep_file=s.toml --gin_param=a=1 --gin_param=b=2\n")
+  missing = text.replace("trials = 12\n", "")
+  [b] = [blocks._block("p.md", missing, m) for m in blocks._BLOCK.finditer(missing)]
+  with pytest.raises(ValueError, match="replaces 'trials = 12', which the block lacks"):
+    b.script()
+  skipped = "<!-- test: skip: a GPU -->\n<!-- test: t2t-x --a=1 -->\n```bash\nt2t-x\n```\n"
+  with pytest.raises(ValueError, match="a skipped block has no other marker"):
+    [blocks._block("p.md", skipped, m) for m in blocks._BLOCK.finditer(skipped)]
