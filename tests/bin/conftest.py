@@ -100,8 +100,8 @@ def _train_speech(directory):
 @pytest.fixture(scope="session")
 def translation_outputs(translation, tmp_path_factory):
   """The shared translation run's t2t-decoder translations of its first 100 held-out
-  sources (greedy and beam 4), its greedy SavedModel and its float32 CTranslate2 export
-  (also at the top level, "saved_model" and "ctranslate2", for the docs' test-setup),
+  sources (greedy and beam 4), its greedy SavedModel ("saved_model") and its float32
+  CTranslate2 export ("ctranslate2"; the docs' test-setup names it),
   made once for the tests that hold servers and exports to the decoder (test_serve,
   test_serving); they read them and write only files of their own."""
   return built_once(tmp_path_factory, "translation_outputs",
@@ -124,7 +124,7 @@ def _translation_outputs(translation, directory):
              "--export_format=ctranslate2", f"--export_dir={exports['ctranslate2']}")
   assert "wrote a CTranslate2 Translator" in proc.stdout
   return {"sources": sources, "references": [t for _, t in translation["pairs"][:100]],
-          "decoded": decoded, "exports": exports, **exports}
+          "decoded": decoded, **exports}
 
 
 @pytest.fixture(scope="session")

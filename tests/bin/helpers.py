@@ -92,15 +92,19 @@ def python_c_without_t2t_lite():
 
 
 def _command(name, forked, kwargs):
-  """The binary's launcher, or its console script when the test needs the binary's own
-  process: forked=False, or a preexec_fn (it applies to the process subprocess starts)."""
-  return launcher(name) if forked and "preexec_fn" not in kwargs else binary(name)
+  """(command, through the fork server?): the binary's launcher, or its console script when
+  the test needs the binary's own process (forked=False, or a preexec_fn: it applies to the
+  process subprocess starts), or when the fork server is off (T2T_TESTS_FORK=0)."""
+  if FORK and forked and "preexec_fn" not in kwargs:
+    return launcher(name), True
+  return binary(name), False
 
 
 def run(name, *args, check=True, timeout=300, **kwargs):
   """Runs a binary to its end; returns the CompletedProcess (text stdout and stderr)."""
-  proc = subprocess.run(_command(name, True, kwargs) + list(args), capture_output=True, text=True,
-                        env=ENV, timeout=timeout, **kwargs)
+  command, _ = _command(name, True, kwargs)
+  proc = subprocess.run(command + list(args), capture_output=True, text=True, env=ENV,
+                        timeout=timeout, **kwargs)
   if check and proc.returncode != 0:
     raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
   return proc
@@ -134,8 +138,8 @@ def start(name, *args, forked=True, **kwargs):
   """A binary in the background, its output piped. forked=False when the test needs the
   binary's own pid (a lock names it); otherwise the pid is its launcher's, which passes
   signals on and takes the binary with it when killed (tests/forkserver.py)."""
-  command = _command(name, forked, kwargs)
-  popen = Launched if FORK and command == launcher(name) else subprocess.Popen
+  command, launched = _command(name, forked, kwargs)
+  popen = Launched if launched else subprocess.Popen
   return popen(command + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                text=True, env=ENV, **kwargs)
 

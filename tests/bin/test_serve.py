@@ -104,7 +104,7 @@ def text(translation_outputs):
   t2t-decoder's greedy outputs for SENTENCES held-out sources (tests/bin/conftest.py)."""
   return {"sources": translation_outputs["sources"][:SENTENCES],
           "decoded": translation_outputs["decoded"]["greedy"][:SENTENCES],
-          "exports": translation_outputs["exports"]}
+          "exports": {k: translation_outputs[k] for k in ("saved_model", "ctranslate2")}}
 
 
 def _concurrently(function, args, workers=8):

@@ -57,7 +57,7 @@ def _bleu(hypotheses, references):
 
 @pytest.mark.slow
 def test_ctranslate2_exports_translate_like_the_decoder_without_t2t_lite(trained):
-  exports = {"none": trained["exports"]["ctranslate2"], "int8": str(trained["tmp"] / "ct2-int8")}
+  exports = {"none": trained["ctranslate2"], "int8": str(trained["tmp"] / "ct2-int8")}
   proc = run("t2t-exporter", f"--output_dir={trained['out']}", "--export_format=ctranslate2",
              "--quantization=int8", f"--export_dir={exports['int8']}")
   assert "wrote a CTranslate2 Translator" in proc.stdout
